@@ -1,0 +1,18 @@
+"""Control API handlers for reset and health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import __version__
+from .context import ok, provider
+
+
+async def reset() -> tuple[Any, int, dict[str, str]]:
+    payments, deliveries = provider().reset()
+    return ok({"ok": True, "payments_removed": payments, "deliveries_removed": deliveries})
+
+
+async def health() -> tuple[Any, int, dict[str, str]]:
+    mock = provider()
+    return ok({**mock.health(), "version": __version__, "auth_required": mock.auth_token is not None})

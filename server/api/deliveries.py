@@ -1,0 +1,70 @@
+"""Control API handlers for payments' deliveries (/mock/v1/deliveries, /wait-for-delivery, ...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain.errors import BadRequest, WaitTimeout
+from ..domain.payments import tx_id_of
+from .context import ok, provider
+
+
+async def payment_detail(payment_id: str) -> tuple[Any, int, dict[str, str]]:
+    mock = provider()
+    payment, deliveries = mock.payment_detail(payment_id)
+    return ok({"payment": payment.to_dict(), "deliveries": [mock.delivery_detail(d) for d in deliveries]})
+
+
+async def list_all(
+    payment_id: str | None = None,
+    tx_id: str | None = None,
+    state: str | None = None,
+    event: str | None = None,
+    scenario: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[Any, int, dict[str, str]]:
+    if payment_id is not None:
+        if tx_id is not None and tx_id != tx_id_of(payment_id):
+            raise BadRequest(f"payment_id {payment_id!r} and tx_id {tx_id!r} name different payments")
+        tx_id = tx_id_of(payment_id)
+    items, total = provider().store.list_deliveries(
+        tx_id=tx_id, state=state, event=event, scenario=scenario, offset=offset, limit=limit
+    )
+    return ok({"total": total, "deliveries": [d.summary() for d in items]})
+
+
+async def get_one(delivery_id: str) -> tuple[Any, int, dict[str, str]]:
+    mock = provider()
+    return ok(mock.delivery_detail(mock.delivery(delivery_id)))
+
+
+async def redeliver(delivery_id: str) -> tuple[Any, int, dict[str, str]]:
+    mock = provider()
+    return ok(mock.delivery_detail(await mock.redeliver(delivery_id)))
+
+
+async def wait(
+    delivery_id: str | None = None,
+    payment_id: str | None = None,
+    tx_id: str | None = None,
+    event: str | None = None,
+    state: str = "settled",
+    min_attempts: int = 1,
+    timeout_ms: int = 10_000,
+) -> tuple[Any, int, dict[str, str]]:
+    named = [n for n in (delivery_id, payment_id, tx_id) if n is not None]
+    if len(named) != 1:
+        raise BadRequest("name exactly one of delivery_id, payment_id or tx_id")
+    mock = provider()
+    found, where = await mock.wait(
+        delivery_id=delivery_id,
+        tx_id=tx_id_of(payment_id) if payment_id else tx_id,
+        event=event,
+        state=state,
+        min_attempts=min_attempts,
+        timeout_s=timeout_ms / 1000.0,
+    )
+    if found is None:
+        raise WaitTimeout(f"not {state} within {timeout_ms} ms: {where}")
+    return ok(mock.delivery_detail(found))

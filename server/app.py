@@ -1,0 +1,123 @@
+"""create_app: both specs on one Connexion AsyncApp, validation on, state built in the lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from connexion import AsyncApp
+from connexion.options import SwaggerUIOptions
+from starlette.responses import JSONResponse, RedirectResponse
+
+from .delivery.dispatcher import Dispatcher
+from .delivery.senders import Sender, make_sender
+from .domain.clock import Clock, SystemClock
+from .domain.errors import DomainError
+from .domain.scenarios import ScenarioBook, load_paths
+from .provider import Provider
+from .resources import fixtures_dir, load_spec
+from .settings import DEV_SECRET, Settings
+from .store.base import Store
+
+log = logging.getLogger("paymock")
+
+PROVIDER_BASE = "/api/v2"
+CONTROL_BASE = "/mock/v1"
+
+
+def open_store(spec: str) -> Store:
+    if spec.startswith("sqlite:"):
+        from .store.sqlite import SqliteStore
+
+        return SqliteStore(spec[len("sqlite:") :])
+    from .store.memory import MemoryStore
+
+    return MemoryStore()
+
+
+def _spec(name: str, auth: bool) -> dict[str, Any]:
+    spec = load_spec(name)
+    if not auth:
+        # `security: [{bearerAuth: []}, {}]` would also accept wrong tokens; drop it instead.
+        spec.pop("security", None)
+    return spec
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    sender: Sender | None = None,
+    clock: Clock | None = None,
+) -> AsyncApp:
+    """The ASGI app. Scenario files are loaded (and rejected) here, before anything serves."""
+    settings = settings or Settings.from_env()
+    fixtures = load_paths([fixtures_dir(), *settings.scenario_paths])
+    clock = clock or SystemClock()
+    if not settings.secret_from_env:
+        log.warning(
+            "PAYMENT_WEBHOOK_SECRET is not set: webhooks are signed with the development secret %r. "
+            "Set PAYMENT_WEBHOOK_SECRET to the secret your receiver verifies with.",
+            DEV_SECRET,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
+        store = open_store(settings.store)
+
+        def dispatcher(on_ack: Any) -> Dispatcher:
+            return Dispatcher(
+                store=store,
+                sender=sender or make_sender(settings.http_client, settings.callback_hosts, settings.max_in_flight),
+                clock=clock,
+                secret=settings.webhook_secret,
+                auth_token=settings.auth_token,
+                time_scale=settings.time_scale,
+                timeout_s=settings.webhook_timeout_s,
+                max_in_flight=settings.max_in_flight,
+                on_acknowledged=on_ack,
+            )
+
+        provider = Provider(store=store, book=ScenarioBook(fixtures), clock=clock, dispatcher_factory=dispatcher)
+        await provider.dispatcher.start()
+        try:
+            yield {"provider": provider}
+        finally:
+            await provider.dispatcher.stop()
+            store.close()
+
+    app = AsyncApp(__name__, lifespan=lifespan)
+    auth = settings.auth_token is not None
+    options = SwaggerUIOptions(swagger_ui_path="/docs")
+    for name in ("provider.yaml", "control.yaml"):
+        app.add_api(
+            _spec(name, auth),
+            validate_responses=settings.validate_responses,
+            strict_validation=True,
+            swagger_ui_options=options,
+        )
+    from .api import problems
+
+    app.add_error_handler(DomainError, problems.domain_error)
+    app.add_error_handler(UnicodeDecodeError, problems.undecodable_body)
+    app.add_error_handler(Exception, problems.unexpected)
+    app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
+    app.add_url_rule("/docs", "docs", _docs_redirect, methods=["GET"])
+    app.add_url_rule("/", "root", _docs_redirect, methods=["GET"])
+    return app
+
+
+async def _healthz(_request: Any) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def _docs_redirect(_request: Any) -> RedirectResponse:
+    return RedirectResponse(PROVIDER_BASE + "/docs/")
+
+
+def __getattr__(name: str) -> Any:
+    """`uvicorn paymock.app:app` builds the app from the environment on first access."""
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

@@ -1,0 +1,300 @@
+"""The webhook dispatcher: first attempts inline, retries from one timer heap, faults on purpose.
+
+Pending retries are data in a heap, not sleeping tasks, so thousands of them cost little; at most
+`max_in_flight` background attempts run at once (back-pressure), while first attempts run inline
+in the request that created the event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+from collections.abc import Callable
+
+from ..domain.clock import Clock
+from ..domain.deliveries import (
+    ACKNOWLEDGED,
+    DROPPED,
+    DUPLICATE,
+    FAILED,
+    MANUAL,
+    PENDING,
+    SCHEDULED,
+    Attempt,
+    Delivery,
+)
+from ..domain.payments import Payment
+from ..domain.retry import give_up_reason, next_delay_ms
+from ..store.base import Store
+from .senders import Sender
+
+log = logging.getLogger("paymock.delivery")
+
+OnAcknowledged = Callable[[Delivery, float], None]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        sender: Sender,
+        clock: Clock,
+        secret: str,
+        auth_token: str | None,
+        time_scale: float,
+        timeout_s: float,
+        max_in_flight: int,
+        on_acknowledged: OnAcknowledged,
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.clock = clock
+        self.secret = secret
+        self.auth_token = auth_token
+        self.time_scale = time_scale
+        self.timeout_s = timeout_s
+        self.max_in_flight = max_in_flight
+        self._on_acknowledged = on_acknowledged
+        self._heap: list[tuple[float, int, str]] = []
+        self._due: dict[str, float] = {}  # the one valid heap entry per delivery; others are stale
+        self._held: set[str] = set()  # reordered deliveries waiting for a later one to overtake them
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._manual: dict[str, asyncio.Future[Delivery]] = {}
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._runner: asyncio.Task[None] | None = None
+
+    # lifecycle
+    async def start(self) -> None:
+        """Resume what a previous process left pending (durable stores), then run the timer."""
+        now = self.clock.now()
+        for delivery in self.store.pending_deliveries():
+            wait_s = max(0.0, (delivery.next_attempt_at or now) - now)
+            self._schedule(delivery, wait_s)
+        self._runner = asyncio.create_task(self._run(), name="paymock-dispatcher")
+
+    async def stop(self) -> None:
+        if self._runner:
+            self._runner.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, *([self._runner] if self._runner else []), return_exceptions=True)
+        self._tasks.clear()
+        await self.sender.close()
+
+    def clear(self) -> None:
+        """Forget every scheduled attempt (reset); attempts already sending are cancelled."""
+        self._heap.clear()
+        self._due.clear()
+        self._held.clear()
+        for task in list(self._tasks):
+            task.cancel()
+
+    @property
+    def scheduled(self) -> int:
+        return len(self._due)
+
+    # entry points
+    async def dispatch(self, delivery: Delivery, payment: Payment) -> bool:
+        """Start delivering a new event; True if acknowledged by the inline first attempt."""
+        self.store.add_delivery(delivery)
+        plan = delivery.plan
+        if plan.mode == "drop":
+            delivery.state = DROPPED
+            delivery.reason = "dropped on purpose by the scenario; never sent"
+            self._changed(delivery)
+            return False
+        wait_ms = max(0.0, (delivery.occurred_at - self.clock.now()) * 1000.0 / self.time_scale) + plan.delay_ms
+        if plan.reorder:
+            self._held.add(delivery.delivery_id)
+            self._schedule(delivery, (wait_ms + plan.reorder_hold_ms) * self.time_scale / 1000.0)
+            return False
+        if wait_ms > 0:
+            self._schedule(delivery, wait_ms * self.time_scale / 1000.0)
+            return False
+        return await self._attempt(delivery, payment, SCHEDULED)
+
+    async def send_now(self, delivery: Delivery, payment: Payment) -> Delivery:
+        """A clean attempt right now (redeliver, confirm); concurrent callers share one attempt."""
+        running = self._manual.get(delivery.delivery_id)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
+        self._manual[delivery.delivery_id] = future
+        try:
+            await self._attempt(delivery, payment, MANUAL)
+            future.set_result(delivery)
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            del self._manual[delivery.delivery_id]
+        return delivery
+
+    async def wait_for(self, tx_id: str, check: Callable[[], Delivery | None], timeout_s: float) -> Delivery | None:
+        """Long-poll: re-check whenever a delivery of `tx_id` changes, until `check` finds one."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            found = check()
+            remaining = deadline - loop.time()
+            if found is not None or remaining <= 0:
+                return found
+            event = asyncio.Event()
+            waiters = self._waiters.setdefault(tx_id, set())
+            waiters.add(event)
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                pass
+            finally:
+                waiters.discard(event)
+                if not waiters:
+                    self._waiters.pop(tx_id, None)
+
+    # the attempt
+    async def _attempt(self, delivery: Delivery, payment: Payment, kind: str) -> bool:
+        plan = delivery.plan
+        number = delivery.begin()
+        ordinal = 1 + sum(1 for a in delivery.attempts if a.kind == SCHEDULED) if kind == SCHEDULED else 0
+        faulty = kind == SCHEDULED and plan.faults_apply(ordinal)
+        attempt = Attempt(
+            number=number,
+            kind=kind,
+            at=self.clock.now(),
+            signature=plan.signature if faulty else "valid",
+            body=plan.body if faulty else "valid",
+        )
+        retry_after: float | None = None
+        if kind == SCHEDULED and ordinal <= plan.fail_attempts:
+            attempt.simulated = True
+            attempt.error = (
+                f"simulated network failure ({ordinal} of {plan.fail_attempts}, scenario {delivery.scenario!r})"
+            )
+        else:
+            body = delivery.body_for(payment, attempt.body)
+            headers = delivery.headers_for(attempt, body, self.secret, self.auth_token)
+            result = await self.sender.send(delivery.callback_url, body, headers, self.timeout_s)
+            attempt.status_code, attempt.error, attempt.latency_ms = result.status, result.error, result.latency_ms
+            retry_after = result.retry_after_s
+            self._release_held(delivery.delivery_id)
+        delivery.record(attempt)
+        self._settle(delivery, payment, attempt, ordinal, retry_after)
+        self._changed(delivery)
+        log.info(
+            "webhook attempt %s #%d -> %s",
+            delivery.delivery_id,
+            number,
+            attempt.status_code if attempt.status_code is not None else attempt.error,
+            extra={
+                "kind": "webhook.attempt",
+                "delivery_id": delivery.delivery_id,
+                "attempt": number,
+                "attempt_kind": kind,
+                "status_code": attempt.status_code,
+                "error": attempt.error,
+                "latency_ms": round(attempt.latency_ms, 3),
+                "state": delivery.state,
+                "scenario": delivery.scenario,
+            },
+        )
+        return attempt.acknowledged
+
+    def _settle(
+        self, delivery: Delivery, payment: Payment, attempt: Attempt, ordinal: int, retry_after: float | None
+    ) -> None:
+        if attempt.acknowledged:
+            if delivery.state != ACKNOWLEDGED:
+                delivery.state = ACKNOWLEDGED
+                delivery.next_attempt_at = None
+                delivery.reason = None
+                self._due.pop(delivery.delivery_id, None)
+                self._on_acknowledged(delivery, attempt.at)
+                if delivery.plan.duplicates and attempt.kind == SCHEDULED:
+                    self._spawn(self._duplicates(delivery, payment))
+            return
+        if attempt.kind != SCHEDULED or delivery.state != PENDING:
+            return  # manual and duplicate attempts never move the schedule
+        delay_ms = next_delay_ms(delivery.plan, ordinal, attempt.status_code, retry_after)
+        if delay_ms is None:
+            delivery.state = FAILED
+            delivery.next_attempt_at = None
+            delivery.reason = give_up_reason(delivery.plan, attempt.status_code)
+            return
+        self._schedule(delivery, delay_ms * self.time_scale / 1000.0)
+
+    async def _duplicates(self, delivery: Delivery, payment: Payment) -> None:
+        for _ in range(delivery.plan.duplicates):
+            await self._attempt(delivery, payment, DUPLICATE)
+
+    # scheduling
+    def _schedule(self, delivery: Delivery, wait_s: float) -> None:
+        due = self.clock.monotonic() + wait_s
+        delivery.next_attempt_at = self.clock.now() + wait_s
+        self._due[delivery.delivery_id] = due
+        heapq.heappush(self._heap, (due, next(self._seq), delivery.delivery_id))
+        self.store.save_delivery(delivery)
+        self._wake.set()
+
+    def _release_held(self, sent_id: str) -> None:
+        """A webhook went out: every reordered one held before it may follow now."""
+        if not self._held:
+            return
+        for held_id in list(self._held):
+            if held_id != sent_id and (held := self.store.get_delivery(held_id)) is not None:
+                self._held.discard(held_id)
+                self._schedule(held, 0.0)
+
+    async def _run(self) -> None:
+        while True:
+            if not self._heap:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            due, _, delivery_id = self._heap[0]
+            wait_s = due - self.clock.monotonic()
+            if wait_s > 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait_s)
+                continue
+            heapq.heappop(self._heap)
+            if self._due.get(delivery_id) != due:
+                continue  # superseded by a later schedule, acknowledged, or reset
+            del self._due[delivery_id]
+            await self._slots.acquire()  # back-pressure: bounded background attempts
+            self._spawn(self._run_due(delivery_id), slot=True)
+
+    async def _run_due(self, delivery_id: str) -> None:
+        self._held.discard(delivery_id)
+        delivery = self.store.get_delivery(delivery_id)
+        if delivery is None or delivery.state != PENDING:
+            return
+        payment = self.store.get_payment(delivery.payment_id)
+        if payment is None:
+            return
+        await self._attempt(delivery, payment, SCHEDULED)
+
+    def _spawn(self, coro, slot: bool = False) -> None:  # type: ignore[no-untyped-def]
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._tasks.discard(t)
+            if slot:
+                self._slots.release()
+            if not t.cancelled() and t.exception() is not None:
+                log.error("webhook task failed", exc_info=t.exception())
+
+        task.add_done_callback(done)
+
+    def _changed(self, delivery: Delivery) -> None:
+        self.store.save_delivery(delivery)
+        for event in self._waiters.get(delivery.tx_id, ()):
+            event.set()

@@ -1,0 +1,82 @@
+"""Payments: the record, its state machine and the idempotency rule. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .clock import iso
+from .errors import Conflict
+
+PENDING = "PENDING"
+COMPLETED = "PAYMENT_COMPLETED"
+FAILED = "PAYMENT_FAILED"
+STATUSES = (PENDING, COMPLETED, FAILED)
+
+# Fields that make two creates of one tx_id "the same request".
+IDENTITY_FIELDS = ("order_id", "user_id", "amount", "callback_url")
+
+
+def payment_id_for(tx_id: str) -> str:
+    return "pay_" + tx_id
+
+
+def tx_id_of(payment_id: str) -> str:
+    return payment_id[4:]
+
+
+@dataclass(slots=True)
+class Payment:
+    tx_id: str
+    order_id: int
+    user_id: int
+    amount: int
+    callback_url: str
+    scenario: str
+    created_at: float
+    status: str = PENDING
+    confirmed_at: float | None = None
+    failure_reason: str | None = None
+
+    @property
+    def payment_id(self) -> str:
+        return payment_id_for(self.tx_id)
+
+    def check_same_request(self, request: dict[str, Any]) -> None:
+        """A repeat of tx_id must carry the same fields; anything else is a conflict, never an overwrite."""
+        differing = [f for f in IDENTITY_FIELDS if request[f] != getattr(self, f)]
+        if differing:
+            raise Conflict(
+                f"tx_id {self.tx_id!r} already exists with different {', '.join(differing)}; "
+                "a repeated tx_id must repeat the same fields"
+            )
+
+    def complete(self, at: float) -> bool:
+        """Mark completed; returns False if it already was. A failed payment cannot complete."""
+        if self.status == FAILED:
+            raise Conflict(f"payment {self.payment_id} failed ({self.failure_reason}); it cannot be confirmed")
+        if self.status == COMPLETED:
+            return False
+        self.status = COMPLETED
+        if self.confirmed_at is None:
+            self.confirmed_at = at
+        return True
+
+    def fail(self, reason: str) -> None:
+        self.status = FAILED
+        self.failure_reason = reason
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "payment_id": self.payment_id,
+            "order_id": self.order_id,
+            "tx_id": self.tx_id,
+            "user_id": self.user_id,
+            "amount": self.amount,
+            "status": self.status,
+            "created_at": iso(self.created_at),
+            "confirmed_at": iso(self.confirmed_at),
+            "callback_url": self.callback_url,
+            "scenario": self.scenario,
+            "failure_reason": self.failure_reason,
+        }

@@ -1,0 +1,219 @@
+"""The mock provider: payments, scenarios and deliveries wired together. No HTTP here.
+
+Handlers call these methods; they raise domain errors that the API layer turns into problems.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .delivery.dispatcher import Dispatcher
+from .domain import deliveries as dl
+from .domain.clock import Clock
+from .domain.deliveries import Delivery
+from .domain.errors import BadRequest, Conflict, InjectedFailure, NotFound
+from .domain.payments import PENDING, Payment, payment_id_for
+from .domain.scenarios import Scenario, ScenarioBook
+from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
+from .store.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResult:
+    payment: Payment
+    created: bool
+
+
+class Provider:
+    def __init__(self, *, store: Store, book: ScenarioBook, clock: Clock, dispatcher_factory) -> None:  # type: ignore[no-untyped-def]
+        self.store = store
+        self.book = book
+        self.clock = clock
+        self.dispatcher: Dispatcher = dispatcher_factory(self._acknowledged)
+        self.started_at = time.monotonic()
+        # first attempts in flight, so concurrent repeats of a tx_id answer what the first one got
+        self._creating: dict[str, asyncio.Future[None]] = {}
+
+    @property
+    def auth_token(self) -> str | None:
+        return self.dispatcher.auth_token
+
+    # API behaviour
+    async def misbehave(self, scenario: Scenario, operation: str) -> None:
+        """Apply the scenario's API faults: added latency, then an injected error status."""
+        if not self.book.count_api_call(scenario, operation):
+            return
+        plan = scenario.api
+        if plan.latency_ms:
+            await asyncio.sleep(plan.latency_ms / 1000.0)
+        if plan.error_status is not None:
+            raise InjectedFailure(plan.error_status, plan.retry_after_s, scenario.name)
+
+    # provider operations
+    async def create(self, request: Mapping[str, Any], scenario_header: str | None) -> CreateResult:
+        scenario = self.book.select(scenario_header, request)
+        await self.misbehave(scenario, "create")
+        tx_id = request["tx_id"]
+        existing = self.store.get_payment(payment_id_for(tx_id))
+        if existing is not None:
+            existing.check_same_request(request)
+            first = self._creating.get(tx_id)
+            if first is not None:
+                await asyncio.shield(first)
+            return CreateResult(existing, created=False)
+        now = self.clock.now()
+        payment = Payment(
+            tx_id=tx_id,
+            order_id=request["order_id"],
+            user_id=request["user_id"],
+            amount=request["amount"],
+            callback_url=request["callback_url"],
+            scenario=scenario.name,
+            created_at=now,
+        )
+        if scenario.outcome == "fail":
+            payment.fail(scenario.failure_reason)
+        if not self.store.add_payment(payment):  # a durable store found it after all
+            raise Conflict(f"tx_id {tx_id!r} was created concurrently; repeat the request")
+        if scenario.outcome == "pending":
+            return CreateResult(payment, created=True)
+        occurred_at = now + scenario.payment_delay_ms / 1000.0 * self.dispatcher.time_scale
+        delivery = self._new_delivery(payment, scenario, occurred_at)
+        first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._creating[tx_id] = first
+        try:
+            await self.dispatcher.dispatch(delivery, payment)
+        finally:
+            del self._creating[tx_id]
+            first.set_result(None)
+        return CreateResult(payment, created=True)
+
+    async def confirm(self, payment_id: str, scenario_header: str | None) -> Payment:
+        payment = self.store.get_payment(payment_id)
+        if payment is None:
+            self.book.select(scenario_header)  # an unknown header is still reported as such
+            raise NotFound(f"no payment {payment_id!r}")
+        scenario = self.book.get(scenario_header)[0] if scenario_header else self.book.scenario(payment.scenario)
+        await self.misbehave(scenario, "confirm")
+        if payment.complete(self.clock.now()):
+            self.store.save_payment(payment)
+        delivery = self.store.get_delivery(webhook_id(COMPLETED_EVENT, payment.tx_id))
+        if delivery is None:
+            delivery = self._new_delivery(payment, self.book.scenario(payment.scenario), payment.confirmed_at or 0.0)
+            await self.dispatcher.dispatch(delivery, payment)
+        else:
+            await self.dispatcher.send_now(delivery, payment)
+        return payment
+
+    async def listing(self, scenario_header: str | None, **filters: Any) -> tuple[list[Payment], int, dict[str, int]]:
+        await self.misbehave(self.book.select(scenario_header), "listing")
+        items, total = self.store.list_payments(**filters)
+        return items, total, self.store.counts()
+
+    # control operations
+    def payment_detail(self, payment_id: str) -> tuple[Payment, list[Delivery]]:
+        payment = self.store.get_payment(payment_id)
+        if payment is None:
+            raise NotFound(f"no payment {payment_id!r}")
+        return payment, self.store.deliveries_for(payment.tx_id)
+
+    def delivery(self, delivery_id: str) -> Delivery:
+        delivery = self.store.get_delivery(delivery_id)
+        if delivery is None:
+            raise NotFound(f"no delivery {delivery_id!r}")
+        return delivery
+
+    def delivery_detail(self, delivery: Delivery) -> dict[str, Any]:
+        payment = self.store.get_payment(delivery.payment_id)
+        return delivery.detail(payment, self.dispatcher.secret, self.dispatcher.auth_token)
+
+    async def redeliver(self, delivery_id: str) -> Delivery:
+        delivery = self.delivery(delivery_id)
+        payment = self.store.get_payment(delivery.payment_id)
+        if payment is None:
+            raise NotFound(f"payment of delivery {delivery_id!r} is gone")
+        return await self.dispatcher.send_now(delivery, payment)
+
+    async def wait(
+        self,
+        *,
+        delivery_id: str | None,
+        tx_id: str | None,
+        event: str | None,
+        state: str,
+        min_attempts: int,
+        timeout_s: float,
+    ) -> tuple[Delivery | None, str]:
+        """Wait for a delivery to reach `state`; returns it (or None) and where it stands."""
+        if delivery_id:
+            tx_id = delivery_id.split("_", 2)[2]
+        if tx_id is None:
+            raise BadRequest("name a delivery_id, payment_id or tx_id")
+
+        def current() -> Delivery | None:
+            if delivery_id:
+                return self.store.get_delivery(delivery_id)
+            found = [d for d in self.store.deliveries_for(tx_id) if event is None or d.event == event]
+            return found[-1] if found else None
+
+        def reached() -> Delivery | None:
+            d = current()
+            if d is None:
+                return None
+            if state == "attempted":
+                ok = len(d.attempts) >= min_attempts
+            elif state == "settled":
+                ok = d.state in dl.SETTLED
+            else:
+                ok = d.state == state
+            return d if ok else None
+
+        found = await self.dispatcher.wait_for(tx_id, reached, timeout_s)
+        if found is not None:
+            return found, found.state
+        d = current()
+        where = "no delivery yet" if d is None else f"state {d.state} after {len(d.attempts)} attempt(s)"
+        return None, where
+
+    def reset(self) -> tuple[int, int]:
+        self.dispatcher.clear()
+        self.book.reset()
+        return self.store.clear()
+
+    def health(self) -> dict[str, Any]:
+        counts = self.store.counts()
+        return {
+            "status": "ok",
+            "uptime_s": round(time.monotonic() - self.started_at, 3),
+            "store": self.store.name,
+            "time_scale": self.dispatcher.time_scale,
+            "active_scenario": self.book.active_name,
+            "payments": sum(counts.values()),
+            "deliveries_pending": self.dispatcher.scheduled,
+        }
+
+    # internals
+    def _new_delivery(self, payment: Payment, scenario: Scenario, occurred_at: float) -> Delivery:
+        event = FAILED_EVENT if payment.status == "PAYMENT_FAILED" else COMPLETED_EVENT
+        return Delivery(
+            delivery_id=webhook_id(event, payment.tx_id),
+            tx_id=payment.tx_id,
+            event=event,
+            scenario=scenario.name,
+            callback_url=payment.callback_url,
+            plan=scenario.webhook,
+            occurred_at=occurred_at,
+            created_at=self.clock.now(),
+        )
+
+    def _acknowledged(self, delivery: Delivery, at: float) -> None:
+        """A completed-event delivery was acknowledged: a PENDING payment completes."""
+        if delivery.event != COMPLETED_EVENT:
+            return
+        payment = self.store.get_payment(payment_id_for(delivery.tx_id))
+        if payment is not None and payment.status == PENDING and payment.complete(at):
+            self.store.save_payment(payment)

@@ -1,0 +1,92 @@
+"""Configuration from environment variables (the seed's names kept), with embedded defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEV_SECRET = "paymock-dev-secret-change-me"
+
+
+class SettingsError(ValueError):
+    """A variable has a value paymock cannot use; the message names it."""
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected a number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={raw!r}: expected a number from {low:g} to {high:g}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={raw!r}: expected true or false")
+
+
+@dataclass(frozen=True)
+class Settings:
+    webhook_secret: str = DEV_SECRET
+    secret_from_env: bool = False
+    auth_token: str | None = None
+    log_level: str = "INFO"
+    log_format: str = "text"  # text | json
+    access_log: bool = True
+    scenario_paths: tuple[Path, ...] = ()
+    store: str = "memory"  # memory | sqlite:PATH
+    time_scale: float = 1.0
+    webhook_timeout_s: float = 5.0
+    callback_hosts: frozenset[str] = field(default_factory=frozenset)
+    max_in_flight: int = 256
+    http_client: str = "aiohttp"  # aiohttp | httpx
+    validate_responses: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        secret = env.get("PAYMENT_WEBHOOK_SECRET") or ""
+        log_format = (env.get("LOG_FORMAT") or "text").lower()
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"LOG_FORMAT={log_format!r}: expected text or json")
+        level = (env.get("LOG_LEVEL") or "INFO").upper()
+        if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+            raise SettingsError(f"LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        store = env.get("PAYMOCK_STORE") or "memory"
+        if store != "memory" and not (store.startswith("sqlite:") and len(store) > 7):
+            raise SettingsError(f"PAYMOCK_STORE={store!r}: expected memory or sqlite:PATH")
+        client = (env.get("PAYMOCK_HTTP_CLIENT") or "aiohttp").lower()
+        if client not in ("aiohttp", "httpx"):
+            raise SettingsError(f"PAYMOCK_HTTP_CLIENT={client!r}: expected aiohttp or httpx")
+        paths = tuple(Path(p) for p in (env.get("PAYMOCK_SCENARIOS") or "").split(os.pathsep) if p)
+        hosts = frozenset(h.strip().lower() for h in (env.get("PAYMOCK_CALLBACK_HOSTS") or "").split(",") if h.strip())
+        return cls(
+            webhook_secret=secret or DEV_SECRET,
+            secret_from_env=bool(secret),
+            auth_token=env.get("SERVICE_AUTH_TOKEN") or None,
+            log_level=level,
+            log_format=log_format,
+            access_log=_bool(env, "PAYMOCK_ACCESS_LOG", True),
+            scenario_paths=paths,
+            store=store,
+            time_scale=_float(env, "PAYMOCK_TIME_SCALE", 1.0, 1e-6, 1000.0),
+            webhook_timeout_s=_float(env, "PAYMOCK_WEBHOOK_TIMEOUT", 5.0, 0.01, 300.0),
+            callback_hosts=hosts,
+            max_in_flight=int(_float(env, "PAYMOCK_MAX_IN_FLIGHT", 256, 1, 10_000)),
+            http_client=client,
+            validate_responses=_bool(env, "PAYMOCK_VALIDATE_RESPONSES", True),
+        )

@@ -1,0 +1,71 @@
+"""The Store seam: what the server needs from storage, whatever the engine."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..domain.deliveries import Delivery
+from ..domain.payments import Payment
+
+
+class Store(Protocol):
+    name: str
+
+    def get_payment(self, payment_id: str) -> Payment | None: ...
+
+    def add_payment(self, payment: Payment) -> bool:
+        """Insert; False (and nothing changed) if the payment id exists."""
+        ...
+
+    def save_payment(self, payment: Payment) -> None:
+        """Persist a changed payment (status, confirmed_at)."""
+        ...
+
+    def list_payments(
+        self,
+        *,
+        status: str | None = None,
+        scenario: str | None = None,
+        tx_id_prefix: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[Payment], int]:
+        """Matching payments oldest first, and how many match in all."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Number of payments by status."""
+        ...
+
+    def add_delivery(self, delivery: Delivery) -> None: ...
+
+    def save_delivery(self, delivery: Delivery) -> None:
+        """Persist a changed delivery (state, attempts, next attempt)."""
+        ...
+
+    def get_delivery(self, delivery_id: str) -> Delivery | None: ...
+
+    def deliveries_for(self, tx_id: str) -> list[Delivery]: ...
+
+    def list_deliveries(
+        self,
+        *,
+        tx_id: str | None = None,
+        state: str | None = None,
+        event: str | None = None,
+        scenario: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[Delivery], int]:
+        """Matching deliveries newest first, and how many match in all."""
+        ...
+
+    def pending_deliveries(self) -> list[Delivery]:
+        """Deliveries still to be attempted (to resume after a restart)."""
+        ...
+
+    def clear(self) -> tuple[int, int]:
+        """Forget everything; returns (payments, deliveries) removed."""
+        ...
+
+    def close(self) -> None: ...

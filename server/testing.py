@@ -1,0 +1,229 @@
+"""Test helpers shipped with paymock: a real loopback webhook receiver and a server process.
+
+Used by paymock's own tests, the pytest plugin and `examples/`. Everything binds 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+from .domain.webhooks import verify_seed, verify_standard
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ReceivedWebhook:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    received_at: float
+    answered: int
+    seed_signature_ok: bool
+    standard_signature_error: str | None
+
+    @property
+    def event(self) -> str | None:
+        return self.headers.get("x-payment-event")
+
+    @property
+    def webhook_id(self) -> str | None:
+        return self.headers.get("webhook-id")
+
+    @property
+    def verified(self) -> bool:
+        """Both signature schemes check out (the seed's and Standard Webhooks')."""
+        return self.seed_signature_ok and self.standard_signature_error is None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+Responder = Callable[["ReceivedWebhook"], int | tuple[int, dict[str, str]]]
+
+
+@dataclass
+class WebhookReceiver:
+    """A threaded HTTP server on 127.0.0.1 that records every request and verifies its signatures.
+
+    `respond` decides the status per request (default 200); `status_for_path` overrides by path, and
+    `refuse_next(n, status)` makes the next n requests fail. `wait_for(n)` blocks until n arrived.
+    """
+
+    secret: str
+    respond: Responder | None = None
+    tolerance_s: int = 300
+    received: list[ReceivedWebhook] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Condition()
+        self._refusals: list[tuple[int, dict[str, str]]] = []
+        self.status_for_path: dict[str, int] = {}
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                status, extra = receiver._record(self.path, dict(self.headers.items()), body)
+                self.send_response(status)
+                for key, value in extra.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True)
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def url(self, path: str = "/webhook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def refuse_next(self, count: int, status: int = 503, headers: Mapping[str, str] | None = None) -> None:
+        with self._lock:
+            self._refusals.extend([(status, dict(headers or {}))] * count)
+
+    def _record(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str]]:
+        lower = {k.lower(): v for k, v in headers.items()}
+        hook = ReceivedWebhook(
+            path=path,
+            headers=lower,
+            body=body,
+            received_at=time.time(),
+            answered=200,
+            seed_signature_ok=verify_seed(self.secret, body, lower.get("x-payment-signature")),
+            standard_signature_error=verify_standard(self.secret, body, lower, time.time(), self.tolerance_s),
+        )
+        extra: dict[str, str] = {}
+        with self._lock:
+            if self._refusals:
+                hook.answered, extra = self._refusals.pop(0)
+            elif path in self.status_for_path:
+                hook.answered = self.status_for_path[path]
+            elif self.respond is not None:
+                answer = self.respond(hook)
+                hook.answered, extra = answer if isinstance(answer, tuple) else (answer, {})
+            self.received.append(hook)
+            self._lock.notify_all()
+        return hook.answered, extra
+
+    def wait_for(self, count: int, timeout: float = 10.0, path: str | None = None) -> list[ReceivedWebhook]:
+        """Block until `count` requests (to `path`, if given) arrived; fail loudly otherwise."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                got = [h for h in self.received if path is None or h.path == path]
+                if len(got) >= count:
+                    return got
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"expected {count} webhook(s){' to ' + path if path else ''}, got {len(got)}")
+                self._lock.wait(remaining)
+
+    def for_path(self, path: str) -> list[ReceivedWebhook]:
+        with self._lock:
+            return [h for h in self.received if h.path == path]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.received.clear()
+            self._refusals.clear()
+            self.status_for_path.clear()
+            self.respond = None
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class ServerProcess:
+    """`paymock serve` in a child process on a free loopback port; ready when /healthz answers."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, args: list[str] | None = None) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, **(env or {})}
+        # a file, not a pipe: an unread pipe would block a chatty server once its buffer fills
+        self._log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "paymock.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *(args or []),
+            ],
+            env=full_env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.started = time.monotonic()
+        self.ready_after: float | None = None
+
+    def wait_ready(self, timeout: float = 15.0) -> ServerProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"paymock exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(self.base_url + "/healthz", timeout=0.5).status_code == 200:
+                    self.ready_after = time.monotonic() - self.started
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"paymock not ready after {timeout} s")
+
+    def stop(self, timeout: float = 10.0) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def output(self) -> str:
+        """Everything the process printed so far."""
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace")
+
+
+def running_server(env: Mapping[str, str] | None = None, args: list[str] | None = None) -> Iterator[ServerProcess]:
+    server = ServerProcess(env, args).wait_ready()
+    try:
+        yield server
+    finally:
+        server.stop()
