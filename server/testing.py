@@ -171,7 +171,7 @@ class ServerProcess:
         self.base_url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, **(env or {})}
         # a file, not a pipe: an unread pipe would block a chatty server once its buffer fills
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
             [
                 sys.executable,

@@ -1,0 +1,92 @@
+"""Shared fixtures: a real loopback webhook receiver, the in-process app and a real server process."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+from paymock.app import create_app  # noqa: E402
+from paymock.settings import Settings  # noqa: E402
+from paymock.testing import ServerProcess, WebhookReceiver  # noqa: E402
+
+SECRET = "test-secret-0123456789"
+TIME_SCALE = 0.001  # the whole retry schedule in milliseconds
+LOOPBACK = frozenset({"127.0.0.1", "localhost"})
+
+BASE_SETTINGS = Settings(
+    webhook_secret=SECRET,
+    secret_from_env=True,
+    time_scale=TIME_SCALE,
+    callback_hosts=LOOPBACK,
+    webhook_timeout_s=2.0,
+    access_log=False,
+)
+
+SERVER_ENV = {
+    "PAYMENT_WEBHOOK_SECRET": SECRET,
+    "PAYMOCK_TIME_SCALE": str(TIME_SCALE),
+    "PAYMOCK_CALLBACK_HOSTS": "127.0.0.1,localhost",
+    "PAYMOCK_WEBHOOK_TIMEOUT": "2",
+    "SERVICE_AUTH_TOKEN": "",
+}
+
+
+def settings(**overrides: Any) -> Settings:
+    return replace(BASE_SETTINGS, **overrides)
+
+
+def payment_body(tx_id: str, callback_url: str, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "version": "v2",
+        "tx_id": tx_id,
+        "order_id": 123,
+        "user_id": 1,
+        "amount": 1000,
+        "callback_url": callback_url,
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    r = WebhookReceiver(SECRET)
+    yield r
+    r.close()
+
+
+@contextlib.contextmanager
+def in_process(**overrides: Any) -> Iterator[Any]:
+    """The app with validation on, lifespan run, served in-process (webhooks still go out over loopback)."""
+    app = create_app(settings(**overrides))
+    with app.test_client() as client:
+        yield client
+
+
+@pytest.fixture
+def client() -> Iterator[Any]:
+    with in_process() as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[ServerProcess]:
+    server = ServerProcess(SERVER_ENV).wait_ready()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live(live_server: ServerProcess) -> Iterator[httpx.Client]:
+    """An HTTP client on the shared server process, reset before each test."""
+    with httpx.Client(base_url=live_server.base_url, timeout=30) as c:
+        assert c.post("/mock/v1/reset").status_code == 200
+        yield c
