@@ -15,6 +15,7 @@ from ..domain.errors import (
     InjectedFailure,
     InvalidScenario,
     NotFound,
+    ScenarioNotFound,
     UnknownScenario,
     WaitTimeout,
 )
@@ -53,6 +54,8 @@ def domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespons
         return problem(exc.status, exc.detail, headers=headers, title="Injected " + TITLES.get(exc.status, "Error"))
     if isinstance(exc, UnknownScenario):
         return problem(422, exc.detail, known_scenarios=exc.known)
+    if isinstance(exc, ScenarioNotFound):
+        return problem(404, exc.detail, known_scenarios=exc.known)
     if isinstance(exc, InvalidScenario):
         return problem(400, exc.detail, errors=exc.errors)
     status = {NotFound: 404, Conflict: 409, BadRequest: 400, WaitTimeout: 408}.get(type(exc), 400)

@@ -35,7 +35,7 @@ async def list_all() -> tuple[Any, int, dict[str, str]]:
 
 
 async def get_one(name: str) -> tuple[Any, int, dict[str, str]]:
-    scenario, source = provider().book.get(name)
+    scenario, source = provider().book.lookup(name)
     return ok(_info(scenario, source))
 
 
@@ -44,9 +44,9 @@ async def put(name: str, body: dict[str, Any], dry_run: bool = False) -> tuple[A
     return ok(_info(scenario, "runtime"), 201 if created and not dry_run else 200)
 
 
-async def delete(name: str) -> tuple[Any, int, dict[str, str]]:
+async def delete(name: str) -> tuple[None, int]:
     provider().book.delete(name)
-    return ok(None, 204)
+    return None, 204
 
 
 async def get_active() -> tuple[Any, int, dict[str, str]]:

@@ -41,7 +41,8 @@ class Attempt:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-@dataclass(slots=True)
+# weakref_slot: the sqlite store keeps live objects in a weak identity map (see store/sqlite.py)
+@dataclass(slots=True, weakref_slot=True)
 class Delivery:
     delivery_id: str
     tx_id: str

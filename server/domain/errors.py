@@ -15,6 +15,14 @@ class NotFound(DomainError):
     pass
 
 
+class ScenarioNotFound(NotFound):
+    """A scenario addressed as a resource (GET/DELETE /scenarios/{name}) does not exist."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"no scenario {name!r}; known scenarios: {', '.join(known)}")
+        self.known = known
+
+
 class Conflict(DomainError):
     pass
 

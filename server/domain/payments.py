@@ -25,7 +25,8 @@ def tx_id_of(payment_id: str) -> str:
     return payment_id[4:]
 
 
-@dataclass(slots=True)
+# weakref_slot: the sqlite store keeps live objects in a weak identity map (see store/sqlite.py)
+@dataclass(slots=True, weakref_slot=True)
 class Payment:
     tx_id: str
     order_id: int

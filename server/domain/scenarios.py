@@ -17,7 +17,7 @@ import yaml
 from jsonschema import Draft4Validator
 
 from ..resources import load_spec
-from .errors import Conflict, InvalidScenario, UnknownScenario
+from .errors import Conflict, InvalidScenario, ScenarioNotFound, UnknownScenario
 
 DEFAULT_NAME = "default"
 # Modelled on Svix / Standard Webhooks: attempts at 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -277,6 +277,13 @@ class ScenarioBook:
             return self._fixtures[name]
         raise UnknownScenario(name, self.names())
 
+    def lookup(self, name: str) -> tuple[Scenario, str]:
+        """`get` for the scenario as a resource: a missing one is not found rather than unknown."""
+        try:
+            return self.get(name)
+        except UnknownScenario as exc:
+            raise ScenarioNotFound(name, exc.known) from None
+
     def scenario(self, name: str) -> Scenario:
         """The scenario by name, falling back to the default when it has since been removed."""
         try:
@@ -320,7 +327,7 @@ class ScenarioBook:
         if name not in self._runtime:
             if name in self._fixtures:
                 raise Conflict(f"scenario {name!r} comes from a fixture file and cannot be deleted")
-            raise UnknownScenario(name, self.names())
+            raise ScenarioNotFound(name, self.names())
         del self._runtime[name]
         if self.active_name == name and name not in self._fixtures:
             self.active_name = DEFAULT_NAME

@@ -1,0 +1,82 @@
+"""Control API, deliveries tag: log, detail with attempts, redeliver, wait, payment detail."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import SECRET, in_process, payment_body
+
+
+def test_delivery_detail_shows_exactly_what_was_sent(client, receiver):
+    client.post("/api/v2/payments", json=payment_body("tx_d", receiver.url("/d")))
+    (hook,) = receiver.wait_for(1)
+    detail = client.get("/mock/v1/deliveries/evt_completed_tx_d").json()
+    assert detail["state"] == "acknowledged" and detail["faults"] == []
+    (attempt,) = detail["attempts"]
+    assert attempt["status_code"] == 200 and attempt["kind"] == "scheduled" and not attempt["simulated"]
+    assert attempt["request_body"].encode() == hook.body
+    sent = {k.lower(): v for k, v in attempt["request_headers"].items()}
+    for name in ("x-payment-signature", "webhook-id", "webhook-timestamp", "webhook-signature", "x-payment-event"):
+        assert sent[name] == hook.headers[name]
+
+
+def test_filters_and_payment_detail(client, receiver):
+    receiver.status_for_path["/down"] = 500
+    client.post("/api/v2/payments", json=payment_body("ok_1", receiver.url("/up")))
+    client.post(
+        "/api/v2/payments",
+        json=payment_body("bad_1", receiver.url("/down")),
+        headers={"X-Mock-Scenario": "webhook-short-retries"},
+    )
+    client.get("/mock/v1/wait-for-delivery", params={"tx_id": "bad_1", "state": "failed"})
+    failed = client.get("/mock/v1/deliveries", params={"state": "failed"}).json()
+    assert [d["tx_id"] for d in failed["deliveries"]] == ["bad_1"]
+    assert failed["deliveries"][0]["scenario"] == "webhook-short-retries"
+    assert (
+        "retry schedule exhausted" in failed["deliveries"][0]["last_error"]
+        or failed["deliveries"][0]["last_status_code"] == 500
+    )
+    detail = client.get("/mock/v1/payments/pay_bad_1").json()
+    assert detail["payment"]["scenario"] == "webhook-short-retries"
+    assert len(detail["deliveries"][0]["attempts"]) == 3
+    both = client.get("/mock/v1/deliveries", params={"payment_id": "pay_ok_1", "tx_id": "bad_1"})
+    assert both.status_code == 400
+
+
+def test_redeliver_a_failed_delivery_completes_the_payment(client, receiver):
+    receiver.status_for_path["/x"] = 500
+    client.post(
+        "/api/v2/payments",
+        json=payment_body("tx_x", receiver.url("/x")),
+        headers={"X-Mock-Scenario": "webhook-short-retries"},
+    )
+    waited = client.get("/mock/v1/wait-for-delivery", params={"payment_id": "pay_tx_x", "state": "failed"})
+    assert waited.status_code == 200
+    receiver.status_for_path.clear()
+    again = client.post("/mock/v1/deliveries/evt_completed_tx_x/redeliver").json()
+    assert again["state"] == "acknowledged"
+    assert again["attempts"][-1]["kind"] == "manual"
+    assert client.get("/api/v2/pending-payments").json()["payments"]["pay_tx_x"]["status"] == "PAYMENT_COMPLETED"
+
+
+def test_wait_times_out_with_408_saying_where_it_is(client):
+    r = client.get("/mock/v1/wait-for-delivery", params={"tx_id": "never", "timeout_ms": 50})
+    assert r.status_code == 408
+    assert "no delivery yet" in r.json()["detail"]
+    assert client.get("/mock/v1/wait-for-delivery", params={"tx_id": "a", "payment_id": "pay_a"}).status_code == 400
+    assert client.get("/mock/v1/wait-for-delivery").status_code == 400
+
+
+def test_unknown_delivery_and_payment_are_404(client):
+    assert client.get("/mock/v1/deliveries/evt_completed_nope").status_code == 404
+    assert client.post("/mock/v1/deliveries/evt_completed_nope/redeliver").status_code == 404
+    assert client.get("/mock/v1/payments/pay_nope").status_code == 404
+
+
+def test_webhook_body_sent_is_signed_with_the_configured_secret(receiver):
+    with in_process(webhook_secret="another-secret") as client:
+        client.post("/api/v2/payments", json=payment_body("tx_s", receiver.url()))
+        (hook,) = receiver.wait_for(1)
+        assert not hook.seed_signature_ok  # the receiver verifies with SECRET, not another-secret
+        assert json.loads(hook.body)["tx_id"] == "tx_s"
+    assert SECRET != "another-secret"
