@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from paymock.domain.errors import Conflict
 from paymock.domain.payments import COMPLETED, FAILED, PENDING, Payment, payment_id_for, tx_id_of
 

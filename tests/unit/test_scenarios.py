@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from paymock.domain.errors import Conflict, InvalidScenario, UnknownScenario
 from paymock.domain.scenarios import (
     DEFAULT_RETRY_SCHEDULE_MS,

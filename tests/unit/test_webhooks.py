@@ -9,9 +9,10 @@ import json
 import time
 
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
+
 from paymock.domain import webhooks as wh
 from paymock.domain.payments import Payment
-from standardwebhooks import Webhook, WebhookVerificationError
 
 SECRET = "your_secret_key"
 
