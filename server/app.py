@@ -90,15 +90,25 @@ def create_app(
     app = AsyncApp(__name__, lifespan=lifespan)
     auth = settings.auth_token is not None
     options = SwaggerUIOptions(swagger_ui_path="/docs")
-    for name in ("provider.yaml", "control.yaml"):
-        app.add_api(
-            _spec(name, auth),
-            validate_responses=settings.validate_responses,
-            strict_validation=True,
-            swagger_ui_options=options,
-        )
     from .api import problems
 
+    routes = problems.Routes()
+    for name in ("provider.yaml", "control.yaml"):
+        spec = _spec(name, auth)
+        routes.add_spec(spec)
+        app.add_api(
+            spec,
+            validate_responses=settings.validate_responses,
+            strict_validation=True,
+            validator_map=problems.VALIDATORS,
+            swagger_ui_options=options,
+        )
+    for path in ("/healthz", "/docs", "/"):
+        routes.add(path, ["GET"])
+
+    # Starlette's own 404/405 (no route, wrong method): problem+json that names what exists.
+    app.add_error_handler(404, problems.route_not_found(routes))
+    app.add_error_handler(405, problems.method_not_allowed(routes))
     app.add_error_handler(DomainError, problems.domain_error)
     app.add_error_handler(UnicodeDecodeError, problems.undecodable_body)
     app.add_error_handler(Exception, problems.unexpected)

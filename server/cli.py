@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -18,7 +19,6 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from . import logs
-    from .app import create_app
 
     # Flags become the environment the app reads, so `uvicorn paymock.app:app` behaves the same.
     for flag, var in (
@@ -34,10 +34,19 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
         logs.configure(settings.log_level, settings.log_format)
+        # imported after logging is set up: import-time warnings of dependencies become log lines
+        # (JSON with LOG_FORMAT=json) instead of raw stderr text
+        from .app import create_app
+
         app = create_app(settings)
     except (SettingsError, InvalidScenario) as exc:
         print(f"paymock: {exc}", file=sys.stderr)
         return 2
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal it caught; with the
+    # default handlers the process would die by that signal (exit 143 / a KeyboardInterrupt traceback).
+    # A requested, completed shutdown is a success: exit 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_after_shutdown)
     uvicorn.run(
         app,
         host=args.host,
@@ -48,6 +57,37 @@ def _serve(args: argparse.Namespace) -> int:
         lifespan="on",
     )
     return 0
+
+
+def _exit_after_shutdown(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _console(args: argparse.Namespace) -> int:
+    """`streamlit run` on the installed console; it reaches the server over HTTP only (PAYMOCK_API_URL)."""
+    import importlib.util
+    import subprocess
+
+    spec = importlib.util.find_spec("paymock_console")
+    if spec is None or not spec.submodule_search_locations or importlib.util.find_spec("streamlit") is None:
+        print("paymock: the console needs the extra: pip install 'paymock[console]'", file=sys.stderr)
+        return 2
+    app = os.path.join(next(iter(spec.submodule_search_locations)), "streamlit_app.py")
+    # the token travels by environment (SERVICE_AUTH_TOKEN, inherited), never on the command line
+    env = {**os.environ, "PAYMOCK_API_URL": args.api_url}
+    command = [
+        sys.executable, "-m", "streamlit", "run", app,
+        "--server.port", str(args.port),
+        "--server.address", args.address,
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    if os.name == "posix":
+        os.execve(sys.executable, command, env)  # become streamlit, so SIGTERM/SIGINT reach it directly
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +102,27 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING, ... (LOG_LEVEL)")
     serve.add_argument("--log-format", choices=["text", "json"], help="LOG_FORMAT")
     serve.set_defaults(func=_serve)
+    console = sub.add_parser("console", help="run the QA console (Streamlit, default port 8501)")
+    console.add_argument("--port", type=int, default=int(os.environ.get("PAYMOCK_CONSOLE_PORT", 8501)))
+    console.add_argument("--address", default=os.environ.get("PAYMOCK_CONSOLE_ADDRESS", DEFAULT_HOST))
+    console.add_argument("--api-url", default=os.environ.get("PAYMOCK_API_URL", "http://localhost:9002"))
+    console.set_defaults(func=_console)
+    _add_tool_commands(sub)
     return parser
+
+
+def _add_tool_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """listen, trigger and all: each module owns its arguments (add_arguments) and its behaviour (run)."""
+    from . import listen, supervise, trigger
+
+    for name, module, help_text in (
+        ("listen", listen, "receive webhooks: verify, print, forward, answer a chosen status"),
+        ("trigger", trigger, "send one signed webhook to a URL without creating a payment"),
+        ("all", supervise, "server (0.0.0.0:9002) and console (0.0.0.0:8502) together: one container"),
+    ):
+        parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(parser)
+        parser.set_defaults(func=module.run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,6 +35,9 @@ def configure(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # warnings.warn output (e.g. dependencies' deprecations) goes through the handler too, so with
+    # LOG_FORMAT=json every line on stderr is JSON
+    logging.captureWarnings(True)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []

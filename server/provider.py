@@ -77,16 +77,20 @@ class Provider:
         )
         if scenario.outcome == "fail":
             payment.fail(scenario.failure_reason)
-        if not self.store.add_payment(payment):  # a durable store found it after all
-            raise Conflict(f"tx_id {tx_id!r} was created concurrently; repeat the request")
-        if scenario.outcome == "pending":
-            return CreateResult(payment, created=True)
-        occurred_at = now + scenario.payment_delay_ms / 1000.0 * self.dispatcher.time_scale
-        delivery = self._new_delivery(payment, scenario, occurred_at)
+        # The payment and its first delivery are stored together: a crash between two writes must
+        # not leave a payment whose webhook never goes out (durable stores).
+        with self.store.atomic():
+            if not self.store.add_payment(payment):  # a durable store found it after all
+                raise Conflict(f"tx_id {tx_id!r} was created concurrently; repeat the request")
+            if scenario.outcome == "pending":
+                return CreateResult(payment, created=True)
+            occurred_at = now + scenario.payment_delay_ms / 1000.0 * self.dispatcher.time_scale
+            delivery = self._new_delivery(payment, scenario, occurred_at)
+            self.store.add_delivery(delivery)
         first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._creating[tx_id] = first
         try:
-            await self.dispatcher.dispatch(delivery, payment)
+            await self.dispatcher.dispatch(delivery, payment, stored=True)
         finally:
             del self._creating[tx_id]
             first.set_result(None)
@@ -97,11 +101,12 @@ class Provider:
         if payment is None:
             self.book.select(scenario_header)  # an unknown header is still reported as such
             raise NotFound(f"no payment {payment_id!r}")
-        scenario = self.book.get(scenario_header)[0] if scenario_header else self.book.scenario(payment.scenario)
-        await self.misbehave(scenario, "confirm")
-        if payment.complete(self.clock.now()):
-            self.store.save_payment(payment)
+        # API faults are chosen as for a create, with the stored payment's data as the request
+        await self.misbehave(self.book.select(scenario_header, payment.identity()), "confirm")
         delivery = self.store.get_delivery(webhook_id(COMPLETED_EVENT, payment.tx_id))
+        # completed when the event happened, so confirmed_at matches the webhook body
+        if payment.complete(delivery.occurred_at if delivery else self.clock.now()):
+            self.store.save_payment(payment)
         if delivery is None:
             delivery = self._new_delivery(payment, self.book.scenario(payment.scenario), payment.confirmed_at or 0.0)
             await self.dispatcher.dispatch(delivery, payment)
@@ -193,7 +198,7 @@ class Provider:
             "time_scale": self.dispatcher.time_scale,
             "active_scenario": self.book.active_name,
             "payments": sum(counts.values()),
-            "deliveries_pending": self.dispatcher.scheduled,
+            "deliveries_pending": len(self.store.pending_deliveries()),
         }
 
     # internals
@@ -210,10 +215,10 @@ class Provider:
             created_at=self.clock.now(),
         )
 
-    def _acknowledged(self, delivery: Delivery, at: float) -> None:
-        """A completed-event delivery was acknowledged: a PENDING payment completes."""
+    def _acknowledged(self, delivery: Delivery) -> None:
+        """A completed-event delivery was acknowledged: a PENDING payment completes (as of the event)."""
         if delivery.event != COMPLETED_EVENT:
             return
         payment = self.store.get_payment(payment_id_for(delivery.tx_id))
-        if payment is not None and payment.status == PENDING and payment.complete(at):
+        if payment is not None and payment.status == PENDING and payment.complete(delivery.occurred_at):
             self.store.save_payment(payment)

@@ -1,1 +1,129 @@
-"""pytest plugin (registered via pytest11): paymock fixtures. Filled in by the sidecar work (issue 5)."""
+"""pytest plugin (registered through the `pytest11` entry point): paymock as a fixture.
+
+Fixtures
+- `paymock_server` (session): paymock served in-process on a free loopback port, started on first use;
+  or the server at `--paymock-url` (e.g. a CI sidecar), which is then only reset, never started.
+- `paymock_url` (session): its base URL.
+- `paymock` (function): a `PaymockClient` on it, after resetting it (payments, deliveries, scenarios).
+- `webhook_receiver` (function): a loopback `WebhookReceiver` verifying with the same secret.
+
+Each setting is a command-line option or an ini key (the option wins):
+  --paymock-secret / paymock_secret, --paymock-time-scale / paymock_time_scale,
+  --paymock-scenarios / paymock_scenarios, --paymock-url / paymock_url,
+  --paymock-auth-token / paymock_auth_token, paymock_callback_hosts.
+Nothing heavy is imported until a fixture is used, so the plugin costs nothing to suites that ignore it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from .client import PaymockClient
+    from .testing import WebhookReceiver
+
+DEFAULT_SECRET = "paymock-pytest-secret"
+DEFAULT_TIME_SCALE = "0.001"  # a whole retry schedule in milliseconds
+DEFAULT_CALLBACK_HOSTS = "127.0.0.1,localhost"
+
+_SETTINGS = (
+    # (name, help, default)
+    ("secret", "webhook signing secret (both schemes)", DEFAULT_SECRET),
+    ("time_scale", "factor applied to retry schedules and delays", DEFAULT_TIME_SCALE),
+    ("scenarios", f"extra scenario files or directories, separated by {os.pathsep!r}", ""),
+    ("url", "use the paymock already running at this URL instead of starting one", ""),
+    ("auth_token", "SERVICE_AUTH_TOKEN of the server (in-process: turns auth on)", ""),
+    ("callback_hosts", "hosts webhooks may go to, comma-separated (in-process server)", DEFAULT_CALLBACK_HOSTS),
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("paymock", "paymock mock payment provider")
+    for name, help_text, default in _SETTINGS:
+        parser.addini(f"paymock_{name}", help_text, default=default)
+        if name != "callback_hosts":
+            group.addoption(f"--paymock-{name.replace('_', '-')}", dest=f"paymock_{name}", default=None, help=help_text)
+
+
+def _setting(config: pytest.Config, name: str) -> str:
+    value = config.getoption(f"paymock_{name}", default=None)
+    return str(value if value is not None else config.getini(f"paymock_{name}")).strip()
+
+
+@dataclass(frozen=True)
+class PaymockServer:
+    """Where the session's paymock answers and how it signs."""
+
+    base_url: str
+    secret: str
+    auth_token: str | None
+    external: bool
+    ready_after: float | None = None
+
+
+@pytest.fixture(scope="session")
+def paymock_server(pytestconfig: pytest.Config) -> Iterator[PaymockServer]:
+    secret = _setting(pytestconfig, "secret")
+    token = _setting(pytestconfig, "auth_token") or None
+    url = _setting(pytestconfig, "url")
+    if url:
+        yield PaymockServer(url.rstrip("/"), secret, token, external=True)
+        return
+
+    from .embedded import EmbeddedServer
+    from .settings import Settings
+
+    try:
+        time_scale = float(_setting(pytestconfig, "time_scale"))
+    except ValueError:
+        raise pytest.UsageError("paymock_time_scale must be a number") from None
+    scenarios = tuple(Path(p) for p in _setting(pytestconfig, "scenarios").split(os.pathsep) if p)
+    hosts = frozenset(h.strip().lower() for h in _setting(pytestconfig, "callback_hosts").split(",") if h.strip())
+    settings = Settings(
+        webhook_secret=secret,
+        secret_from_env=True,  # chosen on purpose: no "development secret" warning
+        auth_token=token,
+        time_scale=time_scale,
+        scenario_paths=scenarios,
+        callback_hosts=hosts,
+        webhook_timeout_s=5.0,
+        access_log=False,
+    )
+    server = EmbeddedServer(settings).start()
+    try:
+        yield PaymockServer(server.base_url, secret, token, external=False, ready_after=server.ready_after)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def paymock_url(paymock_server: PaymockServer) -> str:
+    return paymock_server.base_url
+
+
+@pytest.fixture
+def paymock(paymock_server: PaymockServer) -> Iterator[PaymockClient]:
+    """A client for the session's paymock, reset first so every test starts from the default scenario."""
+    from .client import PaymockClient
+
+    with PaymockClient(paymock_server.base_url, auth_token=paymock_server.auth_token) as client:
+        client.reset()
+        yield client
+
+
+@pytest.fixture
+def webhook_receiver(paymock_server: PaymockServer) -> Iterator[WebhookReceiver]:
+    """A loopback receiver that records every webhook and checks both signatures with the session's secret."""
+    from .testing import WebhookReceiver
+
+    receiver = WebhookReceiver(paymock_server.secret)
+    try:
+        yield receiver
+    finally:
+        receiver.close()

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem, UnsupportedMediaTypeProblem
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
+from starlette.datastructures import Headers
 
 from ..domain.errors import (
     BadRequest,
@@ -64,6 +70,103 @@ def domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespons
 
 def undecodable_body(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     return problem(400, f"request body is not valid UTF-8 JSON: {exc}")
+
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+class Routes:
+    """Which methods each path of the specs (and the few routes outside them) accepts.
+
+    Starlette answers a 405 with the methods of the first route that matched the path only, and
+    Connexion registers one route per operation, so its `Allow` header is incomplete; this table
+    gives the whole list, and lets 404 and 405 problems say what exists.
+    """
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[re.Pattern[str], str, list[str]]] = []
+
+    def add(self, path: str, methods: Iterable[str]) -> None:
+        pattern = re.compile("^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "/?$")
+        self._routes.append((pattern, path, sorted({m.upper() for m in methods})))
+
+    def add_spec(self, spec: Mapping[str, Any]) -> None:
+        base = spec.get("servers", [{}])[0].get("url", "").rstrip("/")
+        for path, item in spec.get("paths", {}).items():
+            self.add(base + path, [m for m in item if m in HTTP_METHODS])
+        self.add(base + "/openapi.json", ["GET"])
+
+    def allowed(self, path: str) -> tuple[str, list[str]] | None:
+        for pattern, template, methods in self._routes:
+            if pattern.match(path):
+                return template, methods
+        return None
+
+
+def route_not_found(_routes: Routes) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
+    def handler(request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
+        return problem(
+            404,
+            f"no operation at {request.method} {request.url.path[:200]}: the provider API lives under /api/v2, "
+            "the control API under /mock/v1 (see /docs)",
+        )
+
+    return handler
+
+
+def method_not_allowed(routes: Routes) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
+    def handler(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        found = routes.allowed(request.url.path)
+        if found is None:  # a route outside the table: keep what Starlette said
+            allow = (getattr(exc, "headers", None) or {}).get("Allow", "")
+            template = request.url.path
+        else:
+            template, methods = found
+            allow = ", ".join(methods)
+        return problem(
+            405,
+            f"{request.method} is not allowed on {template}; allowed: {allow or 'none'}",
+            headers={"Allow": allow},
+        )
+
+    return handler
+
+
+class NamedParameterValidator(ParameterValidator):
+    """Connexion's parameter errors name the value but not the parameter, then dump the schema;
+    say which parameter, in one line."""
+
+    @staticmethod
+    def validate_parameter(parameter_type: str, value: Any, param: dict[str, Any], param_name: Any = None) -> Any:
+        error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
+        if error and not error.startswith("Missing"):
+            return f"{parameter_type} parameter {param.get('name')!r}: {error.splitlines()[0]}"
+        return error
+
+
+class StrictJSONBodyValidator(JSONRequestBodyValidator):
+    """JSON bodies: a body without Content-Type is a 415 (Connexion validates it as JSON but hands the
+    handler raw bytes), and bodies that cannot be decoded are 400s rather than 500s."""
+
+    async def wrap_receive(self, receive: Any, *, scope: Any) -> Any:
+        headers = Headers(scope=scope)
+        if "content-type" not in headers and int(headers.get("content-length") or 0):
+            raise UnsupportedMediaTypeProblem(detail="Content-Type header missing: send the body as application/json")
+        return await super().wrap_receive(receive, scope=scope)
+
+    async def _parse(self, stream: Any, scope: Any) -> Any:
+        try:
+            return await super()._parse(stream, scope)
+        except UnicodeDecodeError as exc:
+            raise BadRequestProblem(detail=f"request body is not valid UTF-8 JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequestProblem(detail="request body is not usable JSON: nested too deeply") from None
+
+
+VALIDATORS = {
+    "parameter": NamedParameterValidator,
+    "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": StrictJSONBodyValidator}),
+}
 
 
 def unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

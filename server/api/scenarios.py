@@ -12,7 +12,7 @@ def _info(scenario: Scenario, source: str) -> dict[str, Any]:
     return {
         "source": source,
         "active": provider().book.active_name == scenario.name,
-        "scenario": dict(scenario.document),
+        "scenario": scenario.as_document(),
     }
 
 

@@ -33,7 +33,7 @@ from .senders import Sender
 
 log = logging.getLogger("paymock.delivery")
 
-OnAcknowledged = Callable[[Delivery, float], None]
+OnAcknowledged = Callable[[Delivery], None]
 
 
 class Dispatcher:
@@ -101,9 +101,13 @@ class Dispatcher:
         return len(self._due)
 
     # entry points
-    async def dispatch(self, delivery: Delivery, payment: Payment) -> bool:
-        """Start delivering a new event; True if acknowledged by the inline first attempt."""
-        self.store.add_delivery(delivery)
+    async def dispatch(self, delivery: Delivery, payment: Payment, stored: bool = False) -> bool:
+        """Start delivering a new event; True if acknowledged by the inline first attempt.
+
+        `stored`: the caller already added the delivery (together with its payment).
+        """
+        if not stored:
+            self.store.add_delivery(delivery)
         plan = delivery.plan
         if plan.mode == "drop":
             delivery.state = DROPPED
@@ -185,8 +189,12 @@ class Dispatcher:
             retry_after = result.retry_after_s
             self._release_held(delivery.delivery_id)
         delivery.record(attempt)
-        self._settle(delivery, payment, attempt, ordinal, retry_after)
-        self._changed(delivery)
+        # one write: the delivery's state and its payment's completion land together (durable stores)
+        with self.store.atomic():
+            self._settle(delivery, payment, attempt, ordinal, retry_after)
+            self._changed(delivery)
+        if not log.isEnabledFor(logging.INFO):
+            return attempt.acknowledged  # skip building the record's fields nobody will see
         log.info(
             "webhook attempt %s #%d -> %s",
             delivery.delivery_id,
@@ -215,7 +223,7 @@ class Dispatcher:
                 delivery.next_attempt_at = None
                 delivery.reason = None
                 self._due.pop(delivery.delivery_id, None)
-                self._on_acknowledged(delivery, attempt.at)
+                self._on_acknowledged(delivery)
                 if delivery.plan.duplicates and attempt.kind == SCHEDULED:
                     self._spawn(self._duplicates(delivery, payment))
             return

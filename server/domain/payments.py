@@ -43,6 +43,10 @@ class Payment:
     def payment_id(self) -> str:
         return payment_id_for(self.tx_id)
 
+    def identity(self) -> dict[str, Any]:
+        """The request fields this payment was created from (what match rules look at)."""
+        return {"tx_id": self.tx_id, **{f: getattr(self, f) for f in IDENTITY_FIELDS}}
+
     def check_same_request(self, request: dict[str, Any]) -> None:
         """A repeat of tx_id must carry the same fields; anything else is a conflict, never an overwrite."""
         differing = [f for f in IDENTITY_FIELDS if request[f] != getattr(self, f)]

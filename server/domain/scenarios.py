@@ -7,7 +7,6 @@ for the fixture files and the control API), plus the few rules a schema cannot s
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +101,42 @@ class Scenario:
     match: Mapping[str, Any] | None = None
     webhook: WebhookPlan = field(default_factory=WebhookPlan)
     api: ApiPlan = field(default_factory=ApiPlan)
-    document: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_document(self) -> dict[str, Any]:
+        """The scenario as loaded, every default filled in (the control API's view of it)."""
+        w, a = self.webhook, self.api
+        doc: dict[str, Any] = {"name": self.name, "description": self.description}
+        if self.match:
+            doc["match"] = dict(self.match)
+        doc["payment"] = {"outcome": self.outcome, "auto_complete": self.outcome != "pending"}
+        if self.outcome == "fail":
+            doc["payment"]["failure_reason"] = self.failure_reason
+        if self.outcome == "delayed":
+            doc["payment"]["delay_ms"] = self.payment_delay_ms
+        doc["webhook"] = {"mode": w.mode}
+        if w.mode != "drop":
+            doc["webhook"].update(
+                fail_attempts=w.fail_attempts,
+                delay_ms=w.delay_ms,
+                duplicates=w.duplicates,
+                reorder=w.reorder,
+                signature=w.signature,
+                body=w.body,
+                retry_schedule_ms=list(w.retry_schedule_ms),
+            )
+            if w.reorder:
+                doc["webhook"]["reorder_hold_ms"] = w.reorder_hold_ms
+            if w.fault_attempts is not None:
+                doc["webhook"]["fault_attempts"] = w.fault_attempts
+        api: dict[str, Any] = {"latency_ms": a.latency_ms, "operations": list(a.operations)}
+        if a.error_status is not None:
+            api["error_status"] = a.error_status
+            if a.retry_after_s is not None:
+                api["retry_after_s"] = a.retry_after_s
+        if a.times is not None:
+            api["times"] = a.times
+        doc["api"] = api
+        return doc
 
     def matches(self, request: Mapping[str, Any]) -> bool:
         if not self.match:
@@ -199,7 +233,6 @@ def parse(document: Any, source: str) -> Scenario:
         match=document.get("match"),
         webhook=plan,
         api=api_plan,
-        document=copy.deepcopy(document),
     )
 
 

@@ -133,3 +133,10 @@ def test_api_times_counts_only_the_first_calls():
     assert book.count_api_call(scenario, "listing") is False
     book.reset()
     assert book.count_api_call(scenario, "create") is True
+
+
+def test_document_with_defaults_filled_round_trips():
+    for scenario, _ in load_paths([fixtures_dir()]).values():
+        doc = scenario.as_document()
+        assert parse(doc, "round trip") == scenario, scenario.name
+    assert parse(_doc(), "x").as_document()["webhook"]["retry_schedule_ms"] == list(DEFAULT_RETRY_SCHEDULE_MS)

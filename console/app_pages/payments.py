@@ -1,0 +1,178 @@
+"""Payments: create (sidebar, every contract field + scenario picker), lists by status, confirm, details."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from paymock_console import ui, views
+from paymock_console.client import ApiError
+
+AUTO = "(automatic: match rules, then the active scenario)"
+
+
+def _new_tx_id() -> str:
+    return f"tx_{int(time.time() * 1000)}"
+
+
+def _explain_pending(payment_id: str) -> str:
+    """Why a payment answered PENDING, from its deliveries (the seed only said 'PENDING')."""
+    try:
+        detail = ui.client().payment_detail(payment_id)
+    except ApiError:
+        return "pending: the webhook was not acknowledged."
+    deliveries = detail["deliveries"]
+    scenario = detail["payment"]["scenario"]
+    if not deliveries:
+        return (
+            f"pending: scenario `{scenario}` does not complete it automatically (no auto-complete or a delayed "
+            "completion), so no webhook was sent yet. Confirm it by hand below, or wait."
+        )
+    d = deliveries[0]
+    if d["state"] == "dropped":
+        return f"pending: scenario `{scenario}` dropped the webhook on purpose (never sent)."
+    answer = d["last_status_code"] or d["last_error"] or "no answer"
+    return (
+        f"pending because the webhook was not acknowledged (last answer: {answer}). Retries go on in the "
+        "background; the payment completes when one is acknowledged."
+    )
+
+
+def _create() -> None:
+    """Form callback: runs before the rerun, so the result is ready when the page draws."""
+    s = st.session_state
+    tx_id = s["new_tx_id"].strip()
+    body: dict[str, Any] = {
+        "version": s["new_version"],
+        "tx_id": tx_id,
+        "order_id": int(s["new_order_id"]),
+        "user_id": int(s["new_user_id"]),
+        "amount": int(s["new_amount"]),
+        "callback_url": s["new_callback_url"].strip().replace("{tx_id}", tx_id),
+    }
+    scenario = None if s["new_scenario"] == AUTO else s["new_scenario"]
+    try:
+        answer = ui.client().create_payment(body, scenario)
+    except ApiError as exc:
+        s["last_create"] = {"error": str(exc), "errors": exc.errors, "tx_id": tx_id}
+        return
+    status = answer["status"]
+    if status == "PAYMENT_COMPLETED":
+        why = "completed now: the webhook was delivered and acknowledged."
+    elif status == "PAYMENT_FAILED":
+        why = f"failed: {answer.get('failure_reason') or 'no reason given'} (payment.failed webhook sent)."
+    else:
+        why = _explain_pending(answer["payment_id"])
+    s["last_create"] = {"answer": answer, "why": why, "scenario": scenario or "automatic"}
+    s["detail_id"] = answer["payment_id"]
+    s["new_tx_id"] = _new_tx_id()
+
+
+def _confirm(payment_id: str | None = None) -> None:
+    payment_id = payment_id or st.session_state.get("confirm_pick")
+    if not payment_id:
+        return
+    try:
+        answer = ui.client().confirm_payment(payment_id)
+    except ApiError as exc:
+        views.flash("error", f"Confirm {payment_id}: {exc}")
+        return
+    views.flash("success", f"Confirmed {payment_id}: {answer['status']} at {answer['confirmed_at']}")
+
+
+def create_form() -> None:
+    st.session_state.setdefault("new_tx_id", _new_tx_id())
+    names = ui.scenario_names()
+    with st.form("create_payment"):
+        st.subheader("New payment")
+        st.selectbox("version", ["v2"], key="new_version")
+        st.text_input("tx_id", key="new_tx_id", help="The payment id will be pay_<tx_id>.")
+        st.number_input("order_id", min_value=0, value=123, step=1, key="new_order_id")
+        st.number_input("user_id", min_value=0, value=1, step=1, key="new_user_id")
+        st.number_input("amount", min_value=1, max_value=1_000_000_000_000, value=1000, step=100, key="new_amount")
+        st.text_input(
+            "callback_url", value=st.session_state["callback_url"], key="new_callback_url", help="{tx_id} is replaced."
+        )
+        st.selectbox("Scenario (X-Mock-Scenario)", [AUTO, *names], key="new_scenario")
+        st.form_submit_button("Create payment", type="primary", on_click=_create)
+
+
+def show_last_create() -> None:
+    last = st.session_state.get("last_create")
+    if not last:
+        return
+    if "error" in last:
+        st.error(f"Create {last['tx_id']}: {last['error']}")
+        for err in last["errors"]:
+            st.markdown(f"- `{err}`")
+        return
+    answer = last["answer"]
+    text = f"**{answer['payment_id']}** — `{answer['status']}` — {last['why']}"
+    {"PAYMENT_COMPLETED": st.success, "PAYMENT_FAILED": st.error}.get(answer["status"], st.warning)(text)
+
+
+def status_chart(payments: list[dict[str, Any]]) -> None:
+    """Payments created per minute, stacked by their current status."""
+    if not payments:
+        return
+    df = pd.DataFrame(payments)
+    # minutes as text: one readable bar per minute, not a sliver on a continuous time axis
+    df["minute"] = pd.to_datetime(df["created_at"], utc=True).dt.strftime("%H:%M")
+    counts = df.pivot_table(index="minute", columns="status", values="payment_id", aggfunc="count", fill_value=0)
+    counts = counts.reindex(columns=list(ui.STATUSES), fill_value=0).rename(columns=ui.STATUS_LABELS)
+    st.caption("Payments created per minute, by current status")
+    st.bar_chart(counts, stack=True, height=220, color=["#f0a500", "#2e9e5b", "#d64545"])
+
+
+@st.fragment(run_every=ui.refresh_every())
+def live_lists() -> None:
+    listing = ui.guarded(ui.client().list_payments, prefix="Payments: ")
+    if listing is None:
+        return
+    payments = list(listing["payments"].values())
+    cols = st.columns(4)
+    cols[0].metric("Pending", listing["pending_count"])
+    cols[1].metric("Completed", listing["completed_count"])
+    cols[2].metric("Failed", listing["failed_count"])
+    cols[3].metric("Total", len(payments))
+    status_chart(payments)
+    by_status = {s: [p for p in payments if p["status"] == s] for s in ui.STATUSES}
+    tabs = st.tabs([f"{ui.STATUS_LABELS[s]} ({len(by_status[s])})" for s in ui.STATUSES])
+    for tab, status in zip(tabs, ui.STATUSES, strict=True):
+        with tab:
+            rows = list(reversed(by_status[status]))  # newest first
+            if not rows:
+                st.caption("None.")
+                continue
+            st.dataframe(views.frame(rows, views.PAYMENT_COLUMNS), hide_index=True, width="stretch")
+            if status == "PENDING":
+                left, right = st.columns([3, 1], vertical_alignment="bottom")
+                left.selectbox("Pending payment", [p["payment_id"] for p in rows], key="confirm_pick")
+                right.button("Confirm by hand", key="confirm_btn", on_click=_confirm)
+    st.caption(f"Updated {time.strftime('%H:%M:%S')}" + (" · live" if ui.refresh_every() else " · live refresh off"))
+
+
+def details() -> None:
+    st.subheader("Payment details")
+    st.session_state.setdefault("detail_id", st.query_params.get("payment", ""))  # deep link: ?payment=pay_…
+    payment_id = st.text_input("Payment id", key="detail_id", placeholder="pay_tx_1001").strip()
+    if not payment_id:
+        return
+    detail = ui.guarded(ui.client().payment_detail, payment_id, prefix=f"{payment_id}: ")
+    if detail is None:
+        return
+    if detail["payment"]["status"] == "PENDING":
+        st.button("Confirm this payment", key="detail_confirm", on_click=_confirm, args=(payment_id,))
+    views.render_payment_detail(detail, "payment")
+
+
+st.title("Payments")
+with st.sidebar:
+    create_form()
+views.show_flash()
+show_last_create()
+live_lists()
+details()

@@ -1,0 +1,79 @@
+"""Shared pieces of the console pages: settings in session state, the client, readable errors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from .client import DEFAULT_API_URL, DEFAULT_TIMEOUT_S, ApiError, PaymockClient
+
+T = TypeVar("T")
+
+DEFAULT_CALLBACK_URL = "http://localhost:8000/api/orders/payment/webhook/v2/{tx_id}"
+STATUSES = ("PENDING", "PAYMENT_COMPLETED", "PAYMENT_FAILED")
+STATUS_LABELS = {"PENDING": "Pending", "PAYMENT_COMPLETED": "Completed", "PAYMENT_FAILED": "Failed"}
+REFRESH_S = 5
+MASK = "••••••"
+
+
+def init_settings() -> None:
+    """Seed session settings from the environment once per browser session (PAYMOCK_API_URL etc.)."""
+    defaults = {
+        "api_url": os.environ.get("PAYMOCK_API_URL") or DEFAULT_API_URL,
+        "api_token": os.environ.get("SERVICE_AUTH_TOKEN") or "",
+        "timeout_s": float(os.environ.get("PAYMOCK_API_TIMEOUT") or DEFAULT_TIMEOUT_S),
+        "callback_url": os.environ.get("PAYMOCK_CALLBACK_URL") or DEFAULT_CALLBACK_URL,
+        "live_refresh": True,
+    }
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _client(api_url: str, token: str, timeout_s: float) -> PaymockClient:
+    return PaymockClient(api_url, token or None, timeout_s)
+
+
+def client() -> PaymockClient:
+    """One shared client (connection pool) per settings combination."""
+    init_settings()
+    s = st.session_state
+    return _client(s["api_url"], s["api_token"], float(s["timeout_s"]))
+
+
+def show_error(exc: ApiError, prefix: str = "") -> None:
+    """A problem as one readable message plus the named errors; never a traceback."""
+    st.error(f"{prefix}{exc}", icon=":material/error:")
+    for err in exc.errors:
+        st.markdown(f"- `{err}`")
+
+
+def guarded(fn: Callable[..., T], *args: Any, prefix: str = "", **kwargs: Any) -> T | None:
+    """Call the API; on failure show the problem and return None so the page keeps rendering."""
+    try:
+        return fn(*args, **kwargs)
+    except ApiError as exc:
+        show_error(exc, prefix)
+        return None
+
+
+def mask_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Headers as sent, with any credential replaced: webhooks carry the service token."""
+    return {k: (f"Bearer {MASK}" if k.lower() == "authorization" else v) for k, v in headers.items()}
+
+
+def callback_for(tx_id: str) -> str:
+    return str(st.session_state.get("callback_url") or DEFAULT_CALLBACK_URL).replace("{tx_id}", tx_id)
+
+
+def refresh_every() -> int | None:
+    """The fragment interval: every REFRESH_S seconds while the sidebar toggle is on."""
+    return REFRESH_S if st.session_state.get("live_refresh", True) else None
+
+
+def scenario_names() -> list[str]:
+    listing = guarded(client().scenarios, prefix="Scenarios: ")
+    return [s["name"] for s in listing["scenarios"]] if listing else []

@@ -1,0 +1,210 @@
+"""Shared setup for the contract tests: the in-process apps, Schemathesis config and hooks.
+
+Both apps run with request and response validation on, a loopback-only callback allowlist (fuzzed
+`callback_url`s that are not 127.0.0.1/localhost are recorded as failed attempts, never contacted)
+and the retry schedule scaled down to milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+import schemathesis  # noqa: E402
+from schemathesis.config import SchemathesisConfig  # noqa: E402
+from schemathesis.python import asgi  # noqa: E402
+
+from paymock.app import create_app  # noqa: E402
+from tests.conftest import LOOPBACK, SECRET, settings  # noqa: E402
+
+TOKEN = "contract-test-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+# Sized so the whole contract_tests run stays well under 3 minutes on 2 cores; raise with
+# PAYMOCK_CONTRACT_EXAMPLES for a deeper run.
+MAX_EXAMPLES = int(os.environ.get("PAYMOCK_CONTRACT_EXAMPLES", "40"))
+STATEFUL_EXAMPLES = int(os.environ.get("PAYMOCK_CONTRACT_STATEFUL_EXAMPLES", "25"))
+# Long-polls are fuzzed with short timeouts, so a wait for a delivery that never comes costs little.
+MAX_WAIT_MS = 50
+# Schemathesis' default for positive_data_acceptance.
+ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
+
+
+def config(
+    headers: dict[str, str] | None = None, *, inferred_links: bool = True, examples: int | None = None
+) -> SchemathesisConfig:
+    """All checks on. `inferred_links=False` leaves the stateful phase to the spec's explicit links."""
+    data: dict[str, Any] = {
+        "checks": {
+            "enabled": True,
+            # 422 is the documented answer to a well-formed X-Mock-Scenario naming no scenario: the
+            # schema cannot list names that are created at run time.
+            "positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "422"]},
+        },
+        "generation": {"max-examples": examples or MAX_EXAMPLES},
+        "phases": {"stateful": {"max-steps": 6, **({} if inferred_links else {"inference": {"algorithms": []}})}},
+        "operations": [
+            {
+                # Schema-valid but unanswerable: zero or several of delivery_id/payment_id/tx_id (400, the
+                # spec cannot say "exactly one of" for query parameters), or not reached in time (408).
+                "include-operation-id": "paymock.api.deliveries.wait",
+                "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400", "408"]}},
+            },
+            {
+                # A scenario's cross-field rules (documented on the Scenario schema; OpenAPI 3.0 cannot
+                # express them without anyOf/not combinations that starve generation) answer 400.
+                "include-operation-id": "paymock.api.scenarios.put",
+                "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400"]}},
+            },
+            {
+                # payment_id and tx_id naming different payments is a 400.
+                "include-operation-id": "paymock.api.deliveries.list_all",
+                "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400"]}},
+            },
+        ],
+    }
+    if headers:
+        data["headers"] = headers
+        # The authenticated runs repeat the open ones with a token (ignored_auth probes every
+        # operation without and with a wrong one); the exhaustive coverage phase runs once, open.
+        data["phases"]["coverage"] = {"enabled": False}
+    return SchemathesisConfig.from_dict(data)
+
+
+OPEN_APP = create_app(settings(callback_hosts=LOOPBACK, time_scale=0.001, webhook_timeout_s=1.0))
+AUTH_APP = create_app(settings(callback_hosts=LOOPBACK, time_scale=0.001, webhook_timeout_s=1.0, auth_token=TOKEN))
+
+PROVIDER = schemathesis.openapi.from_asgi("/api/v2/openapi.json", OPEN_APP, config=config())
+CONTROL = schemathesis.openapi.from_asgi("/mock/v1/openapi.json", OPEN_APP, config=config())
+AUTH_EXAMPLES = max(5, MAX_EXAMPLES // 2)
+PROVIDER_AUTH = schemathesis.openapi.from_asgi(
+    "/api/v2/openapi.json", AUTH_APP, config=config(AUTH, examples=AUTH_EXAMPLES), headers=AUTH
+)
+CONTROL_AUTH = schemathesis.openapi.from_asgi(
+    "/mock/v1/openapi.json", AUTH_APP, config=config(AUTH, examples=AUTH_EXAMPLES), headers=AUTH
+)
+
+
+def short_wait(_context: Any, case: Any) -> Any:
+    """Fuzzed long-polls wait at most MAX_WAIT_MS (a schema-valid value stays schema-valid)."""
+    if case.operation.path != "/wait-for-delivery" or not isinstance(case.query, dict):
+        return case
+    value = case.query.get("timeout_ms")
+    if value is None:
+        case.query["timeout_ms"] = MAX_WAIT_MS
+    elif (
+        isinstance(value, int | str) and not isinstance(value, bool) and str(value).isdigit() and int(value) <= 120_000
+    ):
+        case.query["timeout_ms"] = min(int(value), MAX_WAIT_MS)
+    return case
+
+
+def same_name(_context: Any, case: Any) -> Any:
+    """A scenario body must repeat the path's name; without this nearly every generated PUT is a 400."""
+    positive = case.meta is None or case.meta.generation.mode.is_positive
+    if case.operation.path == "/scenarios/{name}" and case.method.upper() == "PUT" and positive:
+        name = (case.path_parameters or {}).get("name")
+        if isinstance(case.body, dict) and isinstance(name, str):
+            case.body["name"] = name
+    return case
+
+
+for _schema in (CONTROL, CONTROL_AUTH):
+    _schema.hook("map_case")(short_wait)
+    _schema.hook("map_case")(same_name)
+
+
+def client(app: Any) -> asgi.ASGIClient:
+    """A requests-style client on the app, sharing the lifespan (and so the state) Schemathesis uses."""
+    return asgi.get_client(app)
+
+
+def reset(app: Any, headers: dict[str, str] | None = None) -> None:
+    with client(app) as c:
+        response = c.post("/mock/v1/reset", headers=headers or {})
+        assert response.status_code == 200, response.text
+
+
+__all__ = ["AUTH", "AUTH_APP", "CONTROL", "CONTROL_AUTH", "OPEN_APP", "PROVIDER", "PROVIDER_AUTH", "SECRET", "TOKEN"]
+
+
+def _prefix_refs(node: Any, prefix: str) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith("#/components/"):
+                kind, name = value[len("#/components/") :].split("/", 1)
+                out[key] = f"#/components/{kind}/{prefix}{name}"
+            else:
+                out[key] = _prefix_refs(value, prefix)
+        return out
+    if isinstance(node, list):
+        return [_prefix_refs(item, prefix) for item in node]
+    return node
+
+
+# The control operations one payment goes through; the rest of the control API has its own machine.
+LIFECYCLE_PATHS = ("/payments/", "/deliveries", "/wait-for-delivery")
+
+
+def combined_spec(auth: bool = False) -> dict[str, Any]:
+    """Both contracts as one document (paths under their base, components namespaced), with links
+    from the provider's create/confirm into the control API's payment detail, deliveries, redelivery
+    and long-poll, so the stateful phase follows one payment through both APIs.
+
+    A test artifact only: the shipped specs stay separate.
+    """
+    from paymock.resources import load_spec
+
+    merged: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {"title": "paymock provider + control (contract tests)", "version": "0"},
+        "servers": [{"url": "/"}],
+        "paths": {},
+        "components": {},
+    }
+    for name, prefix in (("provider.yaml", "p_"), ("control.yaml", "c_")):
+        spec = _prefix_refs(load_spec(name), prefix)
+        base = spec["servers"][0]["url"].rstrip("/")
+        for path, item in spec["paths"].items():
+            if name == "control.yaml" and not path.startswith(LIFECYCLE_PATHS):
+                continue
+            if auth:
+                for operation in item.values():
+                    if isinstance(operation, dict) and "responses" in operation:
+                        operation.setdefault("security", spec.get("security"))
+            merged["paths"][base + path] = item
+        for kind, entries in spec.get("components", {}).items():
+            merged["components"].setdefault(kind, {}).update({prefix + k: v for k, v in entries.items()})
+    detail = "paymock.api.deliveries.payment_detail"
+    create_links = merged["paths"]["/api/v2/payments"]["post"]["responses"]["200"]["links"]
+    create_links.update(
+        {
+            "PaymentDetail": {"operationId": detail, "parameters": {"payment_id": "$response.body#/payment_id"}},
+            "WaitForDelivery": {
+                "operationId": "paymock.api.deliveries.wait",
+                "parameters": {"payment_id": "$response.body#/payment_id"},
+            },
+            "Deliveries": {
+                "operationId": "paymock.api.deliveries.list_all",
+                "parameters": {"payment_id": "$response.body#/payment_id"},
+            },
+        }
+    )
+    merged["paths"]["/api/v2/confirm-payment"]["post"]["responses"]["200"]["links"] = {
+        "PaymentDetail": {"operationId": detail, "parameters": {"payment_id": "$response.body#/payment_id"}}
+    }
+    merged["paths"]["/mock/v1/payments/{payment_id}"]["get"]["responses"]["200"]["links"] = {
+        "Delivery": {
+            "operationId": "paymock.api.deliveries.get_one",
+            "parameters": {"delivery_id": "$response.body#/deliveries/0/delivery_id"},
+        },
+        "Redeliver": {
+            "operationId": "paymock.api.deliveries.redeliver",
+            "parameters": {"delivery_id": "$response.body#/deliveries/0/delivery_id"},
+        },
+    }
+    return merged

@@ -1,0 +1,94 @@
+"""A tiny ops server, as a paymock user would write one: it receives payment webhooks and marks orders paid.
+
+It verifies the seed's X-Payment-Signature and the Standard Webhooks headers itself (stdlib only,
+no paymock import: this is the code under test), and dedupes on webhook-id, so a duplicate delivery
+never pays an order twice. A bad signature is answered 401, which makes the provider retry.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+TOLERANCE_S = 300  # Standard Webhooks' recommended window against replays
+
+
+def seed_signature_ok(secret: str, body: bytes, signature: str | None) -> bool:
+    expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return bool(signature) and hmac.compare_digest(expected, signature or "")
+
+
+def standard_signature_ok(secret: str, body: bytes, headers: dict[str, str], now: float) -> bool:
+    msg_id, ts, sigs = headers.get("webhook-id"), headers.get("webhook-timestamp"), headers.get("webhook-signature")
+    if not (msg_id and ts and sigs and ts.isdigit()) or abs(now - int(ts)) > TOLERANCE_S:
+        return False
+    key = base64.b64decode(secret[6:]) if secret.startswith("whsec_") else secret.encode()
+    expected = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()).decode()
+    return any(s.startswith("v1,") and hmac.compare_digest(s[3:], expected) for s in sigs.split(" "))
+
+
+class OpsServer:
+    """POST /webhooks/payment: verify, dedupe, mark the order paid. Runs on 127.0.0.1 in a thread."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.paid_orders: dict[int, int] = {}  # order_id -> times paid (must stay 1)
+        self.seen_ids: set[str] = set()
+        self.log: list[tuple[str, int]] = []  # (webhook-id or "?", status answered)
+        self._lock = threading.Lock()
+        ops = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status = ops.handle(self.path, headers, body) if self.path == "/webhooks/payment" else 404
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/webhooks/payment"
+
+    def handle(self, _path: str, headers: dict[str, str], body: bytes) -> int:
+        msg_id = headers.get("webhook-id", "?")
+        if not (
+            seed_signature_ok(self.secret, body, headers.get("x-payment-signature"))
+            and standard_signature_ok(self.secret, body, headers, time.time())
+        ):
+            return self._answer(msg_id, 401)
+        try:
+            event = json.loads(body)
+        except ValueError:
+            return self._answer(msg_id, 400)
+        with self._lock:
+            duplicate = msg_id in self.seen_ids  # a duplicate is acknowledged again but not processed again
+            self.seen_ids.add(msg_id)
+            if not duplicate and event.get("event") == "payment.completed":
+                self.paid_orders[event["order_id"]] = self.paid_orders.get(event["order_id"], 0) + 1
+        return self._answer(msg_id, 200)
+
+    def _answer(self, msg_id: str, status: int) -> int:
+        with self._lock:
+            self.log.append((msg_id, status))
+        return status
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

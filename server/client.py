@@ -1,0 +1,146 @@
+"""PaymockClient: a small httpx client for tests that steer a running paymock.
+
+Control-API calls (/mock/v1) return parsed JSON and raise `PaymockError` on a non-2xx answer: a test
+that sets a scenario expects it to work. Provider-API calls (/api/v2) return the `httpx.Response`,
+because scenarios make them fail on purpose and the test wants to see how.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+SCENARIO_HEADER = "X-Mock-Scenario"
+
+
+class PaymockError(RuntimeError):
+    """A control-API call answered non-2xx; `problem` is the problem+json body when there was one."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        try:
+            self.problem: dict[str, Any] = response.json()
+        except ValueError:
+            self.problem = {"detail": response.text}
+        self.status_code = response.status_code
+        detail = self.problem.get("detail") or self.problem.get("title") or response.reason_phrase
+        super().__init__(f"{response.request.method} {response.request.url.path} -> {response.status_code}: {detail}")
+
+
+class PaymockClient:
+    def __init__(self, base_url: str, *, auth_token: str | None = None, timeout: float = 30.0) -> None:
+        headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else {}
+        self.base_url = base_url.rstrip("/")
+        self.http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> PaymockClient:
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.close()
+
+    def _control(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, "/mock/v1" + path, **kwargs)
+        if response.is_error:
+            raise PaymockError(response)
+        return response.json() if response.content else None
+
+    # provider API (/api/v2): what the ops server under test calls
+    def create_payment(
+        self,
+        tx_id: str,
+        callback_url: str,
+        *,
+        amount: int = 1000,
+        order_id: int = 1,
+        user_id: int = 1,
+        scenario: str | None = None,
+    ) -> httpx.Response:
+        body = {
+            "version": "v2",
+            "tx_id": tx_id,
+            "order_id": order_id,
+            "user_id": user_id,
+            "amount": amount,
+            "callback_url": callback_url,
+        }
+        headers = {SCENARIO_HEADER: scenario} if scenario else {}
+        return self.http.post("/api/v2/payments", json=body, headers=headers)
+
+    def confirm_payment(self, payment_id: str) -> httpx.Response:
+        return self.http.post("/api/v2/confirm-payment", json={"payment_id": payment_id})
+
+    def payments(self, **filters: Any) -> httpx.Response:
+        return self.http.get("/api/v2/pending-payments", params=filters)
+
+    # control API (/mock/v1)
+    def health(self) -> dict[str, Any]:
+        return self._control("GET", "/health")
+
+    def reset(self) -> dict[str, Any]:
+        return self._control("POST", "/reset")
+
+    def scenarios(self) -> dict[str, Any]:
+        return self._control("GET", "/scenarios")
+
+    def put_scenario(self, scenario: Mapping[str, Any]) -> dict[str, Any]:
+        return self._control("PUT", f"/scenarios/{scenario['name']}", json=dict(scenario))
+
+    def active_scenario(self) -> str:
+        return self._control("GET", "/active-scenario")["name"]
+
+    def set_scenario(self, name: str) -> str:
+        """Make `name` the active scenario (used when no header or match rule picks another)."""
+        return self._control("PUT", "/active-scenario", json={"name": name})["name"]
+
+    @contextlib.contextmanager
+    def scenario(self, name: str) -> Iterator[str]:
+        """`with paymock.scenario("webhook-flaky"):` then back to the scenario active before."""
+        before = self.active_scenario()
+        self.set_scenario(name)
+        try:
+            yield name
+        finally:
+            self.set_scenario(before)
+
+    def payment(self, payment_id: str) -> dict[str, Any]:
+        return self._control("GET", f"/payments/{payment_id}")
+
+    def deliveries(self, **filters: Any) -> list[dict[str, Any]]:
+        """Delivery summaries, newest first; filters: payment_id, tx_id, state, event, scenario, limit."""
+        return self._control("GET", "/deliveries", params=filters)["deliveries"]
+
+    def delivery(self, delivery_id: str) -> dict[str, Any]:
+        return self._control("GET", f"/deliveries/{delivery_id}")
+
+    def redeliver(self, delivery_id: str) -> dict[str, Any]:
+        return self._control("POST", f"/deliveries/{delivery_id}/redeliver")
+
+    def wait_for_delivery(
+        self,
+        *,
+        tx_id: str | None = None,
+        payment_id: str | None = None,
+        delivery_id: str | None = None,
+        event: str | None = None,
+        state: str = "settled",
+        min_attempts: int = 1,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        """Long-poll until the delivery reaches `state` (acknowledged, failed, dropped, settled, attempted).
+
+        Raises PaymockError (status 408) with where the delivery stands if it does not get there in time.
+        """
+        params: dict[str, Any] = {"state": state, "min_attempts": min_attempts, "timeout_ms": int(timeout * 1000)}
+        named = {"tx_id": tx_id, "payment_id": payment_id, "delivery_id": delivery_id, "event": event}
+        params.update({key: value for key, value in named.items() if value is not None})
+        # the server answers by timeout_ms at the latest; the client waits a little longer than that
+        response = self.http.get("/mock/v1/wait-for-delivery", params=params, timeout=timeout + 10)
+        if response.is_error:
+            raise PaymockError(response)
+        return response.json()

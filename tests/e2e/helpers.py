@@ -1,0 +1,134 @@
+"""Helpers for the end-to-end tests: the seed's verifier, the Standard Webhooks verifier and small
+wrappers over the provider and control APIs of a real `paymock serve` process."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from typing import Any
+
+import httpx
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from paymock.domain.webhooks import standard_secret
+from paymock.testing import ReceivedWebhook
+from tests.conftest import SECRET, TIME_SCALE, payment_body
+
+SCENARIO_HEADER = "X-Mock-Scenario"
+# Timer slack when checking "not before": the scheduler may fire a hair early on a coarse clock.
+EARLY_SLACK_S = 0.02
+
+
+# Copied from the seed README ("서명 검증"; only a trailing space dropped): what an ops server written
+# against the seed runs.
+# fmt: off
+def verify_webhook_signature(payload: bytes, signature: str, secret: str) -> bool:
+    expected = hmac.new(
+        secret.encode('utf-8'),
+        payload,
+        hashlib.sha256
+    ).digest()
+    expected_b64 = base64.b64encode(expected).decode('ascii')
+    return hmac.compare_digest(signature, expected_b64)
+# fmt: on
+
+
+def seed_ok(hook: ReceivedWebhook, secret: str = SECRET) -> bool:
+    """The seed's check as an ops server runs it: a missing header is a failed check."""
+    signature = hook.headers.get("x-payment-signature")
+    return signature is not None and verify_webhook_signature(hook.body, signature, secret)
+
+
+def standard_error(hook: ReceivedWebhook, secret: str = SECRET) -> str | None:
+    """The `standardwebhooks` package's own verifier: None when valid, else its error message."""
+    try:
+        Webhook(standard_secret(secret)).verify(hook.body, hook.headers, json_parse=False)
+    except WebhookVerificationError as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def create(live: httpx.Client, tx_id: str, url: str, scenario: str | None = None, **fields: Any) -> httpx.Response:
+    headers = {SCENARIO_HEADER: scenario} if scenario else {}
+    return live.post("/api/v2/payments", json=payment_body(tx_id, url, **fields), headers=headers)
+
+
+def create_ok(live: httpx.Client, tx_id: str, url: str, scenario: str | None = None, **fields: Any) -> dict[str, Any]:
+    r = create(live, tx_id, url, scenario, **fields)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def confirm(live: httpx.Client, payment_id: str, scenario: str | None = None) -> httpx.Response:
+    headers = {SCENARIO_HEADER: scenario} if scenario else {}
+    return live.post("/api/v2/confirm-payment", json={"payment_id": payment_id}, headers=headers)
+
+
+def wait_delivery(live: httpx.Client, timeout_ms: int = 10_000, **params: Any) -> dict[str, Any]:
+    """Long-poll the control API until the delivery reaches `state` (default settled)."""
+    r = live.get("/mock/v1/wait-for-delivery", params={**params, "timeout_ms": timeout_ms})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def delivery(live: httpx.Client, delivery_id: str) -> dict[str, Any]:
+    r = live.get(f"/mock/v1/deliveries/{delivery_id}")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def payment_detail(live: httpx.Client, payment_id: str) -> dict[str, Any]:
+    r = live.get(f"/mock/v1/payments/{payment_id}")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def listing(live: httpx.Client, **params: Any) -> dict[str, Any]:
+    r = live.get("/api/v2/pending-payments", params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def status_of(live: httpx.Client, payment_id: str) -> str:
+    return payment_detail(live, payment_id)["payment"]["status"]
+
+
+def put_scenario(live: httpx.Client, name: str, **document: Any) -> dict[str, Any]:
+    body = {"name": name, "description": f"e2e scenario {name}", **document}
+    r = live.put(f"/mock/v1/scenarios/{name}", json=body)
+    assert r.status_code in (200, 201), r.text
+    return r.json()
+
+
+def scaled(ms: float) -> float:
+    """Seconds a scenario's millisecond value takes on the test server's scaled clock."""
+    return ms * TIME_SCALE / 1000.0
+
+
+def real_attempts(d: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a for a in d["attempts"] if not a["simulated"]]
+
+
+def assert_log_matches(d: dict[str, Any], hooks: list[ReceivedWebhook]) -> None:
+    """Every attempt that was really sent shows exactly the headers and body the receiver got."""
+    sent = real_attempts(d)
+    assert len(sent) == len(hooks), (len(sent), len(hooks))
+    for attempt, hook in zip(sent, hooks, strict=True):
+        assert attempt["request_body"].encode("utf-8") == hook.body
+        for key, value in attempt["request_headers"].items():
+            if key.lower() == "authorization":
+                assert value == "Bearer ***"  # redacted in the log
+                continue
+            assert hook.headers.get(key.lower()) == value, (attempt["number"], key)
+        assert attempt["status_code"] == hook.answered
+        assert attempt["latency_ms"] >= 0
+
+
+def elapsed_since(start: float, hook: ReceivedWebhook) -> float:
+    return hook.received_at - start
+
+
+def now() -> float:
+    return time.time()
