@@ -194,18 +194,22 @@ class ServerProcess:
         self.ready_after: float | None = None
 
     def wait_ready(self, timeout: float = 15.0) -> ServerProcess:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"paymock exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                if httpx.get(self.base_url + "/healthz", timeout=0.5).status_code == 200:
-                    self.ready_after = time.monotonic() - self.started
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"paymock not ready after {timeout} s")
+        """Poll /healthz; on any failure (or Ctrl-C) the child is stopped, never left running."""
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"paymock exited with {self.process.returncode}:\n{self.output()}")
+                try:
+                    if httpx.get(self.base_url + "/healthz", timeout=0.5).status_code == 200:
+                        self.ready_after = time.monotonic() - self.started
+                        return self
+                except httpx.HTTPError:
+                    time.sleep(0.02)
+            raise RuntimeError(f"paymock not ready after {timeout} s:\n{self.output()}")
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self, timeout: float = 10.0) -> int:
         if self.process.poll() is None:

@@ -79,9 +79,15 @@ class Dispatcher:
             self._schedule(delivery, wait_s)
         self._runner = asyncio.create_task(self._run(), name="paymock-dispatcher")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 2.0) -> None:
+        """Stop the timer, let attempts already sending finish (up to `grace_s`), cancel the rest.
+
+        Nothing new starts; with a durable store, what was still pending resumes on the next start.
+        """
         if self._runner:
             self._runner.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace_s)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, *([self._runner] if self._runner else []), return_exceptions=True)
