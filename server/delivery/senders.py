@@ -53,6 +53,7 @@ class AiohttpSender:
         import aiohttp
 
         self._aiohttp = aiohttp
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}  # one per value, not one per request
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=max_connections, limit_per_host=0, ttl_dns_cache=300),
             headers={"User-Agent": USER_AGENT},
@@ -62,10 +63,13 @@ class AiohttpSender:
 
     async def send(self, url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> SendResult:
         aiohttp = self._aiohttp
+        timeout = self._timeouts.get(timeout_s)
+        if timeout is None:
+            timeout = self._timeouts[timeout_s] = aiohttp.ClientTimeout(total=timeout_s)
         started = time.perf_counter()
         try:
             async with self._session.post(
-                url, data=body, headers=headers, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout_s)
+                url, data=body, headers=headers, allow_redirects=False, timeout=timeout
             ) as response:
                 await response.read()
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())

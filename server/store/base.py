@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from ..domain.deliveries import Delivery
@@ -66,6 +67,11 @@ class Store(Protocol):
 
     def clear(self) -> tuple[int, int]:
         """Forget everything; returns (payments, deliveries) removed."""
+        ...
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """Writes inside the block land together or not at all (a payment and its first delivery),
+        so a crash between them cannot leave a payment whose webhook is never sent."""
         ...
 
     def close(self) -> None: ...

@@ -1,0 +1,410 @@
+"""The durable store: one SQLite file (stdlib sqlite3, WAL), surviving a crash of the process.
+
+Semantics are the memory store's (insertion order, newest-first deliveries, the same filters and
+counts); `tests/store/` runs one suite against both.
+
+Why these choices:
+- WAL with `synchronous=NORMAL`: a committed transaction is in the WAL file before the call
+  returns, so it survives the process being killed (SIGKILL); only an OS crash or power loss can
+  lose the last transactions. Every write is its own transaction (autocommit), so a payment
+  answered with 200 was committed before the answer left.
+- An identity map of *live* objects (weak references): the provider and the dispatcher mutate the
+  Payment/Delivery they got from the store and then call save_*. Two lookups of one id while
+  someone still holds the object must return that same object, or one caller's change would be
+  lost under the other's. Objects nobody holds are dropped, so memory stays bounded by what is in
+  flight, not by what is stored.
+- Status counts are kept in memory (read once at open, moved on every insert and status change):
+  listings and /health ask for them on every call, and a GROUP BY over 100k rows is milliseconds.
+- Plans (a scenario's webhook rules) are shared by many deliveries: stored once in their own table.
+- Calls are synchronous on the event loop: each is tens of microseconds on a local file, cheaper
+  than a hop to a thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import sqlite3
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..domain.deliveries import PENDING, Attempt, Delivery
+from ..domain.payments import STATUSES, Payment
+from ..domain.scenarios import WebhookPlan
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS payments (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    payment_id TEXT NOT NULL UNIQUE,
+    tx_id TEXT NOT NULL,
+    order_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    amount INTEGER NOT NULL,
+    callback_url TEXT NOT NULL,
+    scenario TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    status TEXT NOT NULL,
+    confirmed_at REAL,
+    failure_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS payments_status ON payments (status, seq);
+CREATE INDEX IF NOT EXISTS payments_scenario ON payments (scenario, seq);
+CREATE TABLE IF NOT EXISTS plans (
+    plan_id INTEGER PRIMARY KEY,
+    body TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id TEXT NOT NULL UNIQUE,
+    tx_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    scenario TEXT NOT NULL,
+    callback_url TEXT NOT NULL,
+    plan_id INTEGER NOT NULL,
+    occurred_at REAL NOT NULL,
+    created_at REAL NOT NULL,
+    state TEXT NOT NULL,
+    next_attempt_at REAL,
+    attempts TEXT NOT NULL,
+    started INTEGER NOT NULL,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS deliveries_tx ON deliveries (tx_id, seq);
+CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, seq);
+"""
+
+_P_COLS = "tx_id, order_id, user_id, amount, callback_url, scenario, created_at, status, confirmed_at, failure_reason"
+_D_COLS = (
+    "delivery_id, tx_id, event, scenario, callback_url, plan_id, occurred_at, created_at, state, "
+    "next_attempt_at, attempts, started, reason"
+)
+_ATTEMPT_FIELDS = tuple(f.name for f in dataclasses.fields(Attempt))
+_PLAN_FIELDS = tuple(f.name for f in dataclasses.fields(WebhookPlan))
+
+
+def _attempts_json(attempts: list[Attempt]) -> str:
+    # arrays, not objects: attempts are the bulk of a delivery row
+    return json.dumps([[getattr(a, f) for f in _ATTEMPT_FIELDS] for a in attempts], separators=(",", ":"))
+
+
+def _attempts_from(text: str) -> list[Attempt]:
+    return [Attempt(*row) for row in json.loads(text)]
+
+
+def _plan_json(plan: WebhookPlan) -> str:
+    return json.dumps({f: getattr(plan, f) for f in _PLAN_FIELDS}, sort_keys=True, separators=(",", ":"))
+
+
+def _plan_from(text: str) -> WebhookPlan:
+    data = json.loads(text)
+    data["retry_schedule_ms"] = tuple(data["retry_schedule_ms"])
+    return WebhookPlan(**{k: v for k, v in data.items() if k in _PLAN_FIELDS})
+
+
+def _prefix_clause(column: str) -> str:
+    # substr, not LIKE: tx_ids may contain % and _, and LIKE is case-insensitive
+    return f"substr({column}, 1, length(?)) = ?"
+
+
+class SqliteStore:
+    name = "sqlite"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # autocommit (isolation_level=None): every statement commits before the call returns.
+        # check_same_thread=False: the app may open the store in one thread and serve in another;
+        # all calls still come from the one event loop, never concurrently.
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            raise RuntimeError(f"{self.path}: store schema version {version}, this paymock knows {SCHEMA_VERSION}")
+        self._db.executescript(SCHEMA)
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._live_payments: weakref.WeakValueDictionary[str, Payment] = weakref.WeakValueDictionary()
+        self._live_deliveries: weakref.WeakValueDictionary[str, Delivery] = weakref.WeakValueDictionary()
+        self._plan_ids: dict[WebhookPlan, int] = {}
+        self._plans: dict[int, WebhookPlan] = {}
+        self._counts = self._count_from_db()
+        self._depth = 0  # atomic() nesting
+        self._tx_added: list[tuple[weakref.WeakValueDictionary[str, Any], str]] = []  # undone on rollback
+
+    def _count_from_db(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for status, n in self._db.execute("SELECT status, COUNT(*) FROM payments GROUP BY status"):
+            counts[status] = n
+        return counts
+
+    # payments
+    def _payment(self, row: tuple[Any, ...]) -> Payment:
+        pid = "pay_" + row[0]
+        live = self._live_payments.get(pid)
+        if live is not None:
+            return live
+        payment = Payment(*row)
+        self._live_payments[pid] = payment
+        return payment
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        live = self._live_payments.get(payment_id)
+        if live is not None:
+            return live
+        row = self._db.execute(f"SELECT {_P_COLS} FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
+        return None if row is None else self._payment(row)
+
+    def add_payment(self, payment: Payment) -> bool:
+        p = payment
+        cursor = self._db.execute(
+            f"INSERT OR IGNORE INTO payments (payment_id, {_P_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                p.payment_id,
+                p.tx_id,
+                p.order_id,
+                p.user_id,
+                p.amount,
+                p.callback_url,
+                p.scenario,
+                p.created_at,
+                p.status,
+                p.confirmed_at,
+                p.failure_reason,
+            ),
+        )
+        if cursor.rowcount != 1:
+            return False
+        self._live_payments[p.payment_id] = p
+        if self._depth:
+            self._tx_added.append((self._live_payments, p.payment_id))
+        self._counts[p.status] += 1
+        return True
+
+    def save_payment(self, payment: Payment) -> None:
+        pid = payment.payment_id
+        row = self._db.execute("SELECT status FROM payments WHERE payment_id = ?", (pid,)).fetchone()
+        if row is None:
+            return  # removed by a reset meanwhile; nothing to bring back
+        self._db.execute(
+            "UPDATE payments SET status = ?, confirmed_at = ?, failure_reason = ? WHERE payment_id = ?",
+            (payment.status, payment.confirmed_at, payment.failure_reason, pid),
+        )
+        if row[0] != payment.status:
+            self._counts[row[0]] -= 1
+            self._counts[payment.status] += 1
+
+    def list_payments(
+        self,
+        *,
+        status: str | None = None,
+        scenario: str | None = None,
+        tx_id_prefix: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[Payment], int]:
+        where: list[str] = []
+        args: list[Any] = []
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        if scenario is not None:
+            where.append("scenario = ?")
+            args.append(scenario)
+        if tx_id_prefix is not None:
+            where.append(_prefix_clause("tx_id"))
+            args += [tx_id_prefix, tx_id_prefix]
+        clause = " WHERE " + " AND ".join(where) if where else ""
+        rows = self._db.execute(
+            f"SELECT {_P_COLS} FROM payments{clause} ORDER BY seq LIMIT ? OFFSET ?",
+            (*args, -1 if limit is None else limit, offset),
+        ).fetchall()
+        if scenario is None and tx_id_prefix is None:
+            total = self._counts.get(status, 0) if status is not None else sum(self._counts.values())
+        else:
+            total = self._db.execute(f"SELECT COUNT(*) FROM payments{clause}", args).fetchone()[0]
+        return [self._payment(r) for r in rows], total
+
+    def counts(self) -> dict[str, int]:
+        return dict(self._counts)
+
+    # deliveries
+    def _plan_id(self, plan: WebhookPlan) -> int:
+        plan_id = self._plan_ids.get(plan)
+        if plan_id is None:
+            body = _plan_json(plan)
+            self._db.execute("INSERT OR IGNORE INTO plans (body) VALUES (?)", (body,))
+            plan_id = self._db.execute("SELECT plan_id FROM plans WHERE body = ?", (body,)).fetchone()[0]
+            self._plan_ids[plan] = plan_id
+            self._plans[plan_id] = plan
+        return plan_id
+
+    def _plan(self, plan_id: int) -> WebhookPlan:
+        plan = self._plans.get(plan_id)
+        if plan is None:
+            plan = _plan_from(self._db.execute("SELECT body FROM plans WHERE plan_id = ?", (plan_id,)).fetchone()[0])
+            self._plans[plan_id] = plan
+            self._plan_ids.setdefault(plan, plan_id)
+        return plan
+
+    def _delivery(self, row: tuple[Any, ...]) -> Delivery:
+        live = self._live_deliveries.get(row[0])
+        if live is not None:
+            return live
+        (
+            delivery_id,
+            tx_id,
+            event,
+            scenario,
+            url,
+            plan_id,
+            occurred,
+            created,
+            state,
+            next_at,
+            attempts,
+            started,
+            reason,
+        ) = row
+        delivery = Delivery(
+            delivery_id=delivery_id,
+            tx_id=tx_id,
+            event=event,
+            scenario=scenario,
+            callback_url=url,
+            plan=self._plan(plan_id),
+            occurred_at=occurred,
+            created_at=created,
+            state=state,
+            next_attempt_at=next_at,
+            attempts=_attempts_from(attempts),
+            started=started,
+            reason=reason,
+        )
+        self._live_deliveries[delivery_id] = delivery
+        return delivery
+
+    def add_delivery(self, delivery: Delivery) -> None:
+        d = delivery
+        self._db.execute(
+            f"INSERT INTO deliveries ({_D_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (delivery_id) DO UPDATE SET state = excluded.state, plan_id = excluded.plan_id, "
+            "next_attempt_at = excluded.next_attempt_at, attempts = excluded.attempts, "
+            "started = excluded.started, reason = excluded.reason",
+            (
+                d.delivery_id,
+                d.tx_id,
+                d.event,
+                d.scenario,
+                d.callback_url,
+                self._plan_id(d.plan),
+                d.occurred_at,
+                d.created_at,
+                d.state,
+                d.next_attempt_at,
+                _attempts_json(d.attempts),
+                d.started,
+                d.reason,
+            ),
+        )
+        self._live_deliveries[d.delivery_id] = d
+        if self._depth:
+            self._tx_added.append((self._live_deliveries, d.delivery_id))
+
+    def save_delivery(self, delivery: Delivery) -> None:
+        d = delivery
+        self._db.execute(
+            "UPDATE deliveries SET state = ?, next_attempt_at = ?, attempts = ?, started = ?, reason = ? "
+            "WHERE delivery_id = ?",
+            (d.state, d.next_attempt_at, _attempts_json(d.attempts), d.started, d.reason, d.delivery_id),
+        )
+
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
+        live = self._live_deliveries.get(delivery_id)
+        if live is not None:
+            return live
+        row = self._db.execute(f"SELECT {_D_COLS} FROM deliveries WHERE delivery_id = ?", (delivery_id,)).fetchone()
+        return None if row is None else self._delivery(row)
+
+    def deliveries_for(self, tx_id: str) -> list[Delivery]:
+        rows = self._db.execute(f"SELECT {_D_COLS} FROM deliveries WHERE tx_id = ? ORDER BY seq", (tx_id,))
+        return [self._delivery(r) for r in rows.fetchall()]
+
+    def list_deliveries(
+        self,
+        *,
+        tx_id: str | None = None,
+        state: str | None = None,
+        event: str | None = None,
+        scenario: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[Delivery], int]:
+        where: list[str] = []
+        args: list[Any] = []
+        for column, value in (("tx_id", tx_id), ("state", state), ("event", event), ("scenario", scenario)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        clause = " WHERE " + " AND ".join(where) if where else ""
+        rows = self._db.execute(
+            f"SELECT {_D_COLS} FROM deliveries{clause} ORDER BY seq DESC LIMIT ? OFFSET ?", (*args, limit, offset)
+        ).fetchall()
+        total = self._db.execute(f"SELECT COUNT(*) FROM deliveries{clause}", args).fetchone()[0]
+        return [self._delivery(r) for r in rows], total
+
+    def pending_deliveries(self) -> list[Delivery]:
+        rows = self._db.execute(f"SELECT {_D_COLS} FROM deliveries WHERE state = ? ORDER BY seq", (PENDING,))
+        return [self._delivery(r) for r in rows.fetchall()]
+
+    def clear(self) -> tuple[int, int]:
+        payments = self._db.execute("SELECT COUNT(*) FROM payments").fetchone()[0]
+        deliveries = self._db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0]
+        with self.atomic():
+            self._db.execute("DELETE FROM payments")
+            self._db.execute("DELETE FROM deliveries")
+            self._db.execute("DELETE FROM plans")
+        # objects still held by in-flight tasks are forgotten: their later saves match no row
+        self._live_payments = weakref.WeakValueDictionary()
+        self._live_deliveries = weakref.WeakValueDictionary()
+        self._plan_ids.clear()
+        self._plans.clear()
+        self._counts = dict.fromkeys(STATUSES, 0)
+        return payments, deliveries
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction for the block (nested blocks join the outer one); also one commit
+        instead of several, which is most of what a write costs here."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        counts = dict(self._counts)
+        self._db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            self._counts = counts  # what the rolled-back writes had moved
+            for live, key in self._tx_added:
+                live.pop(key, None)
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._depth = 0
+            self._tx_added.clear()
+
+    def close(self) -> None:
+        self._db.close()
