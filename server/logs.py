@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "color_message"}
 
@@ -38,6 +39,9 @@ def configure(level: str, fmt: str) -> None:
     # warnings.warn output (e.g. dependencies' deprecations) goes through the handler too, so with
     # LOG_FORMAT=json every line on stderr is JSON
     logging.captureWarnings(True)
+    # Connexion 3.3 imports starlette.testclient, which warns under Starlette 1.x on every start; it
+    # says nothing about paymock and would be the first line a sidecar user reads.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []

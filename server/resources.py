@@ -10,11 +10,17 @@ from typing import Any
 
 import yaml
 
+# libyaml's loader when PyYAML has it (its wheels do): parsing the specs and fixtures is start-up time.
+YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=YamlLoader)  # a safe loader: plain data only
+
 
 @cache
 def _spec(name: str) -> dict[str, Any]:
-    text = resources.files("paymock.openapi").joinpath(name).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return load_yaml(resources.files("paymock.openapi").joinpath(name).read_text(encoding="utf-8"))
 
 
 def load_spec(name: str) -> dict[str, Any]:

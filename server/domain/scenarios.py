@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft4Validator
 
-from ..resources import load_spec
+from ..resources import load_spec, load_yaml
 from .errors import Conflict, InvalidScenario, ScenarioNotFound, UnknownScenario
 
 DEFAULT_NAME = "default"
@@ -239,7 +239,7 @@ def parse(document: Any, source: str) -> Scenario:
 def load_file(path: Path) -> Scenario:
     source = str(path)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidScenario(source, [f"(file): cannot read: {exc}"]) from exc
     except yaml.YAMLError as exc:
