@@ -53,7 +53,7 @@ class Settings:
     webhook_timeout_s: float = 5.0
     callback_hosts: frozenset[str] = field(default_factory=frozenset)
     max_in_flight: int = 256
-    http_client: str = "aiohttp"  # aiohttp | httpx
+    http_client: str = "http11"  # http11 | aiohttp | httpx (bench/README.md, "Outbound client")
     validate_responses: bool = True
 
     @classmethod
@@ -69,9 +69,9 @@ class Settings:
         store = env.get("PAYMOCK_STORE") or "memory"
         if store != "memory" and not (store.startswith("sqlite:") and len(store) > 7):
             raise SettingsError(f"PAYMOCK_STORE={store!r}: expected memory or sqlite:PATH")
-        client = (env.get("PAYMOCK_HTTP_CLIENT") or "aiohttp").lower()
-        if client not in ("aiohttp", "httpx"):
-            raise SettingsError(f"PAYMOCK_HTTP_CLIENT={client!r}: expected aiohttp or httpx")
+        client = (env.get("PAYMOCK_HTTP_CLIENT") or "http11").lower()
+        if client not in ("http11", "aiohttp", "httpx"):
+            raise SettingsError(f"PAYMOCK_HTTP_CLIENT={client!r}: expected http11, aiohttp or httpx")
         paths = tuple(Path(p) for p in (env.get("PAYMOCK_SCENARIOS") or "").split(os.pathsep) if p)
         hosts = frozenset(h.strip().lower() for h in (env.get("PAYMOCK_CALLBACK_HOSTS") or "").split(",") if h.strip())
         return cls(

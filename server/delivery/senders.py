@@ -1,11 +1,14 @@
 """How webhook requests leave the process. One shared client, created in the app's lifespan.
 
-aiohttp is the default: measured at ~0.15 ms of CPU per webhook against ~1.4 ms for httpx (see
-bench/README.md), which decides our throughput. The httpx sender stays selectable for comparison.
+Three senders, chosen by PAYMOCK_HTTP_CLIENT: `http11` (http11.py: asyncio + httptools, its own
+keep-alive pool), `aiohttp` and `httpx`. Webhook sending is a measurable share of the server's CPU
+per payment, so the default is the one measured cheapest (bench/senders.py; figures in
+bench/README.md, "Outbound client"); the others stay selectable for comparison.
 """
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -49,13 +52,18 @@ def _elapsed_ms(started: float) -> float:
 
 
 class AiohttpSender:
-    def __init__(self, max_connections: int = 256) -> None:
+    def __init__(self, max_connections: int = 256, ssl_context: ssl.SSLContext | None = None) -> None:
         import aiohttp
 
         self._aiohttp = aiohttp
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}  # one per value, not one per request
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=max_connections, limit_per_host=0, ttl_dns_cache=300),
+            connector=aiohttp.TCPConnector(
+                limit=max_connections,
+                limit_per_host=0,
+                ttl_dns_cache=300,
+                ssl=ssl_context if ssl_context is not None else True,
+            ),
             headers={"User-Agent": USER_AGENT},
             auto_decompress=False,
             skip_auto_headers=("Accept-Encoding",),
@@ -86,7 +94,7 @@ class AiohttpSender:
 
 
 class HttpxSender:
-    def __init__(self, max_connections: int = 256) -> None:
+    def __init__(self, max_connections: int = 256, ssl_context: ssl.SSLContext | None = None) -> None:
         import httpx
 
         self._httpx = httpx
@@ -94,6 +102,7 @@ class HttpxSender:
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
+            verify=ssl_context if ssl_context is not None else True,
         )
 
     async def send(self, url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> SendResult:
@@ -131,6 +140,19 @@ class AllowlistSender:
         await self._inner.close()
 
 
+HTTP_CLIENTS = ("http11", "aiohttp", "httpx")  # PAYMOCK_HTTP_CLIENT values; the first is the default
+
+
 def make_sender(kind: str, hosts: frozenset[str], max_connections: int = 256) -> Sender:
-    sender: Sender = HttpxSender(max_connections) if kind == "httpx" else AiohttpSender(max_connections)
+    sender: Sender
+    if kind == "http11":
+        from .http11 import Http11Sender  # imported here: each client costs only when chosen
+
+        sender = Http11Sender(max_connections)
+    elif kind == "aiohttp":
+        sender = AiohttpSender(max_connections)
+    elif kind == "httpx":
+        sender = HttpxSender(max_connections)
+    else:
+        raise ValueError(f"unknown HTTP client {kind!r}: expected one of {', '.join(HTTP_CLIENTS)}")
     return AllowlistSender(sender, hosts) if hosts else sender
