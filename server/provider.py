@@ -90,7 +90,7 @@ class Provider:
         first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._creating[tx_id] = first
         try:
-            await self.dispatcher.dispatch(delivery, payment, stored=True)
+            await self.dispatcher.dispatch(delivery, payment)
         finally:
             del self._creating[tx_id]
             first.set_result(None)
@@ -109,6 +109,7 @@ class Provider:
             self.store.save_payment(payment)
         if delivery is None:
             delivery = self._new_delivery(payment, self.book.scenario(payment.scenario), payment.confirmed_at or 0.0)
+            self.store.add_delivery(delivery)
             await self.dispatcher.dispatch(delivery, payment)
         else:
             await self.dispatcher.send_now(delivery, payment)

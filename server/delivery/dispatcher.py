@@ -107,13 +107,8 @@ class Dispatcher:
         return len(self._due)
 
     # entry points
-    async def dispatch(self, delivery: Delivery, payment: Payment, stored: bool = False) -> bool:
-        """Start delivering a new event; True if acknowledged by the inline first attempt.
-
-        `stored`: the caller already added the delivery (together with its payment).
-        """
-        if not stored:
-            self.store.add_delivery(delivery)
+    async def dispatch(self, delivery: Delivery, payment: Payment) -> bool:
+        """Start delivering a new, already stored event; True if acknowledged by the inline first attempt."""
         plan = delivery.plan
         if plan.mode == "drop":
             delivery.state = DROPPED
