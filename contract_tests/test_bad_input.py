@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from openapi_schema_validator import OAS30Validator
 
 from contract_tests import support
+from paymock.resources import load_spec
 
 CREATE = "/api/v2/payments"
 CONFIRM = "/api/v2/confirm-payment"
@@ -240,3 +242,73 @@ def test_control_bad_requests(c):
     assert_problem(c.get("/mock/v1/wait-for-delivery", params={"tx_id": "t", "timeout_ms": "-1"}), 400, "timeout")
     assert c.get("/mock/v1/active-scenario").json() == {"name": "default"}
     assert_nothing_stored(c)
+
+
+def problem_validator(spec_name: str) -> OAS30Validator:
+    spec = load_spec(spec_name)
+    return OAS30Validator({**spec["components"]["schemas"]["Problem"], "components": spec["components"]})
+
+
+def assert_lists_every_error(response: Any, spec_name: str, expected: list[str]) -> dict[str, Any]:
+    """A 400 whose `errors` has exactly the expected `<key path>: ...` entries, in order, and whose
+    detail summarises them; the body is a Problem by the spec."""
+    problem = assert_problem(response, 400)
+    assert not list(problem_validator(spec_name).iter_errors(problem)), problem
+    errors = problem["errors"]
+    assert len(errors) == len(expected), errors
+    for error, start in zip(errors, expected, strict=True):
+        assert error.startswith(start), (error, start)
+    if len(errors) > 1:
+        assert f"{len(errors)} errors" in problem["detail"], problem["detail"]
+    assert errors[0] in problem["detail"]
+    return problem
+
+
+def test_scenario_body_lists_every_violation(c):
+    body = {"name": "x", "description": "d", "payment": {"outcome": "zz"}, "foo": 1}
+    response = c.put("/mock/v1/scenarios/x", params={"dry_run": "true"}, json=body)
+    problem = assert_lists_every_error(
+        response, "control.yaml", ["(top level): Additional properties are not allowed ('foo'", "payment.outcome: 'zz'"]
+    )
+    assert "zz" in problem["detail"]
+    assert c.get("/mock/v1/scenarios/x").status_code == 404
+
+
+def test_create_body_lists_every_violation_sorted_by_key(c):
+    body = good(amount="1000", tx_id="a b", currency="KRW")
+    del body["user_id"]
+    assert_lists_every_error(
+        c.post(CREATE, json=body),
+        "provider.yaml",
+        [
+            "(top level): 'user_id' is a required property",
+            "(top level): Additional properties are not allowed ('currency'",
+            "amount: '1000' is not of type 'integer'",
+            "tx_id: 'a b' does not match",
+        ],
+    )
+    assert_nothing_stored(c)
+
+
+def test_one_violation_is_named_in_detail_and_errors(c):
+    problem = assert_lists_every_error(c.post(CONFIRM, json={"payment_id": 5}), "provider.yaml", ["payment_id: 5 is"])
+    assert problem["detail"].endswith(problem["errors"][0])
+
+
+def test_huge_bad_values_are_shortened(c):
+    body = good(callback_url=[list(range(10_000))] * 50, order_id="x" * 100_000)
+    problem = assert_lists_every_error(c.post(CREATE, json=body), "provider.yaml", ["callback_url: ", "order_id: "])
+    assert all(len(error) < 400 for error in problem["errors"]), problem["errors"]
+    assert len(problem["detail"]) < 1000
+    assert_nothing_stored(c)
+
+
+@pytest.mark.parametrize("description", ["\r", "   ", "\n\t"])
+def test_blank_scenario_description_is_a_400(c, description):
+    # Found by the stateful phase: a blank description used to be stored trimmed to "" and the
+    # answer (which must be non-empty) became a 500, after the scenario was saved.
+    body = {"name": "blank", "description": description}
+    for params in ({"dry_run": "true"}, {}):
+        response = c.put("/mock/v1/scenarios/blank", params=params, json=body)
+        assert_lists_every_error(response, "control.yaml", ["description: "])
+    assert c.get("/mock/v1/scenarios/blank").status_code == 404

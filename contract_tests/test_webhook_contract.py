@@ -91,9 +91,12 @@ def test_confirm_resends_a_valid_webhook(c, receiver):
 
 @pytest.mark.parametrize(
     ("how", "amount", "headers"),
-    [("header", 1000, {"X-Mock-Scenario": "declined"}), ("magic amount", 4002, {})],
+    [("header", 1000, {"X-Mock-Scenario": "declined"}), ("match rule", 4003, {})],
 )
 def test_failed_webhook_matches_callback_schema(c, receiver, how, amount, headers):
+    # The contract-test apps load the fixtures without match rules (support.py); this one is ours.
+    rule = {"name": "decline-4003", "description": "d", "match": {"amount": 4003}, "payment": {"outcome": "fail"}}
+    assert c.put("/mock/v1/scenarios/decline-4003", json=rule).status_code == 201
     tx_id = "tx_wh_fail_" + how.replace(" ", "_")
     answer = create(c, receiver, tx_id, amount=amount, **headers)
     assert answer["status"] == "PAYMENT_FAILED" and answer["failure_reason"]

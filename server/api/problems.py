@@ -1,4 +1,6 @@
-"""Every error leaves as application/problem+json (RFC 7807) with a detail that says what was wrong."""
+"""Every error leaves as application/problem+json (RFC 7807) with a detail that says what was wrong.
+
+Request validation (which raises Connexion's 400 problems) lives in `validation`."""
 
 from __future__ import annotations
 
@@ -8,11 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from connexion.datastructures import MediaTypeDict
-from connexion.exceptions import BadRequestProblem, UnsupportedMediaTypeProblem
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
-from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
-from starlette.datastructures import Headers
 
 from ..domain.errors import (
     BadRequest,
@@ -130,43 +128,6 @@ def method_not_allowed(routes: Routes) -> Callable[[ConnexionRequest, Exception]
         )
 
     return handler
-
-
-class NamedParameterValidator(ParameterValidator):
-    """Connexion's parameter errors name the value but not the parameter, then dump the schema;
-    say which parameter, in one line."""
-
-    @staticmethod
-    def validate_parameter(parameter_type: str, value: Any, param: dict[str, Any], param_name: Any = None) -> Any:
-        error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
-        if error and not error.startswith("Missing"):
-            return f"{parameter_type} parameter {param.get('name')!r}: {error.splitlines()[0]}"
-        return error
-
-
-class StrictJSONBodyValidator(JSONRequestBodyValidator):
-    """JSON bodies: a body without Content-Type is a 415 (Connexion validates it as JSON but hands the
-    handler raw bytes), and bodies that cannot be decoded are 400s rather than 500s."""
-
-    async def wrap_receive(self, receive: Any, *, scope: Any) -> Any:
-        headers = Headers(scope=scope)
-        if "content-type" not in headers and int(headers.get("content-length") or 0):
-            raise UnsupportedMediaTypeProblem(detail="Content-Type header missing: send the body as application/json")
-        return await super().wrap_receive(receive, scope=scope)
-
-    async def _parse(self, stream: Any, scope: Any) -> Any:
-        try:
-            return await super()._parse(stream, scope)
-        except UnicodeDecodeError as exc:
-            raise BadRequestProblem(detail=f"request body is not valid UTF-8 JSON: {exc}") from None
-        except RecursionError:
-            raise BadRequestProblem(detail="request body is not usable JSON: nested too deeply") from None
-
-
-VALIDATORS = {
-    "parameter": NamedParameterValidator,
-    "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": StrictJSONBodyValidator}),
-}
 
 
 def unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

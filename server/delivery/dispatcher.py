@@ -92,7 +92,10 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*self._tasks, *([self._runner] if self._runner else []), return_exceptions=True)
         self._tasks.clear()
-        await self.sender.close()
+        try:
+            await asyncio.wait_for(self.sender.close(), grace_s)  # shutdown must not hang on a peer
+        except TimeoutError:
+            log.warning("webhook client did not close within %.1f s", grace_s)
 
     def clear(self) -> None:
         """Forget every scheduled attempt (reset); attempts already sending are cancelled."""
