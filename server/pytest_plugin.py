@@ -77,14 +77,14 @@ def paymock_server(pytestconfig: pytest.Config) -> Iterator[PaymockServer]:
         return
 
     from .embedded import EmbeddedServer
-    from .settings import Settings
+    from .settings import Settings, host_set
 
     try:
         time_scale = float(_setting(pytestconfig, "time_scale"))
     except ValueError:
         raise pytest.UsageError("paymock_time_scale must be a number") from None
     scenarios = tuple(Path(p) for p in _setting(pytestconfig, "scenarios").split(os.pathsep) if p)
-    hosts = frozenset(h.strip().lower() for h in _setting(pytestconfig, "callback_hosts").split(",") if h.strip())
+    hosts = host_set(_setting(pytestconfig, "callback_hosts"))
     settings = Settings(
         webhook_secret=secret,
         secret_from_env=True,  # chosen on purpose: no "development secret" warning

@@ -39,6 +39,11 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name}={raw!r}: expected true or false")
 
 
+def host_set(raw: str) -> frozenset[str]:
+    """`127.0.0.1, localhost` -> {"127.0.0.1", "localhost"}: a comma-separated host allowlist."""
+    return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     webhook_secret: str = DEV_SECRET
@@ -73,7 +78,7 @@ class Settings:
         if client not in ("http11", "aiohttp", "httpx"):
             raise SettingsError(f"PAYMOCK_HTTP_CLIENT={client!r}: expected http11, aiohttp or httpx")
         paths = tuple(Path(p) for p in (env.get("PAYMOCK_SCENARIOS") or "").split(os.pathsep) if p)
-        hosts = frozenset(h.strip().lower() for h in (env.get("PAYMOCK_CALLBACK_HOSTS") or "").split(",") if h.strip())
+        hosts = host_set(env.get("PAYMOCK_CALLBACK_HOSTS") or "")
         return cls(
             webhook_secret=secret or DEV_SECRET,
             secret_from_env=bool(secret),
