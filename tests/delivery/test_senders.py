@@ -150,6 +150,17 @@ async def send(sender: Sender, url: str, timeout_s: float = 2.0, **kwargs: Any) 
     return await sender.send(url, kwargs.get("body", BODY), kwargs.get("headers", HEADERS), timeout_s)
 
 
+async def send_once(kind: str, respond: Any) -> tuple[SendResult, LoopbackServer]:
+    """One send through a fresh sender to a fresh server answering with `respond`."""
+    async with LoopbackServer(respond) as server:
+        sender = make(kind)
+        try:
+            result = await send(sender, server.url())
+        finally:
+            await sender.close()
+    return result, server
+
+
 def use_loop(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if name == "uvloop":
         uvloop = pytest.importorskip("uvloop")
@@ -208,12 +219,7 @@ def test_retry_after_seconds_and_http_date(kind: str, header: str, expected: tup
         async def respond(_seen: Seen) -> bytes:
             return response(503, {"Retry-After": header})
 
-        async with LoopbackServer(respond) as server:
-            sender = make(kind)
-            try:
-                result = await send(sender, server.url())
-            finally:
-                await sender.close()
+        result, _server = await send_once(kind, respond)
         assert result.status == 503
         if expected is None:
             assert result.retry_after_s is None
@@ -312,12 +318,7 @@ def test_fresh_connection_closed_before_a_response_is_an_error_not_retried(kind:
         async def close(_seen: Seen) -> bytes | None:
             return None
 
-        async with LoopbackServer(close) as server:
-            sender = make(kind)
-            try:
-                result = await send(sender, server.url())
-            finally:
-                await sender.close()
+        result, server = await send_once(kind, close)
         assert result.status is None
         assert result.error
         if kind.startswith("http11"):
@@ -435,12 +436,7 @@ def test_garbage_response_is_an_error(kind: str) -> None:
         async def garbage(_seen: Seen) -> bytes:
             return b"SMTP ready\r\n\r\n"
 
-        async with LoopbackServer(garbage) as server:
-            sender = make(kind)
-            try:
-                result = await send(sender, server.url())
-            finally:
-                await sender.close()
+        result, _server = await send_once(kind, garbage)
         assert result.status is None
         assert result.error
         if kind.startswith("http11"):
