@@ -105,10 +105,6 @@ class Dispatcher:
         for task in list(self._tasks):
             task.cancel()
 
-    @property
-    def scheduled(self) -> int:
-        return len(self._due)
-
     # entry points
     async def dispatch(self, delivery: Delivery, payment: Payment) -> bool:
         """Start delivering a new, already stored event; True if acknowledged by the inline first attempt."""
