@@ -6,13 +6,13 @@ the attempt's time and faults, which keeps 100k deliveries small in memory.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .clock import iso
 from .payments import Payment
 from .scenarios import WebhookPlan
-from .webhooks import build_headers, encode, malform, payload
+from .webhooks import build_headers, encode, malform, payload, webhook_id
 
 PENDING = "pending"
 ACKNOWLEDGED = "acknowledged"
@@ -44,7 +44,6 @@ class Attempt:
 # weakref_slot: the sqlite store keeps live objects in a weak identity map (see store/sqlite.py)
 @dataclass(slots=True, weakref_slot=True)
 class Delivery:
-    delivery_id: str
     tx_id: str
     event: str
     scenario: str
@@ -54,9 +53,15 @@ class Delivery:
     created_at: float
     state: str = PENDING
     next_attempt_at: float | None = None  # wall clock, for display and resuming after a restart
-    attempts: list[Attempt] = field(default_factory=list)
+    # a tuple: most deliveries have one attempt, and a 1-tuple is smaller than a list
+    attempts: tuple[Attempt, ...] = ()
     started: int = 0  # attempts begun (numbers are given out at the start, recorded at the end)
     reason: str | None = None  # why it failed or was dropped
+
+    @property
+    def delivery_id(self) -> str:
+        """Derived, not stored (one string less per delivery): one delivery per event and payment."""
+        return webhook_id(self.event, self.tx_id)
 
     @property
     def payment_id(self) -> str:
@@ -71,9 +76,10 @@ class Delivery:
         return self.started
 
     def record(self, attempt: Attempt) -> None:
-        self.attempts.append(attempt)
-        if len(self.attempts) > 1 and self.attempts[-2].number > attempt.number:
-            self.attempts.sort(key=lambda a: a.number)
+        attempts = (*self.attempts, attempt)
+        if len(attempts) > 1 and attempts[-2].number > attempt.number:
+            attempts = tuple(sorted(attempts, key=lambda a: a.number))
+        self.attempts = attempts
 
     def faults(self) -> list[str]:
         return list(self.plan.fault_labels())

@@ -87,13 +87,13 @@ _ATTEMPT_FIELDS = tuple(f.name for f in dataclasses.fields(Attempt))
 _PLAN_FIELDS = tuple(f.name for f in dataclasses.fields(WebhookPlan))
 
 
-def _attempts_json(attempts: list[Attempt]) -> str:
+def _attempts_json(attempts: tuple[Attempt, ...]) -> str:
     # arrays, not objects: attempts are the bulk of a delivery row
     return json.dumps([[getattr(a, f) for f in _ATTEMPT_FIELDS] for a in attempts], separators=(",", ":"))
 
 
-def _attempts_from(text: str) -> list[Attempt]:
-    return [Attempt(*row) for row in json.loads(text)]
+def _attempts_from(text: str) -> tuple[Attempt, ...]:
+    return tuple(Attempt(*row) for row in json.loads(text))
 
 
 def _plan_json(plan: WebhookPlan) -> str:
@@ -273,7 +273,6 @@ class SqliteStore:
             reason,
         ) = row
         delivery = Delivery(
-            delivery_id=delivery_id,
             tx_id=tx_id,
             event=event,
             scenario=scenario,

@@ -62,7 +62,6 @@ PLAN = WebhookPlan(fail_attempts=2, duplicates=1, retry_schedule_ms=(10, 20))
 
 def delivery(tx_id: str, event: str = "payment.completed", scenario: str = "default", plan: WebhookPlan = PLAN):
     return Delivery(
-        delivery_id=f"evt_{event.split('.')[1]}_{tx_id}",
         tx_id=tx_id,
         event=event,
         scenario=scenario,
@@ -126,6 +125,24 @@ def test_list_payments_order_filters_and_pages(store: Store) -> None:
     assert items == [] and total == 0
 
 
+def test_status_filter_lists_oldest_first_whatever_the_order_of_changes(store: Store) -> None:
+    for i in range(4):
+        store.add_payment(payment(f"s{i}"))
+    for tx in ("s2", "s0"):  # completed out of creation order
+        p = store.get_payment(f"pay_{tx}")
+        assert p is not None and p.complete(5.0)
+        store.save_payment(p)
+    items, total = store.list_payments(status=COMPLETED)
+    assert [p.tx_id for p in items] == ["s0", "s2"] and total == 2
+    items, total = store.list_payments(status=COMPLETED, offset=1, limit=5)
+    assert [p.tx_id for p in items] == ["s2"] and total == 2
+    items, total = store.list_payments(status=PAY_PENDING)
+    assert [p.tx_id for p in items] == ["s1", "s3"] and total == 2
+    items, total = store.list_payments(status=COMPLETED, tx_id_prefix="s2")
+    assert [p.tx_id for p in items] == ["s2"] and total == 1
+    assert store.counts() == {PAY_PENDING: 2, COMPLETED: 2, PAY_FAILED: 0}
+
+
 def test_list_payments_returns_live_objects(store: Store) -> None:
     store.add_payment(payment("x"))
     held = store.get_payment("pay_x")
@@ -152,6 +169,20 @@ def test_deliveries_order_filters_and_totals(store: Store) -> None:
     assert store.deliveries_for("nobody") == []
     assert store.get_delivery("evt_completed_b").scenario == "flaky"  # type: ignore[union-attr]
     assert store.get_delivery("evt_nothing_b") is None
+    assert store.get_delivery("evt_completed_") is None
+    assert store.get_delivery("nonsense") is None and store.get_delivery("") is None
+
+
+def test_adding_a_delivery_again_replaces_it_in_place(store: Store) -> None:
+    store.add_delivery(delivery("a"))
+    store.add_delivery(delivery("b"))
+    again = delivery("a", scenario="flaky")
+    again.state = ACKNOWLEDGED
+    store.add_delivery(again)
+    items, total = store.list_deliveries()
+    assert [(d.tx_id, d.scenario, d.state) for d in items] == [("b", "default", PENDING), ("a", "flaky", ACKNOWLEDGED)]
+    assert total == 2 and len(store.deliveries_for("a")) == 1
+    assert store.get_delivery("evt_completed_a").scenario == "flaky"  # type: ignore[union-attr]
 
 
 def test_delivery_changes_persist_and_pending_list(store: Store) -> None:
@@ -239,7 +270,7 @@ def test_reopen_keeps_everything(make_store: StoreFactory) -> None:
     (pending,) = reopened.pending_deliveries()
     assert pending.plan == WebhookPlan(reorder=True, signature="stale", fault_attempts=1)
     assert pending.next_attempt_at == 42.0 and pending.started == 1 and pending.state == PENDING
-    assert pending.attempts == [
-        Attempt(number=1, kind=SCHEDULED, at=3.0, status_code=503, latency_ms=0.25, signature="stale")
-    ]
+    assert pending.attempts == (
+        Attempt(number=1, kind=SCHEDULED, at=3.0, status_code=503, latency_ms=0.25, signature="stale"),
+    )
     assert not reopened.add_payment(payment("keep"))
