@@ -42,6 +42,10 @@ def _serve(args: argparse.Namespace) -> int:
     except (SettingsError, InvalidScenario) as exc:
         print(f"paymock: {exc}", file=sys.stderr)
         return 2
+    if settings.gc_tuned:
+        from . import gc_tuning
+
+        gc_tuning.tune()
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal it caught; with the
     # default handlers the process would die by that signal (exit 143 / a KeyboardInterrupt traceback).
     # A requested, completed shutdown is a success: exit 0.

@@ -60,6 +60,7 @@ class Settings:
     max_in_flight: int = 256
     http_client: str = "http11"  # http11 | aiohttp | httpx (bench/README.md, "Outbound client")
     validate_responses: bool = True
+    gc_tuned: bool = True  # `paymock serve` only: see gc_tuning.py
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -79,6 +80,9 @@ class Settings:
             raise SettingsError(f"PAYMOCK_HTTP_CLIENT={client!r}: expected http11, aiohttp or httpx")
         paths = tuple(Path(p) for p in (env.get("PAYMOCK_SCENARIOS") or "").split(os.pathsep) if p)
         hosts = host_set(env.get("PAYMOCK_CALLBACK_HOSTS") or "")
+        gc_mode = (env.get("PAYMOCK_GC") or "tuned").lower()
+        if gc_mode not in ("tuned", "default"):
+            raise SettingsError(f"PAYMOCK_GC={gc_mode!r}: expected tuned or default")
         return cls(
             webhook_secret=secret or DEV_SECRET,
             secret_from_env=bool(secret),
@@ -94,4 +98,5 @@ class Settings:
             max_in_flight=int(_float(env, "PAYMOCK_MAX_IN_FLIGHT", 256, 1, 10_000)),
             http_client=client,
             validate_responses=_bool(env, "PAYMOCK_VALIDATE_RESPONSES", True),
+            gc_tuned=gc_mode == "tuned",
         )

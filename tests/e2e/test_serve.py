@@ -44,6 +44,18 @@ def test_secret_and_token_never_logged_and_log_level_honoured(receiver):
     assert " INFO " not in quiet.output()
 
 
+def test_serve_tunes_the_garbage_collector_unless_told_not_to(receiver):
+    for mode, tuned in (("tuned", True), ("default", False)):
+        server = ServerProcess({**SERVER_ENV, "PAYMOCK_GC": mode}).wait_ready()
+        try:
+            r = httpx.post(server.base_url + "/api/v2/payments", json=payment_body(f"tx_gc_{mode}", receiver.url()))
+            assert r.json()["status"] == "PAYMENT_COMPLETED"
+        finally:
+            server.stop()
+        assert ("garbage collector tuned" in server.output()) is tuned
+    assert all(w.verified for w in receiver.wait_for(2))
+
+
 def test_bad_setting_stops_startup_with_the_variable_named():
     env = {**SERVER_ENV, "PAYMOCK_TIME_SCALE": "fast"}
     done = subprocess.run(

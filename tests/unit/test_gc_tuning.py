@@ -1,0 +1,35 @@
+"""The serving process's collector settings (applied in a child process: they are process-wide)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from paymock.gc_tuning import THRESHOLDS
+from paymock.settings import Settings, SettingsError
+
+PROBE = """
+import gc
+from paymock import gc_tuning
+before = gc.get_freeze_count()
+gc_tuning.tune()
+print(before, gc.get_freeze_count(), *gc.get_threshold())
+"""
+
+
+def test_tune_freezes_the_start_up_heap_and_raises_the_young_threshold():
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=True)
+    before, frozen, *thresholds = map(int, out.stdout.split())
+    assert before == 0
+    assert frozen > 1_000  # the interpreter's and paymock's own objects at least
+    assert tuple(thresholds) == THRESHOLDS
+
+
+def test_gc_setting():
+    assert Settings.from_env({}).gc_tuned
+    assert Settings.from_env({"PAYMOCK_GC": "TUNED"}).gc_tuned
+    assert not Settings.from_env({"PAYMOCK_GC": "default"}).gc_tuned
+    with pytest.raises(SettingsError, match="PAYMOCK_GC='off': expected tuned or default"):
+        Settings.from_env({"PAYMOCK_GC": "off"})
