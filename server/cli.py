@@ -16,9 +16,7 @@ DEFAULT_PORT = 9002
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from . import logs
+    from . import gc_tuning, logs
 
     # Flags become the environment the app reads, so `uvicorn paymock.app:app` behaves the same.
     for flag, var in (
@@ -33,6 +31,8 @@ def _serve(args: argparse.Namespace) -> int:
             os.environ[var] = str(value)
     try:
         settings = Settings.from_env()
+        if settings.gc_tuned:
+            gc_tuning.pause()
         logs.configure(settings.log_level, settings.log_format)
         # imported after logging is set up: import-time warnings of dependencies become log lines
         # (JSON with LOG_FORMAT=json) instead of raw stderr text
@@ -42,9 +42,9 @@ def _serve(args: argparse.Namespace) -> int:
     except (SettingsError, InvalidScenario) as exc:
         print(f"paymock: {exc}", file=sys.stderr)
         return 2
-    if settings.gc_tuned:
-        from . import gc_tuning
+    import uvicorn
 
+    if settings.gc_tuned:
         gc_tuning.tune()
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal it caught; with the
     # default handlers the process would die by that signal (exit 143 / a KeyboardInterrupt traceback).

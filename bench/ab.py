@@ -1,0 +1,75 @@
+"""A/B of two paymock configurations, interleaved so a noisy machine hits both alike.
+
+    python bench/ab.py PAYMOCK_GC=tuned PAYMOCK_GC=default          # 3 rounds x 10,000 creates at c=32
+    python bench/ab.py PAYMOCK_ACCESS_LOG=true PAYMOCK_ACCESS_LOG=false --rounds 5 --count 5000
+
+Each side is a comma-separated list of KEY=VALUE for the paymock process. Per round, for each
+side in turn (the order alternates): a fresh `paymock serve`, cold start to healthy, 500 warm-up
+creates, then `--count` creates at c=32 with every webhook counted by the loopback receiver
+(`bench.run.measured_run`). Prints the medians per side and writes bench/results/ab-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.run import BENCH, load, measured_run, paymock_proc, receiver, table
+
+FIGURES = ("ready_s", "rate", "p50_ms", "p99_ms", "server_cpu_ms_per_req", "webhook_p50_ms", "webhook_p99_ms")
+
+
+def parse_side(text: str) -> dict[str, str]:
+    return dict(kv.split("=", 1) for kv in text.split(",") if kv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("a", help="KEY=VALUE[,KEY=VALUE...] for side A")
+    parser.add_argument("b", help="KEY=VALUE[,KEY=VALUE...] for side B")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    sides = {args.a: parse_side(args.a), args.b: parse_side(args.b)}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
+    all_delivered = True
+    with receiver() as rx:
+        for i in range(args.rounds):
+            order = list(sides) if i % 2 == 0 else list(reversed(sides))
+            for name in order:
+                server = paymock_proc(name, sides[name]).start()
+                try:
+                    load(server.url, rx + "/hook", 500, 32, f"ab{i}w_", times=False)
+                    row = measured_run(server, rx, args.count, 32, f"ab{i}_", webhooks=True)
+                finally:
+                    server.stop()
+                row["ready_s"] = round(server.ready_s, 3)
+                all_delivered = all_delivered and row["ok"] == args.count and row["webhooks_all_delivered"]
+                runs[name].append(row)
+                print(json.dumps({k: row[k] for k in ("target", *FIGURES)}), flush=True)
+    medians = [
+        {"side": name, "runs": len(rows), **{f: round(statistics.median(r[f] for r in rows), 3) for f in FIGURES}}
+        for name, rows in runs.items()
+    ]
+    print(table(medians, ["side", "runs", *FIGURES]))
+    a, b = medians
+    print(f"server CPU per create, B / A: {b['server_cpu_ms_per_req'] / a['server_cpu_ms_per_req']:.2f}")
+    print(f"every create answered 200 and every webhook acknowledged: {all_delivered}")
+    out = args.out or BENCH / "results" / f"ab-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    summary = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "count": args.count, "medians": medians, "runs": runs}
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0 if all_delivered else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
