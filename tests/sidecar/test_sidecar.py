@@ -180,3 +180,64 @@ def test_all_runs_server_and_console_together_and_stops_both_on_sigterm() -> Non
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def _can_be_pid_1() -> bool:
+    """A new PID namespace (what a container gives its command) needs unshare and privileges."""
+    try:
+        return subprocess.run(["unshare", "--fork", "--pid", "--mount-proc", "true"], timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _pid_1_of(unshare: subprocess.Popen[bytes]) -> int:
+    """The host pid of the namespace's PID 1: the one child of the unshare process."""
+    deadline = time.monotonic() + 10
+    children = Path(f"/proc/{unshare.pid}/task/{unshare.pid}/children")
+    while not (found := children.read_text().split()):
+        assert time.monotonic() < deadline, "unshare started no child"
+        time.sleep(0.05)
+    return int(found[0])
+
+
+@pytest.mark.skipif(not _can_be_pid_1(), reason="no PID namespace here (unshare missing or not privileged)")
+@pytest.mark.parametrize("command", ["serve", "console", "all"])
+def test_every_command_stops_on_sigterm_as_pid_1(command: str) -> None:
+    """In a container the command is PID 1, which the kernel shields from signals it has no handler
+    for: `docker stop` must still stop each command cleanly without `--init`."""
+    if command != "serve" and importlib.util.find_spec("streamlit") is None:
+        pytest.skip("the console extra is not installed")
+    port = free_port()
+    args = {
+        "serve": ["serve", "--port", str(port)],
+        "console": ["console", "--port", str(port), "--address", "127.0.0.1"],
+        "all": ["all", "--host", "127.0.0.1", "--port", str(free_port()), "--console-port", str(port)],
+    }[command]
+    health = f"http://127.0.0.1:{port}" + ("/healthz" if command == "serve" else "/_stcore/health")
+    unshare = subprocess.Popen(
+        ["unshare", "--fork", "--pid", "--mount-proc", sys.executable, "-m", "paymock.cli", *args],
+        env={**os.environ, **SERVER_ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pid_1 = 0
+    try:
+        pid_1 = _pid_1_of(unshare)
+        deadline = time.monotonic() + 60
+        while True:
+            assert unshare.poll() is None, f"paymock {command} exited with {unshare.returncode}"
+            try:
+                if httpx.get(health, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"{health} never answered"
+            time.sleep(0.1)
+        os.kill(pid_1, signal.SIGTERM)
+        assert unshare.wait(20) == 0
+    finally:
+        if unshare.poll() is None:
+            if pid_1:
+                os.kill(pid_1, signal.SIGKILL)  # the namespace's init: everything in it goes too
+            unshare.kill()
+            unshare.wait()
