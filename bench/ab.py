@@ -1,20 +1,25 @@
 """A/B of two paymock configurations, interleaved so a noisy machine hits both alike.
 
     python bench/ab.py PAYMOCK_GC=tuned PAYMOCK_GC=default          # 3 rounds x 10,000 creates at c=32
+    python bench/ab.py PAYMOCK_GC=tuned PAYMOCK_GC=default --concurrency 1 --count 2000
     python bench/ab.py PAYMOCK_ACCESS_LOG=true PAYMOCK_ACCESS_LOG=false --rounds 5 --count 5000
 
 Each side is a comma-separated list of KEY=VALUE for the paymock process. Per round, for each
 side in turn (the order alternates): a fresh `paymock serve`, cold start to healthy, 500 warm-up
-creates, then `--count` creates at c=32 with every webhook counted by the loopback receiver
+creates, then `--count` creates at c=32 (or `--concurrency`) with every webhook counted by the loopback receiver
 (`bench.run.measured_run`). Prints the medians per side and writes bench/results/ab-<time>.json.
+With --gc-probe each server also reports its garbage-collector pauses over its whole life
+(`bench/gcprobe/sitecustomize.py`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.run import BENCH, load, measured_run, paymock_proc, receiver, table
 
+GC_PROBE = BENCH / "gcprobe"
 FIGURES = ("ready_s", "rate", "p50_ms", "p99_ms", "server_cpu_ms_per_req", "webhook_p50_ms", "webhook_p99_ms")
 
 
@@ -36,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("b", help="KEY=VALUE[,KEY=VALUE...] for side B")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--gc-probe", action="store_true", help="record collector pauses (bench/gcprobe)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     sides = {args.a: parse_side(args.a), args.b: parse_side(args.b)}
@@ -45,16 +53,24 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.rounds):
             order = list(sides) if i % 2 == 0 else list(reversed(sides))
             for name in order:
-                server = paymock_proc(name, sides[name]).start()
+                env = dict(sides[name])
+                probe_out = Path(tempfile.mkstemp(suffix=".json")[1]) if args.gc_probe else None
+                if probe_out is not None:
+                    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(GC_PROBE), os.environ.get("PYTHONPATH")) if p)
+                    env["PAYMOCK_GC_PROBE_OUT"] = str(probe_out)
+                server = paymock_proc(name, env).start()
                 try:
                     load(server.url, rx + "/hook", 500, 32, f"ab{i}w_", times=False)
-                    row = measured_run(server, rx, args.count, 32, f"ab{i}_", webhooks=True)
+                    row = measured_run(server, rx, args.count, args.concurrency, f"ab{i}_", webhooks=True)
                 finally:
                     server.stop()
                 row["ready_s"] = round(server.ready_s, 3)
+                if probe_out is not None:
+                    row["gc"] = json.loads(probe_out.read_text() or "null")
+                    probe_out.unlink()
                 all_delivered = all_delivered and row["ok"] == args.count and row["webhooks_all_delivered"]
                 runs[name].append(row)
-                print(json.dumps({k: row[k] for k in ("target", *FIGURES)}), flush=True)
+                print(json.dumps({k: row[k] for k in ("target", *FIGURES, "gc") if k in row}), flush=True)
     medians = [
         {"side": name, "runs": len(rows), **{f: round(statistics.median(r[f] for r in rows), 3) for f in FIGURES}}
         for name, rows in runs.items()
@@ -65,7 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"every create answered 200 and every webhook acknowledged: {all_delivered}")
     out = args.out or BENCH / "results" / f"ab-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    summary = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "count": args.count, "medians": medians, "runs": runs}
+    summary = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "count": args.count,
+        "concurrency": args.concurrency,
+        "medians": medians,
+        "runs": runs,
+    }
     out.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"wrote {out}")
     return 0 if all_delivered else 1

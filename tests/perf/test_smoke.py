@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from bench import loss
+from bench import ab, loss, rss
 from bench import run as bench
 
 
@@ -31,3 +32,24 @@ def test_loss_smoke(store: str, tmp_path: Path) -> None:
     args = ["--quick", "--count", "600", "--schedule-s", "5", "--down", "0.5", "--store", spec]
     args += ["--out", str(tmp_path / "loss.json")]
     assert loss.main(args) == 0, (tmp_path / "loss.json").read_text()
+
+
+def test_rss_script_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "rss.json"
+    assert rss.main(["--count", "600", "--steps", "2", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["all_answered_and_acknowledged"] and report["points"][-1]["payments"] == 600
+    assert report["rss_end_mb"] > 0
+
+
+def test_ab_script_smoke_with_the_gc_probe(tmp_path: Path) -> None:
+    out = tmp_path / "ab.json"
+    args = ["PAYMOCK_GC=tuned", "PAYMOCK_GC=default", "--rounds", "1", "--count", "300", "--gc-probe"]
+    assert ab.main([*args, "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [m["side"] for m in report["medians"]] == ["PAYMOCK_GC=tuned", "PAYMOCK_GC=default"]
+    for rows in report["runs"].values():
+        (row,) = rows
+        assert row["ok"] == 300 and row["webhooks_all_delivered"]
+        # the probe saw collections (the default collector runs hundreds of young ones per 300 creates)
+        assert row["gc"] is not None and row["gc"]["gen0"]["collections"] >= 1
