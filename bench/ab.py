@@ -4,7 +4,8 @@
     python bench/ab.py PAYMOCK_GC=tuned PAYMOCK_GC=default --concurrency 1 --count 2000
     python bench/ab.py PAYMOCK_ACCESS_LOG=true PAYMOCK_ACCESS_LOG=false --rounds 5 --count 5000
 
-Each side is a comma-separated list of KEY=VALUE for the paymock process. Per round, for each
+Each side is a comma-separated list of KEY=VALUE for the paymock process, or `baseline:connexion` /
+`baseline:starlette` for run.py's baselines (no webhooks), to get their ratio with less noise. Per round, for each
 side in turn (the order alternates): a fresh `paymock serve`, cold start to healthy, 500 warm-up
 creates, then `--count` creates at c=32 (or `--concurrency`) with every webhook counted by the loopback receiver
 (`bench.run.measured_run`). Prints the medians per side and writes bench/results/ab-<time>.json.
@@ -26,14 +27,26 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import BENCH, load, measured_run, paymock_proc, receiver, table
+from bench.run import BENCH, Proc, load, measured_run, paymock_proc, receiver, table, uvicorn_proc
 
 GC_PROBE = BENCH / "gcprobe"
 FIGURES = ("ready_s", "rate", "p50_ms", "p99_ms", "server_cpu_ms_per_req", "webhook_p50_ms", "webhook_p99_ms")
 
 
+BASELINES = {
+    "baseline:connexion": "bench.baselines.connexion_app:app",
+    "baseline:starlette": "bench.baselines.starlette_app:app",
+}
+
+
 def parse_side(text: str) -> dict[str, str]:
+    if text in BASELINES:
+        return {}
     return dict(kv.split("=", 1) for kv in text.split(",") if kv)
+
+
+def process_for(name: str, env: dict[str, str]) -> Proc:
+    return uvicorn_proc(name, BASELINES[name]) if name in BASELINES else paymock_proc(name, env)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,30 +67,36 @@ def main(argv: list[str] | None = None) -> int:
             order = list(sides) if i % 2 == 0 else list(reversed(sides))
             for name in order:
                 env = dict(sides[name])
-                probe_out = Path(tempfile.mkstemp(suffix=".json")[1]) if args.gc_probe else None
+                webhooks = name not in BASELINES
+                probe_out = Path(tempfile.mkstemp(suffix=".json")[1]) if args.gc_probe and webhooks else None
                 if probe_out is not None:
                     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(GC_PROBE), os.environ.get("PYTHONPATH")) if p)
                     env["PAYMOCK_GC_PROBE_OUT"] = str(probe_out)
-                server = paymock_proc(name, env).start()
+                server = process_for(name, env).start()
                 try:
                     load(server.url, rx + "/hook", 500, 32, f"ab{i}w_", times=False)
-                    row = measured_run(server, rx, args.count, args.concurrency, f"ab{i}_", webhooks=True)
+                    row = measured_run(server, rx, args.count, args.concurrency, f"ab{i}_", webhooks=webhooks)
                 finally:
                     server.stop()
                 row["ready_s"] = round(server.ready_s, 3)
                 if probe_out is not None:
                     row["gc"] = json.loads(probe_out.read_text() or "null")
                     probe_out.unlink()
-                all_delivered = all_delivered and row["ok"] == args.count and row["webhooks_all_delivered"]
+                all_delivered = all_delivered and row["ok"] == args.count and row.get("webhooks_all_delivered", True)
                 runs[name].append(row)
                 print(json.dumps({k: row[k] for k in ("target", *FIGURES, "gc") if k in row}), flush=True)
     medians = [
-        {"side": name, "runs": len(rows), **{f: round(statistics.median(r[f] for r in rows), 3) for f in FIGURES}}
+        {
+            "side": name,
+            "runs": len(rows),
+            **{f: round(statistics.median(r[f] for r in rows), 3) for f in FIGURES if f in rows[0]},
+        }
         for name, rows in runs.items()
     ]
     print(table(medians, ["side", "runs", *FIGURES]))
     a, b = medians
     print(f"server CPU per create, B / A: {b['server_cpu_ms_per_req'] / a['server_cpu_ms_per_req']:.2f}")
+    print(f"creates/s, A / B: {a['rate'] / b['rate']:.2f}")
     print(f"every create answered 200 and every webhook acknowledged: {all_delivered}")
     out = args.out or BENCH / "results" / f"ab-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
