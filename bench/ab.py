@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gc-probe", action="store_true", help="record collector pauses (bench/gcprobe)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.a == args.b:
+        parser.error("the two sides are the same")
     sides = {args.a: parse_side(args.a), args.b: parse_side(args.b)}
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
     all_delivered = True
@@ -68,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
             for name in order:
                 env = dict(sides[name])
                 webhooks = name not in BASELINES
-                probe_out = Path(tempfile.mkstemp(suffix=".json")[1]) if args.gc_probe and webhooks else None
-                if probe_out is not None:
+                probe_out = None
+                if args.gc_probe and webhooks:
+                    fd, path = tempfile.mkstemp(suffix=".json")
+                    os.close(fd)
+                    probe_out = Path(path)
                     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(GC_PROBE), os.environ.get("PYTHONPATH")) if p)
                     env["PAYMOCK_GC_PROBE_OUT"] = str(probe_out)
                 server = process_for(name, env).start()

@@ -31,8 +31,12 @@ def _serve(args: argparse.Namespace) -> int:
             os.environ[var] = str(value)
     try:
         settings = Settings.from_env()
-        if settings.gc_tuned:
-            gc_tuning.pause()
+    except SettingsError as exc:
+        print(f"paymock: {exc}", file=sys.stderr)
+        return 2
+    if settings.gc_tuned:
+        gc_tuning.pause()
+    try:
         logs.configure(settings.log_level, settings.log_format)
         # imported after logging is set up: import-time warnings of dependencies become log lines
         # (JSON with LOG_FORMAT=json) instead of raw stderr text
@@ -40,8 +44,12 @@ def _serve(args: argparse.Namespace) -> int:
 
         app = create_app(settings)
     except (SettingsError, InvalidScenario) as exc:
+        gc_tuning.resume()  # an in-process caller (tests, embedders) keeps a working collector
         print(f"paymock: {exc}", file=sys.stderr)
         return 2
+    except BaseException:
+        gc_tuning.resume()
+        raise
     import uvicorn
 
     if settings.gc_tuned:

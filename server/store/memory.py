@@ -27,7 +27,9 @@ class MemoryStore:
         # Keyed by tx_id, the payment's own string: a "pay_..." key would be one more string per
         # payment (two, after a status change), ~170 bytes of 100k payments' memory.
         self._payments: dict[str, Payment] = {}
-        # tx_ids of payments that are not completed, by status, so counts and filters never scan
+        # tx_ids of payments that are not completed, by status, so counts and filters never scan.
+        # Insertion order is creation order: payments are created pending or failed and only ever
+        # move on to completed (a status reached later would list in order of change).
         self._open: dict[str, dict[str, None]] = {s: {} for s in INDEXED}
         # every delivery in creation order: a list, not a dict keyed by id (ids are derived from the
         # event and tx_id, so lookups go through _by_tx)

@@ -293,7 +293,10 @@ class SqliteStore:
         d = delivery
         self._db.execute(
             f"INSERT INTO deliveries ({_D_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (delivery_id) DO UPDATE SET state = excluded.state, plan_id = excluded.plan_id, "
+            # adding a delivery again replaces it, as the memory store does (every column but the key)
+            "ON CONFLICT (delivery_id) DO UPDATE SET scenario = excluded.scenario, "
+            "callback_url = excluded.callback_url, plan_id = excluded.plan_id, "
+            "occurred_at = excluded.occurred_at, created_at = excluded.created_at, state = excluded.state, "
             "next_attempt_at = excluded.next_attempt_at, attempts = excluded.attempts, "
             "started = excluded.started, reason = excluded.reason",
             (

@@ -4,6 +4,7 @@ shipped default."""
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -154,6 +155,7 @@ def _run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
     monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("the server started serving"))
     monkeypatch.setattr("signal.signal", lambda *a: None)  # should it get that far, keep pytest's handlers
     code = cli.main(["serve", "--host", "127.0.0.1", "--port", str(free_port()), *args])
+    assert gc.isenabled(), "a failed start-up left this process without its garbage collector"
     return code, capsys.readouterr().err
 
 
@@ -224,5 +226,6 @@ def test_scenarios_env_var_and_a_single_file_path(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("the server started serving"))
     monkeypatch.setattr("signal.signal", lambda *a: None)
     assert cli.main(["serve", "--port", str(free_port())]) == 2
+    assert gc.isenabled()
     stderr = capsys.readouterr().err
     _check(bad, 2, stderr, ("webhook.signature", "'forged' is not one of"))

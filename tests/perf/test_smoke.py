@@ -48,8 +48,13 @@ def test_ab_script_smoke_with_the_gc_probe(tmp_path: Path) -> None:
     assert ab.main([*args, "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert [m["side"] for m in report["medians"]] == ["PAYMOCK_GC=tuned", "PAYMOCK_GC=default"]
-    for rows in report["runs"].values():
+    young = {}
+    for side, rows in report["runs"].items():
         (row,) = rows
         assert row["ok"] == 300 and row["webhooks_all_delivered"]
-        # the probe saw collections (the default collector runs hundreds of young ones per 300 creates)
-        assert row["gc"] is not None and row["gc"]["gen0"]["collections"] >= 1
+        assert row["gc"] is not None, "the probe reported nothing"
+        young[side] = row["gc"]["gen0"]["collections"]
+    # CPython's default collects the young generation every 700 net allocations: dozens of times
+    # in 800 creates; the tuned server's threshold of 10,000 makes that far rarer
+    assert young["PAYMOCK_GC=default"] >= 20
+    assert young["PAYMOCK_GC=tuned"] * 3 < young["PAYMOCK_GC=default"], young

@@ -5,6 +5,7 @@ Ready and shutdown times are printed (`-s`), not asserted tightly: they depend o
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -182,12 +183,14 @@ def test_all_runs_server_and_console_together_and_stops_both_on_sigterm() -> Non
             process.wait()
 
 
+@functools.cache
 def _can_be_pid_1() -> bool:
     """A new PID namespace (what a container gives its command) needs unshare and privileges."""
     try:
-        return subprocess.run(["unshare", "--fork", "--pid", "--mount-proc", "true"], timeout=10).returncode == 0
+        done = subprocess.run(["unshare", "--fork", "--pid", "--mount-proc", "true"], timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return False
+    return done.returncode == 0 and Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists()
 
 
 def _pid_1_of(unshare: subprocess.Popen[bytes]) -> int:
@@ -200,11 +203,12 @@ def _pid_1_of(unshare: subprocess.Popen[bytes]) -> int:
     return int(found[0])
 
 
-@pytest.mark.skipif(not _can_be_pid_1(), reason="no PID namespace here (unshare missing or not privileged)")
 @pytest.mark.parametrize("command", ["serve", "console", "all"])
-def test_every_command_stops_on_sigterm_as_pid_1(command: str) -> None:
+def test_every_command_stops_on_sigterm_as_pid_1(command: str, tmp_path: Path) -> None:
     """In a container the command is PID 1, which the kernel shields from signals it has no handler
     for: `docker stop` must still stop each command cleanly without `--init`."""
+    if not _can_be_pid_1():
+        pytest.skip("no PID namespace here (unshare missing or not privileged)")
     if command != "serve" and importlib.util.find_spec("streamlit") is None:
         pytest.skip("the console extra is not installed")
     port = free_port()
@@ -214,27 +218,29 @@ def test_every_command_stops_on_sigterm_as_pid_1(command: str) -> None:
         "all": ["all", "--host", "127.0.0.1", "--port", str(free_port()), "--console-port", str(port)],
     }[command]
     health = f"http://127.0.0.1:{port}" + ("/healthz" if command == "serve" else "/_stcore/health")
-    unshare = subprocess.Popen(
-        ["unshare", "--fork", "--pid", "--mount-proc", sys.executable, "-m", "paymock.cli", *args],
-        env={**os.environ, **SERVER_ENV},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "output.log"
+    with log.open("wb") as out:
+        unshare = subprocess.Popen(
+            ["unshare", "--fork", "--pid", "--mount-proc", sys.executable, "-m", "paymock.cli", *args],
+            env={**os.environ, **SERVER_ENV},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     pid_1 = 0
     try:
         pid_1 = _pid_1_of(unshare)
         deadline = time.monotonic() + 60
         while True:
-            assert unshare.poll() is None, f"paymock {command} exited with {unshare.returncode}"
+            assert unshare.poll() is None, f"paymock {command} exited with {unshare.returncode}:\n{log.read_text()}"
             try:
                 if httpx.get(health, timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
-            assert time.monotonic() < deadline, f"{health} never answered"
+            assert time.monotonic() < deadline, f"{health} never answered:\n{log.read_text()}"
             time.sleep(0.1)
         os.kill(pid_1, signal.SIGTERM)
-        assert unshare.wait(20) == 0
+        assert unshare.wait(20) == 0, log.read_text()
     finally:
         if unshare.poll() is None:
             if pid_1:
