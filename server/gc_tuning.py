@@ -2,8 +2,8 @@
 
 Measured (bench/README.md, "Garbage collector"): with CPython's defaults 20k creates at c=32 spent
 ~3.3 s in the cyclic collector (~10% of the run), ~2.1 s of it in ~28 full collections of up to
-~120 ms each (in-flight request objects get promoted and then die in the oldest generation): those
-pauses were the webhook p99. With the settings below: ~0.1 s, and no full collection in 100k
+~120 ms each (most likely in-flight request objects that get promoted, then die in the oldest
+generation): those pauses were the webhook p99. With the settings below: ~0.1 s, and no full collection in 100k
 creates. Three changes, each common for servers:
 
 - no collections while the server's start-up imports Connexion and builds the app (most of the
