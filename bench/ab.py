@@ -27,16 +27,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import BENCH, Proc, load, measured_run, paymock_proc, receiver, table, uvicorn_proc
+from bench.run import BASELINE_APPS, BENCH, Proc, load, measured_run, paymock_proc, receiver, table, uvicorn_proc
 
 GC_PROBE = BENCH / "gcprobe"
 FIGURES = ("ready_s", "rate", "p50_ms", "p99_ms", "server_cpu_ms_per_req", "webhook_p50_ms", "webhook_p99_ms")
 
 
-BASELINES = {
-    "baseline:connexion": "bench.baselines.connexion_app:app",
-    "baseline:starlette": "bench.baselines.starlette_app:app",
-}
+BASELINES = {f"baseline:{name}": app for name, app in BASELINE_APPS.items()}
 
 
 def parse_side(text: str) -> dict[str, str]:

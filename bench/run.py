@@ -275,6 +275,13 @@ def paymock_proc(name: str, env: dict[str, str]) -> Proc:
     return Proc(name, cmd, env)
 
 
+# the baselines' ASGI apps, by short name (ab.py takes them as `baseline:<name>`)
+BASELINE_APPS = {
+    "starlette": "bench.baselines.starlette_app:app",
+    "connexion": "bench.baselines.connexion_app:app",
+}
+
+
 def uvicorn_proc(name: str, app: str) -> Proc:
     cmd = [PY, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"]
     return Proc(name, [*cmd, "--no-access-log"])
@@ -324,8 +331,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     targets: list[tuple[Proc, bool]] = []
     if not args.no_baselines:
-        targets.append((uvicorn_proc("starlette (bare)", "bench.baselines.starlette_app:app"), False))
-        targets.append((uvicorn_proc("connexion (minimal)", "bench.baselines.connexion_app:app"), False))
+        targets.append((uvicorn_proc("starlette (bare)", BASELINE_APPS["starlette"]), False))
+        targets.append((uvicorn_proc("connexion (minimal)", BASELINE_APPS["connexion"]), False))
     targets.append((paymock_proc("paymock (memory)", extra_env), True))
     if not args.no_sqlite:
         db = Path(tempfile.mkdtemp(prefix="paymock-bench-")) / "bench.db"

@@ -165,6 +165,7 @@ class Dispatcher:
     # the attempt
     async def _attempt(self, delivery: Delivery, payment: Payment, kind: str) -> bool:
         plan = delivery.plan
+        delivery_id = delivery.delivery_id  # derived from the event and tx_id: build it once
         number = delivery.begin()
         ordinal = 1 + sum(1 for a in delivery.attempts if a.kind == SCHEDULED) if kind == SCHEDULED else 0
         faulty = kind == SCHEDULED and plan.faults_apply(ordinal)
@@ -187,7 +188,7 @@ class Dispatcher:
             result = await self.sender.send(delivery.callback_url, body, headers, self.timeout_s)
             attempt.status_code, attempt.error, attempt.latency_ms = result.status, result.error, result.latency_ms
             retry_after = result.retry_after_s
-            self._release_held(delivery.delivery_id)
+            self._release_held(delivery_id)
         delivery.record(attempt)
         # one write: the delivery's state and its payment's completion land together (durable stores)
         with self.store.atomic():
@@ -197,12 +198,12 @@ class Dispatcher:
             return attempt.acknowledged  # skip building the record's fields nobody will see
         log.info(
             "webhook attempt %s #%d -> %s",
-            delivery.delivery_id,
+            delivery_id,
             number,
             attempt.status_code if attempt.status_code is not None else attempt.error,
             extra={
                 "kind": "webhook.attempt",
-                "delivery_id": delivery.delivery_id,
+                "delivery_id": delivery_id,
                 "attempt": number,
                 "attempt_kind": kind,
                 "status_code": attempt.status_code,
@@ -245,8 +246,9 @@ class Dispatcher:
     def _schedule(self, delivery: Delivery, wait_s: float) -> None:
         due = self.clock.monotonic() + wait_s
         delivery.next_attempt_at = self.clock.now() + wait_s
-        self._due[delivery.delivery_id] = due
-        heapq.heappush(self._heap, (due, next(self._seq), delivery.delivery_id))
+        delivery_id = delivery.delivery_id  # derived from the event and tx_id: build it once
+        self._due[delivery_id] = due
+        heapq.heappush(self._heap, (due, next(self._seq), delivery_id))
         self.store.save_delivery(delivery)
         self._wake.set()
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+
+import httpx
 
 from paymock.testing import ServerProcess
 
@@ -17,3 +21,19 @@ def start_server(env: Mapping[str, str]) -> ServerProcess:
     except BaseException:
         server.stop()
         raise
+
+
+def wait_answering(
+    url: str, process: subprocess.Popen[bytes], name: str, output: Callable[[], str] = lambda: ""
+) -> None:
+    """Poll `url` until it answers 200 (bounded); fail at once, with `output()`, if `process` exits."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        assert process.poll() is None, f"{name} exited with {process.returncode}:\n{output()}"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, f"{url} never answered:\n{output()}"
+        time.sleep(0.1)

@@ -23,7 +23,7 @@ import pytest
 
 from paymock.testing import WebhookReceiver, free_port
 from tests.conftest import SECRET, SERVER_ENV, payment_body
-from tests.sidecar.helpers import start_server
+from tests.sidecar.helpers import start_server, wait_answering
 
 
 def _json_lines(output: str) -> list[dict[str, Any]]:
@@ -162,16 +162,7 @@ def test_all_runs_server_and_console_together_and_stops_both_on_sigterm() -> Non
     )
     try:
         for url in (f"http://127.0.0.1:{api_port}/healthz", f"http://127.0.0.1:{console_port}/_stcore/health"):
-            deadline = time.monotonic() + 60
-            while True:
-                assert process.poll() is None, f"paymock all exited with {process.returncode}"
-                try:
-                    if httpx.get(url, timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, f"{url} never answered"
-                time.sleep(0.1)
+            wait_answering(url, process, "paymock all")
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
         for port in (api_port, console_port):
@@ -229,16 +220,7 @@ def test_every_command_stops_on_sigterm_as_pid_1(command: str, tmp_path: Path) -
     pid_1 = 0
     try:
         pid_1 = _pid_1_of(unshare)
-        deadline = time.monotonic() + 60
-        while True:
-            assert unshare.poll() is None, f"paymock {command} exited with {unshare.returncode}:\n{log.read_text()}"
-            try:
-                if httpx.get(health, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"{health} never answered:\n{log.read_text()}"
-            time.sleep(0.1)
+        wait_answering(health, unshare, f"paymock {command}", log.read_text)
         os.kill(pid_1, signal.SIGTERM)
         assert unshare.wait(20) == 0, log.read_text()
     finally:
