@@ -5,7 +5,14 @@
     python bench/ab.py PAYMOCK_ACCESS_LOG=true PAYMOCK_ACCESS_LOG=false --rounds 5 --count 5000
 
 Each side is a comma-separated list of KEY=VALUE for the paymock process, or `baseline:connexion` /
-`baseline:starlette` for run.py's baselines (no webhooks), to get their ratio with less noise. Per round, for each
+`baseline:starlette` for run.py's baselines (no webhooks), to get their ratio with less noise. A side may
+start with `python:PATH` (then `,KEY=VALUE...`): paymock served by that interpreter, e.g. a venv holding an
+earlier commit's paymock, for a before/after of a change:
+
+    python -m venv /tmp/before --system-site-packages && git worktree add /tmp/before-src <commit>
+    /tmp/before/bin/pip install --no-deps /tmp/before-src
+    python bench/ab.py python:/tmp/before/bin/python PAYMOCK_GC=tuned
+ Per round, for each
 side in turn (the order alternates): a fresh `paymock serve`, cold start to healthy, 500 warm-up
 creates, then `--count` creates at c=32 (or `--concurrency`) with every webhook counted by the loopback receiver
 (`bench.run.measured_run`). Prints the medians per side and writes bench/results/ab-<time>.json.
@@ -27,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import BASELINE_APPS, BENCH, Proc, load, measured_run, paymock_proc, receiver, table, uvicorn_proc
+from bench.run import BASELINE_APPS, BENCH, PY, Proc, load, measured_run, paymock_proc, receiver, table, uvicorn_proc
 
 GC_PROBE = BENCH / "gcprobe"
 FIGURES = ("ready_s", "rate", "p50_ms", "p99_ms", "server_cpu_ms_per_req", "webhook_p50_ms", "webhook_p99_ms")
@@ -36,14 +43,18 @@ FIGURES = ("ready_s", "rate", "p50_ms", "p99_ms", "server_cpu_ms_per_req", "webh
 BASELINES = {f"baseline:{name}": app for name, app in BASELINE_APPS.items()}
 
 
-def parse_side(text: str) -> dict[str, str]:
+def parse_side(text: str) -> tuple[str, dict[str, str]]:
+    """(interpreter, environment) of one side."""
     if text in BASELINES:
-        return {}
-    return dict(kv.split("=", 1) for kv in text.split(",") if kv)
+        return PY, {}
+    python, items = PY, [item for item in text.split(",") if item]
+    if items and items[0].startswith("python:"):
+        python = items.pop(0)[len("python:") :]
+    return python, dict(kv.split("=", 1) for kv in items)
 
 
-def process_for(name: str, env: dict[str, str]) -> Proc:
-    return uvicorn_proc(name, BASELINES[name]) if name in BASELINES else paymock_proc(name, env)
+def process_for(name: str, python: str, env: dict[str, str]) -> Proc:
+    return uvicorn_proc(name, BASELINES[name]) if name in BASELINES else paymock_proc(name, env, python)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.rounds):
             order = list(sides) if i % 2 == 0 else list(reversed(sides))
             for name in order:
-                env = dict(sides[name])
+                python, side_env = sides[name]
+                env = dict(side_env)
                 webhooks = name not in BASELINES
                 probe_out = None
                 if args.gc_probe and webhooks:
@@ -74,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                     probe_out = Path(path)
                     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(GC_PROBE), os.environ.get("PYTHONPATH")) if p)
                     env["PAYMOCK_GC_PROBE_OUT"] = str(probe_out)
-                server = process_for(name, env).start()
+                server = process_for(name, python, env).start()
                 try:
                     load(server.url, rx + "/hook", 500, 32, f"ab{i}w_", times=False)
                     row = measured_run(server, rx, args.count, args.concurrency, f"ab{i}_", webhooks=webhooks)

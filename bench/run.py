@@ -270,8 +270,9 @@ def listing_figures(
     return rows, rss
 
 
-def paymock_proc(name: str, env: dict[str, str]) -> Proc:
-    cmd = [PY, "-m", "paymock.cli", "serve", "--host", "127.0.0.1", "--port", "{port}"]
+def paymock_proc(name: str, env: dict[str, str], python: str = PY) -> Proc:
+    """`paymock serve` on a free loopback port; `python` may be another environment's interpreter."""
+    cmd = [python, "-m", "paymock.cli", "serve", "--host", "127.0.0.1", "--port", "{port}"]
     return Proc(name, cmd, env)
 
 

@@ -12,6 +12,7 @@ from connexion.options import SwaggerUIOptions
 from connexion.spec import OpenAPISpecification
 from starlette.responses import JSONResponse, RedirectResponse
 
+from .api.operations import prepare_operations
 from .delivery.dispatcher import Dispatcher
 from .delivery.senders import Sender, make_sender
 from .domain.clock import Clock, SystemClock
@@ -100,6 +101,7 @@ def create_app(
             store.close()
 
     app = AsyncApp(__name__, lifespan=lifespan)
+    prepare_operations(app)
     auth = settings.auth_token is not None
     options = SwaggerUIOptions(swagger_ui_path="/docs")
     from .api import problems, validation

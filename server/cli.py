@@ -16,7 +16,7 @@ DEFAULT_PORT = 9002
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import gc_tuning, logs
+    from . import deferred_imports, gc_tuning, logs
 
     # Flags become the environment the app reads, so `uvicorn paymock.app:app` behaves the same.
     for flag, var in (
@@ -39,10 +39,11 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         logs.configure(settings.log_level, settings.log_format)
         # imported after logging is set up: import-time warnings of dependencies become log lines
-        # (JSON with LOG_FORMAT=json) instead of raw stderr text
-        from .app import create_app
+        # (JSON with LOG_FORMAT=json) instead of raw stderr text. deferred(): ~0.18 s less, see the module
+        with deferred_imports.deferred():
+            from .app import create_app
 
-        app = create_app(settings)
+            app = create_app(settings)
     except (SettingsError, InvalidScenario) as exc:
         gc_tuning.resume()  # an in-process caller (tests, embedders) keeps a working collector
         print(f"paymock: {exc}", file=sys.stderr)

@@ -1,0 +1,64 @@
+"""Handlers are wrapped once per operation (server/api/operations.py), yet every request is its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from paymock.api import operations
+from tests.conftest import in_process, payment_body
+
+# operationIds of provider.yaml and control.yaml: every one must be built through PreparedOperation
+SPEC_OPERATIONS = 16
+
+
+@pytest.fixture
+def decorations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records each time a handler is wrapped (Connexion's own `decorate`, only observed)."""
+    seen: list[str] = []
+    wrap = operations.PreparedDecorator.decorate
+
+    def observed(self: operations.PreparedDecorator, function):  # type: ignore[no-untyped-def]
+        seen.append(function.__name__)
+        return wrap(self, function)
+
+    monkeypatch.setattr(operations.PreparedDecorator, "decorate", observed)
+    return seen
+
+
+def test_handlers_are_wrapped_at_start_up_not_per_request(decorations, receiver):
+    with in_process() as client:
+        at_start = list(decorations)
+        for i in range(5):
+            assert client.post("/api/v2/payments", json=payment_body(f"tx_op_{i}", receiver.url())).status_code == 200
+            assert client.get("/api/v2/pending-payments", params={"limit": 1}).status_code == 200
+            assert client.get("/mock/v1/health").status_code == 200
+    assert len(at_start) == SPEC_OPERATIONS
+    assert {"create", "listing"} <= set(at_start)
+    assert decorations == at_start  # nothing wrapped again while serving
+
+
+def test_each_request_gets_its_own_parameters_and_body(client, receiver):
+    """The cached wrapper must not keep anything of an earlier request: query, body and header differ."""
+    for i in range(3):
+        body = payment_body(f"tx_own_{i}", receiver.url(), amount=100 + i)
+        assert client.post("/api/v2/payments", json=body).json()["tx_id"] == f"tx_own_{i}"
+    assert len(client.get("/api/v2/pending-payments", params={"limit": 1}).json()["payments"]) == 1
+    assert len(client.get("/api/v2/pending-payments", params={"limit": 2}).json()["payments"]) == 2
+    page = client.get("/api/v2/pending-payments", params={"tx_id_prefix": "tx_own_2"}).json()
+    assert [p["amount"] for p in page["payments"].values()] == [102]
+    declined = client.post(
+        "/api/v2/payments",
+        json=payment_body("tx_own_declined", receiver.url()),
+        headers={"X-Mock-Scenario": "declined"},
+    ).json()
+    assert declined["status"] == "PAYMENT_FAILED"
+    plain = client.post("/api/v2/payments", json=payment_body("tx_own_plain", receiver.url())).json()
+    assert plain["status"] == "PAYMENT_COMPLETED"  # the header of the request before is not kept
+
+
+def test_a_bad_request_after_good_ones_is_still_rejected(client, receiver):
+    assert client.post("/api/v2/payments", json=payment_body("tx_ok", receiver.url())).status_code == 200
+    r = client.get("/api/v2/pending-payments", params={"limit": "many"})
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "limit" in r.json()["detail"]
