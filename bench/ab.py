@@ -11,9 +11,10 @@ earlier commit's paymock, for a before/after of a change:
 
     python -m venv /tmp/before --system-site-packages && git worktree add /tmp/before-src <commit>
     /tmp/before/bin/pip install --no-deps /tmp/before-src
+    /tmp/before/bin/python -c "import paymock; print(paymock.__file__)"   # the venv's copy, not the checkout
     python bench/ab.py python:/tmp/before/bin/python PAYMOCK_GC=tuned
- Per round, for each
-side in turn (the order alternates): a fresh `paymock serve`, cold start to healthy, 500 warm-up
+
+Per round, for each side in turn (the order alternates): a fresh `paymock serve`, cold start to healthy, 500 warm-up
 creates, then `--count` creates at c=32 (or `--concurrency`) with every webhook counted by the loopback receiver
 (`bench.run.measured_run`). Prints the medians per side and writes bench/results/ab-<time>.json.
 With --gc-probe each server also reports its garbage-collector pauses over its whole life
@@ -49,7 +50,7 @@ def parse_side(text: str) -> tuple[str, dict[str, str]]:
         return PY, {}
     python, items = PY, [item for item in text.split(",") if item]
     if items and items[0].startswith("python:"):
-        python = items.pop(0)[len("python:") :]
+        python = os.path.abspath(items.pop(0)[len("python:") :])  # servers run with cwd=ROOT
     return python, dict(kv.split("=", 1) for kv in items)
 
 
@@ -59,8 +60,9 @@ def process_for(name: str, python: str, env: dict[str, str]) -> Proc:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("a", help="KEY=VALUE[,KEY=VALUE...] for side A")
-    parser.add_argument("b", help="KEY=VALUE[,KEY=VALUE...] for side B")
+    side = "[python:PATH,]KEY=VALUE[,KEY=VALUE...] or baseline:connexion|starlette for side"
+    parser.add_argument("a", help=f"{side} A")
+    parser.add_argument("b", help=f"{side} B")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=32)

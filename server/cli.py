@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -40,7 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
         logs.configure(settings.log_level, settings.log_format)
         # imported after logging is set up: import-time warnings of dependencies become log lines
         # (JSON with LOG_FORMAT=json) instead of raw stderr text. deferred(): ~0.18 s less, see the module
-        with deferred_imports.deferred():
+        with deferred_imports.deferred() if args.command_line else contextlib.nullcontext():
             from .app import create_app
 
             app = create_app(settings)
@@ -140,6 +141,8 @@ def _add_tool_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # the process is paymock (console script, python -m): serve may leave unused imports out for good
+    args.command_line = argv is None
     return args.func(args)
 
 

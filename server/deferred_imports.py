@@ -28,6 +28,12 @@ module's *first* import: a lazy module put into ``sys.modules`` beforehand (the 
 recipe) is loaded at once by the importer's own ``import requests``, which reads ``__spec__`` of any
 module it finds there. Names already imported are left alone, so an in-process caller that has
 imported Connexion (tests) sees no change.
+
+Only the command line (`paymock serve`, the image's CMD) uses this: the process is the server and
+ends with it. Two consequences are accepted there and would not be in a library: Connexion's
+``FlaskApp`` stays its not-installed stub for the process's life, and Python 3.11's LazyLoader is not
+thread-safe on first use (fixed in 3.12.3): the one user of ``requests``, Connexion's remote
+``$ref`` resolution, runs in ``create_app`` on the main thread, and nothing touches it while serving.
 """
 
 from __future__ import annotations
@@ -74,7 +80,8 @@ def deferred() -> Iterator[None]:
     try:
         yield
     finally:
-        sys.meta_path.remove(finder)
+        with contextlib.suppress(ValueError):  # something inside replaced sys.meta_path: keep its error
+            sys.meta_path.remove(finder)
         for name in skipped:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]

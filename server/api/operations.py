@@ -4,9 +4,10 @@ Connexion 3.3's `AsyncOperation.fn` is a property: every request constructs a ne
 `StarletteDecorator`, whose wrapper then re-runs `decorate()` (new parameter and response
 decorators, `inspect.signature` of the handler) and builds a new URI parser from the operation's
 parameter definitions. None of that depends on the request; in a py-spy profile of creates at c=32
-it was ~7% of the server's CPU. Here the decorated handler is built when the API is added and the
-URI parser on the operation's first request; each request still gets its own `ConnexionRequest`,
-parameter extraction and response building, exactly as Connexion does them.
+it was ~7% of the server's CPU. Here the decorated handler is built once, when Connexion builds its
+middleware stack (at start-up), and the URI parser on the operation's first request; each request
+still gets its own `ConnexionRequest`, parameter extraction and response building, exactly as
+Connexion does them.
 
 This relies on Connexion internals (`AsyncApi.make_operation`, `AsyncOperation.fn`), which is why
 `pyproject.toml` pins connexion below 3.4; `tests/api/test_operations.py` checks the wiring.

@@ -43,8 +43,13 @@ def first_request(app, **kwargs):
 uvicorn.run = first_request
 from paymock import cli
 assert "connexion" not in sys.modules
-assert cli.main(["serve", "--port", "1"]) == 0
+argv, sys.argv = sys.argv, ["paymock", "serve", "--port", "1"]
+assert cli.main() == 0  # the command line's way: argv from sys.argv
+sys.argv = argv
 """
+
+# An in-process caller passing argv (an embedder): no deferral, the process is not only the server.
+SERVE_IN_PROCESS = SERVE.replace("assert cli.main() == 0", 'assert cli.main(["serve", "--port", "1"]) == 0')
 
 # A library user: plain imports, the same first request.
 LIBRARY = """
@@ -55,10 +60,14 @@ with create_app(Settings.from_env()).test_client() as client:
 """
 
 
+def _env() -> dict[str, str]:
+    """The test servers' settings, none of the developer's own PAYMOCK_* (store, scenarios)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PAYMOCK_")} | SERVER_ENV
+
+
 def _states(code: str, *names: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMOCK_")} | SERVER_ENV
     out = subprocess.run(
-        [sys.executable, "-c", code + STATES, "-", *names], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-c", code + STATES, "-", *names], capture_output=True, text=True, env=_env(), timeout=60
     )
     assert out.returncode == 0, out.stderr
     line = next(line for line in out.stdout.splitlines() if line.startswith("STATES "))
@@ -74,6 +83,10 @@ def test_serve_start_up_does_not_run_the_deferred_and_skipped_modules():
     # rich, pygments and flask are installed in some environments only (dev, not the server image)
     others = [name for name in WATCHED if name != "requests" and library[name] == "loaded"]
     assert {name: serve[name] for name in others} == dict.fromkeys(others, "absent")
+
+
+def test_serve_called_in_process_with_arguments_imports_as_a_library_does():
+    assert _states(SERVE_IN_PROCESS, *WATCHED) == _states(LIBRARY, *WATCHED)
 
 
 TOUCH = """
@@ -104,7 +117,7 @@ print("OK")
 
 
 def test_deferred_modules_still_work_when_touched():
-    out = subprocess.run([sys.executable, "-c", TOUCH], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", TOUCH], capture_output=True, text=True, env=_env(), timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("OK")
 
@@ -114,7 +127,7 @@ def test_deferred_block_defers_first_import_and_skips_only_inside(tmp_path: Path
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(deferred_imports, "DEFERRED", ("paymock_probe_lazy",))
     monkeypatch.setattr(deferred_imports, "SKIPPED", ("paymock_probe_skipped",))
-    monkeypatch.delattr(sys, "paymock_probe_ran", raising=False)
+    monkeypatch.setattr(sys, "paymock_probe_ran", False, raising=False)  # undone after the test
     meta_path = list(sys.meta_path)
     try:
         with deferred_imports.deferred():
@@ -122,7 +135,7 @@ def test_deferred_block_defers_first_import_and_skips_only_inside(tmp_path: Path
 
             with pytest.raises(ImportError):
                 import paymock_probe_skipped  # type: ignore[import-not-found]  # noqa: F401
-            assert not hasattr(sys, "paymock_probe_ran")  # imported, not executed
+            assert not sys.paymock_probe_ran  # type: ignore[attr-defined]  # imported, not executed
         assert sys.meta_path == meta_path
         assert "paymock_probe_skipped" not in sys.modules  # importable (here: absent) as before
         assert paymock_probe_lazy.VALUE == 42
