@@ -191,6 +191,30 @@ def test_unknown_paths_are_404_problems(c, method, path):
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "name"),
+    [
+        ("PUT", "/mock/v1/scenarios/v%19%C3%A6b%0A", "name"),  # found by schemathesis: a 404 PUT does not document
+        ("GET", "/mock/v1/scenarios/%0A", "name"),
+        ("DELETE", "/mock/v1/scenarios/a%0Ab", "name"),
+        ("GET", "/mock/v1/payments/pay_x%0A", "payment_id"),
+        ("POST", "/mock/v1/deliveries/evt_completed_tx%0A/redeliver", "delivery_id"),
+    ],
+)
+def test_a_line_break_in_a_path_parameter_is_a_400_naming_it(c, method, path, name):
+    """Starlette cannot route such a path (its mounts match `.*`); it is still ours, and the input is bad."""
+    body = {"name": "x", "description": "d"} if method == "PUT" else None
+    assert_problem(c.request(method, path, json=body), 400, f"path parameter '{name}'", "line break")
+    assert c.get("/mock/v1/scenarios").status_code == 200
+    assert_nothing_stored(c)
+
+
+def test_a_line_break_with_a_wrong_method_is_still_a_405(c):
+    response = c.request("POST", "/mock/v1/scenarios/a%0A")
+    assert_problem(response, 405, "POST", "DELETE, GET, PUT")
+    assert response.headers["allow"] == "DELETE, GET, PUT"
+
+
+@pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
         ("GET", CREATE, "POST"),

@@ -23,6 +23,7 @@ from ..domain.errors import (
     UnknownScenario,
     WaitTimeout,
 )
+from .validation import short
 
 log = logging.getLogger("paymock.api")
 
@@ -85,7 +86,7 @@ class Routes:
         self._routes: list[tuple[re.Pattern[str], str, list[str]]] = []
 
     def add(self, path: str, methods: Iterable[str]) -> None:
-        pattern = re.compile("^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "/?$")
+        pattern = re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "/?")  # whole path: fullmatch
         self._routes.append((pattern, path, sorted({m.upper() for m in methods})))
 
     def add_spec(self, spec: Mapping[str, Any]) -> None:
@@ -96,16 +97,43 @@ class Routes:
 
     def allowed(self, path: str) -> tuple[str, list[str]] | None:
         for pattern, template, methods in self._routes:
-            if pattern.match(path):
+            if pattern.fullmatch(path):  # not `$`, which also matches before a trailing line break
                 return template, methods
         return None
 
 
-def route_not_found(_routes: Routes) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
+def line_broken_parameter(template: str, path: str) -> tuple[str, str] | None:
+    """(parameter, value) of the first path parameter of `template` whose value in `path` holds a line break."""
+    for part, value in zip(template.split("/"), path.split("/"), strict=False):
+        if part.startswith("{") and part.endswith("}") and "\n" in value:
+            return part[1:-1], value
+    return None
+
+
+def route_not_found(routes: Routes) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
     def handler(request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
+        # the decoded path: `request.url` drops line breaks, as urllib.parse.urlsplit does
+        path = request.scope["path"]
+        # Starlette's mounts match `.*`, which stops at a line break: a path parameter holding one
+        # (e.g. %0A) lands here although the path is one of ours. It is bad input, not a missing route.
+        found = routes.allowed(path) if "\n" in path else None
+        broken = line_broken_parameter(found[0], path) if found else None
+        if found and broken:
+            template, methods = found
+            if request.method not in methods:
+                allow = ", ".join(methods)
+                return problem(
+                    405, f"{request.method} is not allowed on {template}; allowed: {allow}", headers={"Allow": allow}
+                )
+            name, value = broken
+            return problem(
+                400,
+                f"path parameter '{name}' of {template} is not valid: {short(value)} holds a line break",
+            )
         return problem(
             404,
-            f"no operation at {request.method} {request.url.path[:200]}: the provider API lives under /api/v2, "
+            f"no operation at {request.method} {path[:200] if path.isprintable() else short(path)}: "
+            "the provider API lives under /api/v2, "
             "the control API under /mock/v1 (see /docs)",
         )
 

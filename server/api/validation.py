@@ -30,6 +30,11 @@ _short.maxlist = _short.maxdict = _short.maxtuple = 4
 _short.maxlevel = 2
 
 
+def short(value: Any) -> str:
+    """A repr cut to ~60 characters: fuzzed values can be megabytes."""
+    return _short.repr(value)
+
+
 def key_path(path: Iterable[Any]) -> str:
     """`payment.outcome`, `api.operations.0`; `(top level)` for the body itself."""
     return ".".join(str(p) for p in path) or "(top level)"
@@ -39,7 +44,7 @@ def describe(error: ValidationError) -> str:
     """`<key path>: <message>`, with a long value in the message shortened."""
     message = error.message
     if len(message) > MAX_MESSAGE:
-        message = message.replace(repr(error.instance), _short.repr(error.instance), 1)
+        message = message.replace(repr(error.instance), short(error.instance), 1)
     if len(message) > MAX_MESSAGE:
         message = message[: MAX_MESSAGE - 1] + "…"
     return f"{key_path(error.absolute_path)}: {message}"
