@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     down = args.down if args.down is not None else (1.0 if args.quick else 3.0)
     schedule_s = args.schedule_s or (10.0 if args.quick else 60.0)
     checks = run(count, down, args.refuse, schedule_s, args.store)
-    checks.update(count=count, down_s=down, refuse=args.refuse, schedule_s=schedule_s, store=args.store)
+    checks.update(
+        count=count, down_s=down, refuse=args.refuse, schedule_s=schedule_s, store=args.store.split(":", 1)[0]
+    )  # the kind, not a local path
     print(json.dumps(checks, indent=2))
     name = f"loss-{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if args.quick else ''}.json"
     out = args.out or BENCH / "results" / name
