@@ -25,9 +25,9 @@ print(before, int(paused), int(gc.isenabled()), gc.get_freeze_count(), *gc.get_t
 def test_tune_freezes_the_start_up_heap_and_raises_the_young_threshold():
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=True)
     before, paused_enabled, enabled, frozen, *thresholds = map(int, out.stdout.split())
-    assert before == 0
     assert not paused_enabled and enabled  # off while start-up imports, on again after
-    assert frozen > 10_000  # the interpreter's, Connexion's and paymock's start-up objects
+    # Connexion's and paymock's start-up objects (Python 3.12 starts with a few hundred frozen already)
+    assert frozen - before > 10_000
     assert tuple(thresholds) == THRESHOLDS
 
 
