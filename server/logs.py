@@ -28,6 +28,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: str, fmt: str) -> None:
+    """The serving process's logging (process-wide: only `paymock serve` calls this)."""
+    # Neither format shows where a call was made or its thread/process: don't collect them (the
+    # logging HOWTO's "Optimization"). ~25% less CPU per line; a create logs two lines at INFO.
+    logging._srcfile = None  # type: ignore[attr-defined]  # documented there
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # Python 3.12+: the task's name
     handler = logging.StreamHandler()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
