@@ -202,16 +202,50 @@ def test_unknown_paths_are_404_problems(c, method, path):
 )
 def test_a_line_break_in_a_path_parameter_is_a_400_naming_it(c, method, path, name):
     """Starlette cannot route such a path (its mounts match `.*`); it is still ours, and the input is bad."""
+    scenarios = c.get("/mock/v1/scenarios").json()
     body = {"name": "x", "description": "d"} if method == "PUT" else None
     assert_problem(c.request(method, path, json=body), 400, f"path parameter '{name}'", "line break")
-    assert c.get("/mock/v1/scenarios").status_code == 200
+    assert c.get("/mock/v1/scenarios").json() == scenarios  # nothing created or deleted
     assert_nothing_stored(c)
 
 
-def test_a_line_break_with_a_wrong_method_is_still_a_405(c):
+def test_a_line_break_with_a_wrong_method_is_still_a_405_and_head_is_get(c):
     response = c.request("POST", "/mock/v1/scenarios/a%0A")
     assert_problem(response, 405, "POST", "DELETE, GET, PUT")
     assert response.headers["allow"] == "DELETE, GET, PUT"
+    assert c.request("HEAD", "/mock/v1/scenarios/a%0A").status_code == 400  # as GET, like Starlette does
+
+
+@pytest.mark.parametrize("path", ["/mock/v1/sce%0Anarios/a", "/mock/v1/nope/a%0A", "/api/v2/payments%0A"])
+def test_a_line_break_outside_a_path_parameter_is_still_a_404(c, path):
+    assert_problem(c.get(path), 404, "no operation")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("tx_id", "tx_1\n"), ("callback_url", "http://127.0.0.1:9/hook\n"), ("version", "v2\n")],
+)
+def test_a_trailing_line_break_in_a_body_field_is_a_400_not_a_stored_payment(c, field, value):
+    """The specs' `^...$` patterns are ECMA-262: `$` is the end, not "before a final line break" as in Python."""
+    assert_problem(c.post(CREATE, json=good(**{field: value})), 400, field)
+    assert_nothing_stored(c)
+
+
+def test_a_trailing_line_break_in_a_scenario_name_is_a_400(c):
+    assert_problem(c.put("/mock/v1/active-scenario", json={"name": "default\n"}), 400, "name")
+    assert c.get("/mock/v1/active-scenario").json() == {"name": "default"}
+    scenario = {"name": "qa-x", "description": "d", "payment": {"failure_reason": "X\n"}}
+    put = c.put("/mock/v1/scenarios/qa-x", json=scenario)
+    assert_problem(put, 400, "failure_reason")
+    assert c.get("/mock/v1/scenarios/qa-x").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [("/mock/v1/deliveries?scenario=default%0A", "scenario"), ("/mock/v1/deliveries?tx_id=tx_1%0A", "tx_id")],
+)
+def test_a_trailing_line_break_in_a_query_parameter_is_a_400(c, path, name):
+    assert_problem(c.get(path), 400, f"query parameter '{name}'")
 
 
 @pytest.mark.parametrize(

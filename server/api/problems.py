@@ -120,7 +120,7 @@ def route_not_found(routes: Routes) -> Callable[[ConnexionRequest, Exception], C
         broken = line_broken_parameter(found[0], path) if found else None
         if found and broken:
             template, methods = found
-            if request.method not in methods:
+            if request.method not in methods and not (request.method == "HEAD" and "GET" in methods):
                 allow = ", ".join(methods)
                 return problem(
                     405, f"{request.method} is not allowed on {template}; allowed: {allow}", headers={"Allow": allow}

@@ -12,11 +12,19 @@ from typing import Any
 
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem, UnsupportedMediaTypeProblem
-from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
-from jsonschema import ValidationError
+from connexion.json_schema import Draft4RequestValidator, Draft4ResponseValidator
+from connexion.utils import is_null, is_nullable
+from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, JSONResponseBodyValidator, ParameterValidator
+from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import Headers
 
-from .fast_schema import FastCheck, FastJSONResponseBodyValidator
+from ..domain.patterns import EcmaDraft4Validator, with_ecma_pattern
+from .fast_schema import FastCheck
+
+# Connexion's validators, with `pattern` as ECMA-262 means it (a `$` is the very end): see domain.patterns
+RequestValidator = with_ecma_pattern(Draft4RequestValidator)
+ResponseValidator = with_ecma_pattern(Draft4ResponseValidator)
+FORMATS = Draft4Validator.FORMAT_CHECKER
 
 # One error's message is cut to this; a fuzzed value can be megabytes of JSON.
 MAX_MESSAGE = 300
@@ -71,15 +79,22 @@ class BodyProblem(BadRequestProblem):
 
 
 class NamedParameterValidator(ParameterValidator):
-    """Connexion's parameter errors name the value but not the parameter, then dump the schema;
-    say which parameter, in one line."""
+    """Connexion's parameter check (its `validate_parameter`), with ECMA-262 patterns; its errors name
+    the value but not the parameter, then dump the schema: these say which parameter, in one line."""
 
     @staticmethod
-    def validate_parameter(parameter_type: str, value: Any, param: dict[str, Any], param_name: Any = None) -> Any:
-        error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
-        if error and not error.startswith("Missing"):
-            return f"{parameter_type} parameter {param.get('name')!r}: {error.splitlines()[0]}"
-        return error
+    def validate_parameter(
+        parameter_type: str, value: Any, param: dict[str, Any], param_name: Any = None
+    ) -> str | None:
+        if is_nullable(param) and is_null(value):
+            return None
+        if value is None:
+            return f"Missing {parameter_type} parameter '{param['name']}'" if param.get("required") else None
+        try:
+            EcmaDraft4Validator(param.get("schema", param), format_checker=FORMATS).validate(value)
+        except ValidationError as exc:
+            return f"{parameter_type} parameter {param.get('name')!r}: {str(exc).splitlines()[0]}"
+        return None
 
 
 class StrictJSONBodyValidator(JSONRequestBodyValidator):
@@ -101,6 +116,10 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         except RecursionError:
             raise BadRequestProblem(detail="request body is not usable JSON: nested too deeply") from None
 
+    @property
+    def _validator(self) -> Any:
+        return RequestValidator(self._schema, format_checker=FORMATS)
+
     def _validate(self, body: Any) -> dict[str, Any] | None:
         if not self._nullable and body is None:
             raise BadRequestProblem(detail="Request body must not be empty")
@@ -113,6 +132,18 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         if errors:
             raise BodyProblem(errors)
         return None
+
+
+class FastJSONResponseBodyValidator(JSONResponseBodyValidator):
+    """Response validation with the fast accept path (a 100k-payment listing: ~0.2 s instead of ~20 s)."""
+
+    @property
+    def validator(self) -> Any:
+        return ResponseValidator(self._schema, format_checker=FORMATS)
+
+    def _validate(self, body: Any) -> None:
+        if not FastCheck.is_valid(self._schema, body):
+            super()._validate(body)
 
 
 VALIDATORS = {

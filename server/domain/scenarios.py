@@ -17,6 +17,7 @@ from jsonschema import Draft4Validator
 
 from ..resources import load_spec, load_yaml
 from .errors import Conflict, InvalidScenario, ScenarioNotFound, UnknownScenario
+from .patterns import EcmaDraft4Validator
 
 DEFAULT_NAME = "default"
 # Modelled on Svix / Standard Webhooks: attempts at 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -161,7 +162,7 @@ _VALIDATOR: Draft4Validator | None = None
 def _validator() -> Draft4Validator:
     global _VALIDATOR
     if _VALIDATOR is None:
-        _VALIDATOR = Draft4Validator(_schema())
+        _VALIDATOR = EcmaDraft4Validator(_schema())
     return _VALIDATOR
 
 
