@@ -176,7 +176,7 @@ def _check_params(action: str, params: dict[str, Any]) -> list[str]:
         if not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
             errors.append(f"create: `count` must be an integer from 1 to {MAX_COUNT}")
         prefix = params.get("tx_id_prefix", "qa")
-        if not isinstance(prefix, str) or not TX_PREFIX_RE.match(prefix):
+        if not isinstance(prefix, str) or not TX_PREFIX_RE.fullmatch(prefix):
             errors.append("create: `tx_id_prefix` must be 1-40 of A-Z a-z 0-9 _ . : -")
         for key in ("amount", "order_id", "user_id"):
             if key in params and (not isinstance(params[key], int) or params[key] < 0):
@@ -351,7 +351,7 @@ def saved_scripts() -> dict[str, str]:
 def save_script(file_name: str, text: str) -> Path:
     """Validate, then write `<scripts_dir>/<file_name>.yaml`; a bad script or name writes nothing."""
     stem = file_name.removesuffix(".yaml")
-    if not NAME_RE.match(stem):
+    if not NAME_RE.fullmatch(stem):
         raise ScriptError(["file name: use 1-64 of A-Z a-z 0-9 _ . -"])
     parse_script(text)
     folder = scripts_dir()
