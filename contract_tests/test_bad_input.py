@@ -231,6 +231,15 @@ def test_a_trailing_line_break_in_a_body_field_is_a_400_not_a_stored_payment(c, 
     assert_nothing_stored(c)
 
 
+@pytest.mark.parametrize(
+    ("url", "mention"),
+    [("http://127.0.0.1:99999/hook", "out of range"), ("http://127.0.0.1:0/hook", "port 0")],
+)
+def test_a_callback_url_no_webhook_could_reach_is_a_400(c, url, mention):
+    assert_problem(c.post(CREATE, json=good(callback_url=url)), 400, "callback_url", mention)
+    assert_nothing_stored(c)
+
+
 def test_a_trailing_line_break_in_a_scenario_name_is_a_400(c):
     assert_problem(c.put("/mock/v1/active-scenario", json={"name": "default\n"}), 400, "name")
     assert c.get("/mock/v1/active-scenario").json() == {"name": "default"}

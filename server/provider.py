@@ -16,7 +16,7 @@ from .domain import deliveries as dl
 from .domain.clock import Clock
 from .domain.deliveries import Delivery
 from .domain.errors import BadRequest, Conflict, InjectedFailure, NotFound
-from .domain.payments import PENDING, Payment, payment_id_for
+from .domain.payments import PENDING, Payment, check_callback_url, payment_id_for
 from .domain.scenarios import Scenario, ScenarioBook
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
 from .store.base import Store
@@ -55,6 +55,7 @@ class Provider:
 
     # provider operations
     async def create(self, request: Mapping[str, Any], scenario_header: str | None) -> CreateResult:
+        check_callback_url(request["callback_url"])
         scenario = self.book.select(scenario_header, request)
         await self.misbehave(scenario, "create")
         tx_id = request["tx_id"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from .clock import iso
-from .errors import Conflict
+from .errors import BadRequest, Conflict
 
 PENDING = "PENDING"
 COMPLETED = "PAYMENT_COMPLETED"
@@ -23,6 +24,17 @@ def payment_id_for(tx_id: str) -> str:
 
 def tx_id_of(payment_id: str) -> str:
     return payment_id[4:]
+
+
+def check_callback_url(url: str) -> None:
+    """What the contract's `uri` format and pattern let through but no webhook could reach: a port
+    outside 1-65535. Refused at create, rather than failing every delivery attempt until the end."""
+    try:
+        port = urlsplit(url).port
+    except ValueError as exc:
+        raise BadRequest(f"callback_url {url[:200]!r}: {exc}") from None
+    if port == 0:
+        raise BadRequest(f"callback_url {url[:200]!r}: port 0 cannot be connected to")
 
 
 # weakref_slot: the sqlite store keeps live objects in a weak identity map (see store/sqlite.py)
