@@ -2,7 +2,7 @@
 -- their results back in one statement (lease cleared, rescheduled within 1 s, so the backlog
 -- stays due and leases held at any moment are only those in flight). Without the
 -- claimed_until filter a claimed row is claimable again as soon as the claim commits
--- (claim_check_nolease.sql shows it).
+-- (the lease check's negative control in run.py shows it).
 WITH due AS (
     SELECT id FROM deliveries
      WHERE state = 'pending' AND next_attempt_at <= now()

@@ -1,5 +1,7 @@
 -- lease check, not timed: claim.sql with each claim and release logged (clock_timestamp()).
--- run.py then looks for a delivery claimed again before its previous claim was released.
+-- run.py then looks for a delivery claimed again before its previous claim was released, and runs
+-- this script once more without its lease-filter line as the negative control (the query as first
+-- planned), where it expects double claims.
 WITH due AS (
     SELECT id FROM deliveries
      WHERE state = 'pending' AND next_attempt_at <= now()

@@ -20,7 +20,7 @@ Each round: the schema (schema.sql) dropped and made anew with --rows payments a
 (prefill.sql), then every pgbench script (-n -M prepared, -T <= 10 s, so every load loop stops by
 itself) at c=1 and c=32 (-j 2), the claim runs on a fresh backlog each. Rounds interleave the
 configurations; medians over rounds with min-max. Then a lease check (claim_check.sql, and
-claim_check_nolease.sql as its negative control). Writes bench/results/postgres-<time>.json and
+the same script without its lease filter as its negative control). Writes bench/results/postgres-<time>.json and
 prints a table. Refuses any host but loopback or a local Unix socket directory.
 """
 
@@ -158,11 +158,26 @@ def fsync_probe() -> dict[str, Any] | None:
     }
 
 
-def lease_check(pg: Pg, rows: int, script: str, seconds: int) -> dict[str, Any]:
+LEASE_FILTER = "AND (claimed_until IS NULL OR claimed_until < now())"
+
+
+def without_lease_filter(script: Path, folder: Path) -> Path:
+    """The lease check's negative control: `script` with its one lease-filter line removed, nothing
+    else (the query as first planned), written to `folder` as claim_check_nolease.sql."""
+    lines = script.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if line.strip() != LEASE_FILTER]
+    if len(kept) != len(lines) - 1:
+        raise SystemExit(f"{script.name}: expected exactly one line {LEASE_FILTER!r}")
+    control = folder / "claim_check_nolease.sql"
+    control.write_text("".join(kept))
+    return control
+
+
+def lease_check(pg: Pg, rows: int, script: Path, seconds: int) -> dict[str, Any]:
     """Claims and releases logged with clock_timestamp(); a delivery claimed again before its previous
     claim was released (or whose previous claim never was: its claimer lost it) was held twice."""
     reset(pg, rows, "backlog")
-    bench = pg.pgbench(script, 32, seconds, rows)
+    bench = pg.pgbench(str(script), 32, seconds, rows)
     claims, released = pg.psql("SELECT count(*), count(released_at) FROM claim_log").split("|")
     overlapping = pg.psql(
         """SELECT count(*) FROM (
@@ -171,7 +186,7 @@ def lease_check(pg: Pg, rows: int, script: str, seconds: int) -> dict[str, Any]:
             WHERE prev_claimed IS NOT NULL AND (prev_released IS NULL OR claimed_at < prev_released)"""
     )
     return {
-        "script": script,
+        "script": script.name,
         "clients": 32,
         "seconds": seconds,
         "claim_cycles": bench["transactions"],
@@ -266,7 +281,10 @@ def main() -> int:
             tps, lat = result["tps"], result["latency_avg_ms"]
             print(f"round {rnd + 1} {name:24} {tps:10.1f} tps {lat:8.3f} ms", flush=True)
     check_seconds = min(5, args.seconds)
-    checks = [lease_check(pg, args.rows, s, check_seconds) for s in ("claim_check.sql", "claim_check_nolease.sql")]
+    with tempfile.TemporaryDirectory() as folder:
+        checked = HERE / "claim_check.sql"
+        control = without_lease_filter(checked, Path(folder))
+        checks = [lease_check(pg, args.rows, script, check_seconds) for script in (checked, control)]
     pg.psql(file="schema.sql")  # leave no data behind
 
     cpu = next((ln.split(":", 1)[1].strip() for ln in _cpuinfo() if ln.startswith("model name")), None)
