@@ -100,11 +100,12 @@ def create_app(
             await provider.dispatcher.stop()
             store.close()
 
-    app = AsyncApp(__name__, lifespan=lifespan)
+    from .api import docs_ui, problems, validation
+
+    app = AsyncApp(__name__, lifespan=lifespan, middlewares=docs_ui.middlewares())
     prepare_operations(app)
     auth = settings.auth_token is not None
     options = SwaggerUIOptions(swagger_ui_path="/docs")
-    from .api import problems, validation
 
     routes = problems.Routes()
     with _shipped_specs_trusted():

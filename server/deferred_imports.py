@@ -1,26 +1,38 @@
 """Imports that `paymock serve` leaves out of its start-up: Connexion makes them, serving never uses them.
 
-Measured on the 2-core dev machine, 15 interleaved rounds, medians: `paymock serve` to the first 200 on
-/healthz 0.86 s -> 0.69 s (paired saving 0.18 s, IQR 0.16-0.26); `import paymock.app` 0.63 s -> 0.40 s.
-Per item, the `-X importtime` self time of the modules it keeps out of a serve start-up (paymock.app,
-create_app, uvicorn, Connexion's middleware stack; median of 9 runs). Only ``requests`` is in the server
-image (``pip install .``); rich, pygments and flask are in dev and test environments only.
+Measured on the 2-core dev machine, 15 interleaved rounds, medians (``bench/ready.py``): `paymock serve`
+to the first 200 on /healthz 0.86 s -> 0.69 s with requests, httpx._main and flask left out (dev
+environment); then, installed as the image installs it, 0.656 s -> 0.573 s with httpx, Starlette's
+TestClient and rfc3986_validator left out too and uvicorn's WebSocket protocol off (``cli._serve``).
+Per item below, the `-X importtime` self time of the modules it keeps out. rich, pygments and flask are
+in dev and test environments only; the others are in the server image (``pip install .``).
 
 - ``requests`` (urllib3, charset_normalizer, ...), ~78 ms: ``connexion.json_schema`` imports it only to
   fetch remote ``$ref``s, which the shipped specs do not have. *Deferred*: the module object exists and
   is loaded on its first attribute use (``importlib.util.LazyLoader``).
+- ``httpx``, with ``starlette.testclient`` and ``anyio.from_thread`` (~50 ms together): Connexion
+  imports Starlette's ``TestClient`` (``from ... import``) only for ``app.test_client()``, and
+  ``connexion.security`` imports httpx for remote token checks, which paymock's bearer-token check does
+  not use. paymock's own senders do not use httpx unless ``PAYMOCK_HTTP_CLIENT=httpx`` asks for it.
+  *Forwarded* (``TestClient``, see below) and *deferred* (``httpx``).
 - ``httpx._main`` (rich, pygments), ~51 ms: httpx's command-line client, which ``httpx/__init__``
-  imports inside ``try/except ImportError``. httpx itself still loads (Starlette's TestClient, which
-  Connexion imports, subclasses its classes). *Skipped*: in the serving process ``httpx.main`` is
-  httpx's own "install httpx[cli]" stub; nothing there runs httpx's CLI.
+  imports inside ``try/except ImportError``. *Skipped*, for when httpx does load inside the block.
 - ``flask`` (werkzeug routing, itsdangerous, blinker), ~25 ms: not a dependency of paymock (connexion's
   ``flask`` extra is not requested), so the server image has no flask and Connexion falls back to its
   ``not_installed_error`` stubs for ``FlaskApp`` and the Flask decorator, which ``AsyncApp`` never
   uses. *Skipped* here too, so a dev environment that has flask starts like the image.
+- ``rfc3986_validator``, ~15 ms: one large regular expression compiled at import, for jsonschema's
+  ``uri`` format check, which runs only when a body fails the fast check (``api/fast_schema``).
+  *Forwarded*: jsonschema registers its checkers exactly as before; the first ``uri`` check loads it.
 
 Not here: ``jinja2`` (~25 ms), imported by ``connexion.spec`` only to render spec files, is needed
 anyway: the Swagger UI middleware builds ``starlette.templating.Jinja2Templates`` when the stack is
 built, before the first request.
+
+Forwarded names are stand-in modules only inside the block: each listed function (a class, for
+``TestClient``: calling it makes the real instance) imports the real module on its first call and
+calls it. For ``from module import name``, which a lazy module cannot serve: reading the attribute
+would load it.
 
 Skipped names are ``None`` in ``sys.modules`` only inside the block (``import flask`` raises
 ImportError there) and import normally afterwards. Deferral goes through a meta-path finder at the
@@ -33,7 +45,8 @@ Only the command line (`paymock serve`, the image's CMD) uses this: the process 
 ends with it. Two consequences are accepted there and would not be in a library: Connexion's
 ``FlaskApp`` stays its not-installed stub for the process's life, and Python 3.11's LazyLoader is not
 thread-safe on first use (fixed in 3.12.3): the one user of ``requests``, Connexion's remote
-``$ref`` resolution, runs in ``create_app`` on the main thread, and nothing touches it while serving.
+``$ref`` resolution, runs in ``create_app`` on the main thread, and nothing touches it while serving;
+httpx is first touched, if ever, on the event loop's thread (the httpx sender, built in the lifespan).
 """
 
 from __future__ import annotations
@@ -45,9 +58,15 @@ import importlib.util
 import sys
 from collections.abc import Iterator, Sequence
 from types import ModuleType
+from typing import Any
 
-DEFERRED = ("requests",)
+DEFERRED = ("requests", "httpx")
 SKIPPED = ("httpx._main", "flask")
+# module -> the functions start-up takes from it with `from module import f`; each forwards to the real module
+FORWARDED: dict[str, tuple[str, ...]] = {
+    "rfc3986_validator": ("validate_rfc3986",),
+    "starlette.testclient": ("TestClient",),
+}
 
 
 class _LazyOnFirstImport(importlib.abc.MetaPathFinder):
@@ -69,14 +88,43 @@ class _LazyOnFirstImport(importlib.abc.MetaPathFinder):
         return spec
 
 
+def _forwarding_module(name: str, functions: Sequence[str]) -> ModuleType:
+    """A stand-in for `name` whose functions import the real module on their first call, then call it.
+
+    For `from name import f`, which a lazy module cannot serve: the attribute read itself would load it.
+    """
+    stand_in = ModuleType(name, f"paymock's start-up stand-in: {', '.join(functions)} load the real {name}")
+    real: list[ModuleType] = []
+
+    def load() -> ModuleType:
+        if not real:
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+            real.append(importlib.import_module(name))
+        return real[0]
+
+    for function in functions:
+
+        def forward(*args: Any, _function: str = function, **kwargs: Any) -> Any:
+            return getattr(load(), _function)(*args, **kwargs)
+
+        forward.__name__ = forward.__qualname__ = function
+        setattr(stand_in, function, forward)
+    return stand_in
+
+
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
     """Around the serving process's first import of paymock.app (and so Connexion) and create_app."""
     finder = _LazyOnFirstImport([name for name in DEFERRED if name not in sys.modules])
     skipped = [name for name in SKIPPED if name not in sys.modules]
+    stand_ins = {
+        name: _forwarding_module(name, functions) for name, functions in FORWARDED.items() if name not in sys.modules
+    }
     sys.meta_path.insert(0, finder)
     for name in skipped:
         sys.modules[name] = None  # type: ignore[assignment]  # the documented way to make an import fail
+    sys.modules.update(stand_ins)
     try:
         yield
     finally:
@@ -85,3 +133,6 @@ def deferred() -> Iterator[None]:
         for name in skipped:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]
+        for name, stand_in in stand_ins.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]  # a later `import name` gets the real module

@@ -19,44 +19,93 @@ from paymock import deferred_imports
 from tests.conftest import SERVER_ENV
 
 # What a start-up without deferral loads and `paymock serve` must not: (module, a module it pulls in).
-WATCHED = ("requests", "urllib3", "charset_normalizer", "httpx._main", "rich", "pygments", "flask", "itsdangerous")
+WATCHED = (
+    "requests",
+    "urllib3",
+    "charset_normalizer",
+    "httpx",
+    "httpx._client",
+    "httpx._main",
+    "rich",
+    "pygments",
+    "flask",
+    "itsdangerous",
+    "rfc3986_validator",
+    "starlette.testclient",
+    "anyio.from_thread",
+)
 
-# Module states, read without touching a lazy module (an attribute read would load it): `type()` is
-# LazyLoader's private class until the first use, ModuleType after.
-STATES = """
-import json, sys, types
+# The real serve path: cli.main -> _serve -> uvicorn, on a free loopback port. A thread waits for the
+# first 200 on /healthz, as a caller would, then prints the watched modules' states, read without
+# touching a lazy module (an attribute read would load it: `type()` is LazyLoader's private class
+# until the first use, ModuleType after), runs REQUESTS, and stops the server with SIGTERM. It talks
+# over a raw socket: an HTTP client library would change what is imported.
+SERVE = """
+import json, os, signal, socket, sys, threading, time, types
+WATCHED = sys.argv[1:]
+REQUESTS = []  # (method, path, JSON body or None); their answers are printed as ANSWER lines
+
 def state(name):
     module = sys.modules.get(name)
     if module is None:
         return "absent"
     return "loaded" if type(module) is types.ModuleType else "lazy"
-print("STATES " + json.dumps({name: state(name) for name in sys.argv[2:]}))
-"""
 
-# The real serve path (cli.main -> _serve), with uvicorn.run replaced by one request through the
-# built app: the lifespan runs and Connexion builds its middleware stack, as before the first 200.
-SERVE = """
-import sys, uvicorn
-def first_request(app, **kwargs):
-    with app.test_client() as client:
-        assert client.get("/healthz").status_code == 200
-uvicorn.run = first_request
+def http(port, method, path, body=None):
+    data = b"" if body is None else json.dumps(body).encode()
+    head = f"{method} {path} HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nConnection: close\\r\\n"
+    head += f"Content-Type: application/json\\r\\nContent-Length: {len(data)}\\r\\n\\r\\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(head.encode() + data)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1])
+    return status, answer.split(b"\\r\\n\\r\\n", 1)[1].decode()
+
+def probe(port):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if http(port, "GET", "/healthz")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.02)
+    print("STATES " + json.dumps({name: state(name) for name in WATCHED}), flush=True)
+    for method, path, body in REQUESTS:
+        status, text = http(port, method, path, body)
+        print("ANSWER", status, text, flush=True)
+    print("AFTER " + json.dumps({name: state(name) for name in WATCHED}), flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+threading.Thread(target=probe, args=(port,), daemon=True).start()
 from paymock import cli
 assert "connexion" not in sys.modules
-argv, sys.argv = sys.argv, ["paymock", "serve", "--port", "1"]
+sys.argv = ["paymock", "serve", "--host", "127.0.0.1", "--port", str(port)]
 assert cli.main() == 0  # the command line's way: argv from sys.argv
-sys.argv = argv
 """
 
 # An in-process caller passing argv (an embedder): no deferral, the process is not only the server.
-SERVE_IN_PROCESS = SERVE.replace("assert cli.main() == 0", 'assert cli.main(["serve", "--port", "1"]) == 0')
+SERVE_IN_PROCESS = SERVE.replace(
+    "assert cli.main() == 0", 'assert cli.main(["serve", "--host", "127.0.0.1", "--port", str(port)]) == 0'
+)
 
-# A library user: plain imports, the same first request.
+# A library user: plain imports, a first request through Starlette's TestClient.
 LIBRARY = """
+import json, sys, types
 from paymock.app import create_app
 from paymock.settings import Settings
 with create_app(Settings.from_env()).test_client() as client:
     assert client.get("/healthz").status_code == 200
+def state(name):
+    module = sys.modules.get(name)
+    if module is None:
+        return "absent"
+    return "loaded" if type(module) is types.ModuleType else "lazy"
+print("STATES " + json.dumps({name: state(name) for name in sys.argv[1:]}))
 """
 
 
@@ -65,12 +114,14 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("PAYMOCK_")} | SERVER_ENV
 
 
-def _states(code: str, *names: str) -> dict[str, str]:
-    out = subprocess.run(
-        [sys.executable, "-c", code + STATES, "-", *names], capture_output=True, text=True, env=_env(), timeout=60
-    )
+def _run(code: str, *names: str) -> list[str]:
+    out = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, env=_env(), timeout=60)
     assert out.returncode == 0, out.stderr
-    line = next(line for line in out.stdout.splitlines() if line.startswith("STATES "))
+    return out.stdout.splitlines()
+
+
+def _states(code: str, *names: str) -> dict[str, str]:
+    line = next(line for line in _run(code, *names) if line.startswith("STATES "))
     return json.loads(line.removeprefix("STATES "))
 
 
@@ -80,13 +131,46 @@ def test_serve_start_up_does_not_run_the_deferred_and_skipped_modules():
     # requests is Connexion's own dependency: always installed, so this part can always fail
     assert library["requests"] == library["urllib3"] == "loaded"
     assert serve["requests"] == "lazy" and serve["urllib3"] == serve["charset_normalizer"] == "absent"
+    # Connexion's security module imports httpx for remote token checks: the module object only
+    assert serve["httpx"] == "lazy" and serve["httpx._client"] == "absent"
+    # a dependency of paymock: jsonschema's `uri` check forwards to it on its first call (see below)
+    assert library["rfc3986_validator"] == "loaded" and serve["rfc3986_validator"] == "absent"
     # rich, pygments and flask are installed in some environments only (dev, not the server image)
-    others = [name for name in WATCHED if name != "requests" and library[name] == "loaded"]
+    others = [name for name in WATCHED if name not in ("requests", "httpx") and library[name] == "loaded"]
     assert {name: serve[name] for name in others} == dict.fromkeys(others, "absent")
 
 
 def test_serve_called_in_process_with_arguments_imports_as_a_library_does():
     assert _states(SERVE_IN_PROCESS, *WATCHED) == _states(LIBRARY, *WATCHED)
+
+
+# The serve path again; after start-up, one body that only the Python judge explains (its `uri` check).
+BAD_URI = {
+    "version": "v2",
+    "tx_id": "tx_1",
+    "order_id": 1,
+    "user_id": 1,
+    "amount": 1000,
+    "callback_url": "http://127.0.0.1:9/a b",
+}
+SERVE_BAD_URI = SERVE.replace(
+    "REQUESTS = []",
+    f"REQUESTS = [('POST', '/api/v2/payments', {BAD_URI!r}), ('GET', '/api/v2/pending-payments', None)]",
+)
+
+
+def test_forwarded_uri_check_loads_its_module_on_first_use_and_still_judges():
+    lines = _run(SERVE_BAD_URI, "rfc3986_validator")
+    states = {
+        line.split(" ", 1)[0]: json.loads(line.split(" ", 1)[1])
+        for line in lines
+        if line.startswith(("STATES", "AFTER"))
+    }
+    answers = [line.split(" ", 2)[1:] for line in lines if line.startswith("ANSWER ")]
+    assert states["STATES"] == {"rfc3986_validator": "absent"}
+    assert answers[0][0] == "400" and "callback_url: 'http://127.0.0.1:9/a b' is not a 'uri'" in answers[0][1]
+    assert answers[1][0] == "200" and json.loads(answers[1][1])["total"] == 0  # nothing stored
+    assert states["AFTER"] == {"rfc3986_validator": "loaded"}
 
 
 TOUCH = """
@@ -96,8 +180,13 @@ from paymock import deferred_imports
 from paymock.settings import Settings
 with deferred_imports.deferred():
     import paymock.app
-    paymock.app.create_app(Settings.from_env())
+    app = paymock.app.create_app(Settings.from_env())
 import connexion
+assert "starlette.testclient" not in sys.modules  # its stand-in is gone with the block
+with app.test_client() as client:  # Connexion's TestClient, forwarded: the real module loads now
+    assert client.get("/healthz").status_code == 200
+import starlette.testclient
+assert isinstance(client, starlette.testclient.TestClient) and type(starlette.testclient) is types.ModuleType
 import connexion.json_schema
 assert type(sys.modules["requests"]) is not types.ModuleType and "urllib3" not in sys.modules
 get = connexion.json_schema.requests.get  # what connexion does to fetch a remote $ref
@@ -105,8 +194,9 @@ assert callable(get) and get.__module__ == "requests.api"
 import requests, requests.adapters
 assert requests is connexion.json_schema.requests and type(requests) is types.ModuleType
 assert requests.Session().get_adapter("https://example.org") is not None
-import httpx
-assert callable(httpx.main) and callable(httpx.Client)  # the CLI is httpx's stub, the client is whole
+import httpx, connexion.security
+assert httpx is connexion.security.httpx and type(httpx) is types.ModuleType  # loaded by the TestClient
+assert callable(httpx.main) and callable(httpx.Client)
 import importlib.util
 if importlib.util.find_spec("flask"):
     assert connexion.FlaskApp.__name__ == "_delayed_error"  # Connexion's not-installed stub, as in the image
@@ -145,12 +235,36 @@ def test_deferred_block_defers_first_import_and_skips_only_inside(tmp_path: Path
         sys.modules.pop("paymock_probe_lazy", None)
 
 
+def test_forwarded_module_is_a_stand_in_inside_and_the_real_one_on_first_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    (tmp_path / "paymock_probe_fw.py").write_text(
+        "import sys\nsys.paymock_probe_ran = True\ndef f(x, *, k=1):\n    return x * k\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(deferred_imports, "FORWARDED", {"paymock_probe_fw": ("f",)})
+    monkeypatch.setattr(sys, "paymock_probe_ran", False, raising=False)
+    try:
+        with deferred_imports.deferred():
+            from paymock_probe_fw import f  # type: ignore[import-not-found]
+
+            assert not sys.paymock_probe_ran  # type: ignore[attr-defined]
+        assert "paymock_probe_fw" not in sys.modules  # the stand-in is gone; the real one not loaded yet
+        assert f(3, k=2) == 6 and f.__name__ == "f"
+        assert sys.paymock_probe_ran  # type: ignore[attr-defined]
+        real = sys.modules["paymock_probe_fw"]
+        assert type(real) is ModuleType and real.f(2) == 2 and f(4) == 4
+    finally:
+        sys.modules.pop("paymock_probe_fw", None)
+
+
 def test_deferred_block_leaves_modules_already_imported_alone():
     import requests  # noqa: F401  # imported here anyway (Connexion); made sure of
+    import rfc3986_validator  # noqa: F401  # (jsonschema's)
 
-    names = (*deferred_imports.DEFERRED, *deferred_imports.SKIPPED)
+    names = (*deferred_imports.DEFERRED, *deferred_imports.SKIPPED, *deferred_imports.FORWARDED)
     before = {name: sys.modules[name] for name in names if name in sys.modules}
-    assert "requests" in before
+    assert "requests" in before and "rfc3986_validator" in before
     with deferred_imports.deferred():
         assert all(sys.modules[name] is module for name, module in before.items())
     assert all(sys.modules[name] is module for name, module in before.items())

@@ -1,0 +1,83 @@
+"""Cold start to healthy, interleaved: two or more sides started in turn, many rounds, medians.
+
+    python bench/ready.py python:/tmp/before/bin/python python:/tmp/after/bin/python --rounds 15
+    python bench/ready.py "" baseline:connexion baseline:starlette
+
+A side is what `bench/ab.py` takes: KEY=VALUE,... for the paymock process (the empty string is the
+defaults), `python:PATH[,KEY=VALUE...]` for paymock served by another interpreter (a venv holding
+another commit, or one with only `pip install .`, as the image has), or `baseline:connexion` /
+`baseline:starlette`. Each round starts every side once, in an order that rotates, and times the process
+start to the first 200 on /healthz (`bench.run.Proc`). Start-up differences of tens of milliseconds
+drown in this machine's noise unless the sides take turns; the paired differences to the first side
+(same round) are printed with the medians. Writes bench/results/ready-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.ab import parse_side, process_for
+from bench.run import BENCH, machine
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    if len(values) < 2:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4)
+    return q1, q2, q3
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("sides", nargs="+", help="two or more sides, as bench/ab.py takes them")
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    if len(args.sides) < 2:
+        parser.error("give at least two sides")
+    starts: dict[int, list[float]] = {i: [] for i in range(len(args.sides))}
+    for round_no in range(args.rounds):
+        order = [(round_no + k) % len(args.sides) for k in range(len(args.sides))]
+        for i in order:
+            python, env = parse_side(args.sides[i])
+            proc = process_for(args.sides[i], python, env)
+            try:
+                proc.start()
+                starts[i].append(proc.ready_s)
+            finally:
+                proc.stop()
+        row = "  ".join(f"{starts[i][-1]:.3f}" for i in range(len(args.sides)))
+        print(f"round {round_no + 1}/{args.rounds}: {row}", flush=True)
+    rows: list[dict[str, Any]] = []
+    for i, side in enumerate(args.sides):
+        q1, med, q3 = quartiles(starts[i])
+        diffs = [b - a for a, b in zip(starts[0], starts[i], strict=True)]
+        rows.append(
+            {
+                "side": side or "(defaults)",
+                "median_s": round(med, 3),
+                "iqr_s": [round(q1, 3), round(q3, 3)],
+                "paired_diff_to_first_s": round(statistics.median(diffs), 3),
+                "starts_s": [round(s, 3) for s in starts[i]],
+            }
+        )
+    print(f"\n{'side':<50} {'median':>8} {'IQR':>15} {'vs first':>9}")
+    for row in rows:
+        iqr = f"{row['iqr_s'][0]:.3f}-{row['iqr_s'][1]:.3f}"
+        print(f"{row['side'][-50:]:<50} {row['median_s']:>8.3f} {iqr:>15} {row['paired_diff_to_first_s']:>+9.3f}")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = BENCH / "results" / f"ready-{stamp}.json"
+    out.write_text(json.dumps({"machine": machine(), "rounds": args.rounds, "sides": rows}, indent=2) + "\n")
+    print(f"\nwrote {out.relative_to(BENCH.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
