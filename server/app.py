@@ -100,8 +100,9 @@ def create_app(
             await provider.dispatcher.stop()
             store.close()
 
-    from .api import docs_ui, problems, validation
+    from .api import content_type, docs_ui, problems, validation
 
+    content_type.install()
     app = AsyncApp(__name__, lifespan=lifespan, middlewares=docs_ui.middlewares())
     prepare_operations(app)
     auth = settings.auth_token is not None

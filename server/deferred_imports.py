@@ -2,7 +2,7 @@
 
 Measured on the 2-core dev machine, 15 interleaved rounds, medians (``bench/ready.py``): `paymock serve`
 to the first 200 on /healthz 0.86 s -> 0.69 s with requests, httpx._main and flask left out (dev
-environment); then, installed as the image installs it, 0.656 s -> 0.573 s with httpx, Starlette's
+environment); then, installed as the image installs it, 0.698 s -> 0.573 s with httpx, Starlette's
 TestClient and rfc3986_validator left out too and uvicorn's WebSocket protocol off (``cli._serve``).
 Per item below, the `-X importtime` self time of the modules it keeps out. rich, pygments and flask are
 in dev and test environments only; the others are in the server image (``pip install .``).
@@ -94,6 +94,7 @@ def _forwarding_module(name: str, functions: Sequence[str]) -> ModuleType:
     For `from name import f`, which a lazy module cannot serve: the attribute read itself would load it.
     """
     stand_in = ModuleType(name, f"paymock's start-up stand-in: {', '.join(functions)} load the real {name}")
+    stand_in.__spec__ = importlib.machinery.ModuleSpec(name, None)  # find_spec(name) answers, as for any module
     real: list[ModuleType] = []
 
     def load() -> ModuleType:
@@ -119,7 +120,10 @@ def deferred() -> Iterator[None]:
     finder = _LazyOnFirstImport([name for name in DEFERRED if name not in sys.modules])
     skipped = [name for name in SKIPPED if name not in sys.modules]
     stand_ins = {
-        name: _forwarding_module(name, functions) for name, functions in FORWARDED.items() if name not in sys.modules
+        name: _forwarding_module(name, functions)
+        for name, functions in FORWARDED.items()
+        # an absent module stays absent: its importer's `except ImportError` fallback must still apply
+        if name not in sys.modules and importlib.util.find_spec(name) is not None
     }
     sys.meta_path.insert(0, finder)
     for name in skipped:

@@ -6,6 +6,7 @@ process has imported Connexion (and so everything) long before.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -65,12 +66,16 @@ def http(port, method, path, body=None):
 
 def probe(port):
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    while True:
         try:
             if http(port, "GET", "/healthz")[0] == 200:
                 break
         except OSError:
-            time.sleep(0.02)
+            pass  # not listening yet
+        if time.monotonic() > deadline:
+            print("no 200 on /healthz in 30 s", file=sys.stderr, flush=True)
+            os._exit(1)
+        time.sleep(0.02)
     print("STATES " + json.dumps({name: state(name) for name in WATCHED}), flush=True)
     for method, path, body in REQUESTS:
         status, text = http(port, method, path, body)
@@ -249,6 +254,7 @@ def test_forwarded_module_is_a_stand_in_inside_and_the_real_one_on_first_call(
             from paymock_probe_fw import f  # type: ignore[import-not-found]
 
             assert not sys.paymock_probe_ran  # type: ignore[attr-defined]
+            assert importlib.util.find_spec("paymock_probe_fw").name == "paymock_probe_fw"  # a module like others
         assert "paymock_probe_fw" not in sys.modules  # the stand-in is gone; the real one not loaded yet
         assert f(3, k=2) == 6 and f.__name__ == "f"
         assert sys.paymock_probe_ran  # type: ignore[attr-defined]
@@ -256,6 +262,14 @@ def test_forwarded_module_is_a_stand_in_inside_and_the_real_one_on_first_call(
         assert type(real) is ModuleType and real.f(2) == 2 and f(4) == 4
     finally:
         sys.modules.pop("paymock_probe_fw", None)
+
+
+def test_forwarded_module_that_is_not_installed_stays_an_import_error(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(deferred_imports, "FORWARDED", {"paymock_probe_absent": ("f",)})
+    # the importer's `except ImportError` fallback still applies
+    with deferred_imports.deferred(), pytest.raises(ImportError):
+        from paymock_probe_absent import f  # type: ignore[import-not-found]  # noqa: F401
+    assert "paymock_probe_absent" not in sys.modules
 
 
 def test_deferred_block_leaves_modules_already_imported_alone():

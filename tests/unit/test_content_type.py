@@ -1,0 +1,34 @@
+"""paymock's extract_content_type answers as Connexion's does, and is the one Connexion calls."""
+
+from __future__ import annotations
+
+import pytest
+from connexion import utils
+
+from paymock.api import content_type
+
+CASES = [
+    [],
+    [(b"host", b"x")],
+    [(b"content-type", b"application/json")],
+    [(b"Content-Type", b"application/json; charset=utf-8")],
+    [(b"CONTENT-TYPE", b"text/plain"), (b"content-type", b"application/json")],  # the first one wins
+    [(b"content-length", b"2"), (b"content-type", b"\xe9t\xe9/x")],  # latin-1
+    [(b"content-type", b"")],
+    [("content-type", "application/problem+json")],
+    [("Content-Type", b"application/json")],
+    {"Content-Type": "application/json"},
+    {"content-length": "3"},
+    {},
+]
+
+
+@pytest.mark.parametrize("headers", CASES)
+def test_same_answer_as_connexion(headers):
+    assert content_type.extract_content_type(headers) == content_type.connexion_extract_content_type(headers)
+
+
+def test_installed_where_connexion_looks_it_up(client):
+    # the app built by the `client` fixture installed it
+    assert utils.extract_content_type is content_type.extract_content_type
+    assert client.post("/api/v2/payments", content=b"{}", headers={"content-type": "text/plain"}).status_code == 415
