@@ -2,7 +2,7 @@
 
 Measured on the 2-core dev machine, 15 interleaved rounds, medians (``bench/ready.py``): `paymock serve`
 to the first 200 on /healthz 0.86 s -> 0.69 s with requests, httpx._main and flask left out (dev
-environment); then, installed as the image installs it, 0.698 s -> 0.573 s with httpx, Starlette's
+environment); then, installed as the image installs it, 0.712 s -> 0.578 s with httpx, Starlette's
 TestClient and rfc3986_validator left out too and uvicorn's WebSocket protocol off (``cli._serve``).
 Per item below, the `-X importtime` self time of the modules it keeps out. rich, pygments and flask are
 in dev and test environments only; the others are in the server image (``pip install .``).
