@@ -16,6 +16,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -104,16 +105,36 @@ def wait_http(url: str, timeout_s: float = 30.0) -> None:
 
 @contextmanager
 def process(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """`command` in a process group of its own; on exit the whole group is stopped, and gone.
+
+    Chromium's helpers (network service, renderers) outlive its main process by a moment and keep
+    writing into the profile directory: removing it then failed with "Directory not empty".
+    """
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         yield proc
     finally:
-        proc.terminate()
+        _signal_group(proc.pid, signal.SIGTERM)
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
+        deadline = time.monotonic() + 10
+        while _signal_group(proc.pid, 0) and time.monotonic() < deadline:  # helpers still exiting
+            time.sleep(0.05)
+        _signal_group(proc.pid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to the group (0: only ask whether it still has a process); False if it has none."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 class Page:
