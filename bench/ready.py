@@ -35,11 +35,12 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
     return q1, q2, q3
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("sides", nargs="+", help="two or more sides, as bench/ab.py takes them")
     parser.add_argument("--rounds", type=int, default=15)
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, help="default: bench/results/ready-<time>.json")
+    args = parser.parse_args(argv)
     if len(args.sides) < 2:
         parser.error("give at least two sides")
     starts: dict[int, list[float]] = {i: [] for i in range(len(args.sides))}
@@ -72,10 +73,9 @@ def main() -> int:
     for row in rows:
         iqr = f"{row['iqr_s'][0]:.3f}-{row['iqr_s'][1]:.3f}"
         print(f"{row['side'][-50:]:<50} {row['median_s']:>8.3f} {iqr:>15} {row['paired_diff_to_first_s']:>+9.3f}")
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = BENCH / "results" / f"ready-{stamp}.json"
+    out = args.out or BENCH / "results" / f"ready-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps({"machine": machine(), "rounds": args.rounds, "sides": rows}, indent=2) + "\n")
-    print(f"\nwrote {out.relative_to(BENCH.parent)}")
+    print(f"\nwrote {out}")
     return 0
 
 

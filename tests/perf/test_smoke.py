@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import ab, loss, rss
+from bench import ab, loss, ready, rss
 from bench import run as bench
 
 
@@ -58,3 +58,13 @@ def test_ab_script_smoke_with_the_gc_probe(tmp_path: Path) -> None:
     # in 800 creates; the tuned server's threshold of 10,000 makes that far rarer
     assert young["PAYMOCK_GC=default"] >= 20
     assert young["PAYMOCK_GC=tuned"] * 3 < young["PAYMOCK_GC=default"], young
+
+
+def test_ready_script_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "ready.json"
+    assert ready.main(["", "baseline:starlette", "--rounds", "2", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [side["side"] for side in report["sides"]] == ["(defaults)", "baseline:starlette"]
+    for side in report["sides"]:
+        assert len(side["starts_s"]) == 2 and all(0 < s < 20 for s in side["starts_s"])
+    assert report["sides"][0]["paired_diff_to_first_s"] == 0
