@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import warnings
+
+from .domain.clock import iso
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "color_message"}
 
@@ -13,7 +14,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": iso(record.created),  # the API's timestamp format, e.g. 2024-01-01T12:00:00.123Z
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
