@@ -36,21 +36,27 @@ WATCHED = (
     "anyio.from_thread",
 )
 
-# The real serve path: cli.main -> _serve -> uvicorn, on a free loopback port. A thread waits for the
-# first 200 on /healthz, as a caller would, then prints the watched modules' states, read without
-# touching a lazy module (an attribute read would load it: `type()` is LazyLoader's private class
-# until the first use, ModuleType after), runs REQUESTS, and stops the server with SIGTERM. It talks
-# over a raw socket: an HTTP client library would change what is imported.
-SERVE = """
-import json, os, signal, socket, sys, threading, time, types
-WATCHED = sys.argv[1:]
-REQUESTS = []  # (method, path, JSON body or None); their answers are printed as ANSWER lines
-
+# A module's state, read without touching a lazy module (an attribute read would load it): `type()` is
+# LazyLoader's private class until the first use, ModuleType after. Both child scripts below use it.
+STATE = """
+import json, sys, types
 def state(name):
     module = sys.modules.get(name)
     if module is None:
         return "absent"
     return "loaded" if type(module) is types.ModuleType else "lazy"
+"""
+
+# The real serve path: cli.main -> _serve -> uvicorn, on a free loopback port. A thread waits for the
+# first 200 on /healthz, as a caller would, then prints the watched modules' states (STATE), runs
+# REQUESTS, and stops the server with SIGTERM. It talks over a raw socket: an HTTP client library
+# would change what is imported.
+SERVE = (
+    STATE
+    + """
+import os, signal, socket, threading, time
+WATCHED = sys.argv[1:]
+REQUESTS = []  # (method, path, JSON body or None); their answers are printed as ANSWER lines
 
 def http(port, method, path, body=None):
     data = b"" if body is None else json.dumps(body).encode()
@@ -92,6 +98,7 @@ assert "connexion" not in sys.modules
 sys.argv = ["paymock", "serve", "--host", "127.0.0.1", "--port", str(port)]
 assert cli.main() == 0  # the command line's way: argv from sys.argv
 """
+)
 
 # An in-process caller passing argv (an embedder): no deferral, the process is not only the server.
 SERVE_IN_PROCESS = SERVE.replace(
@@ -99,19 +106,16 @@ SERVE_IN_PROCESS = SERVE.replace(
 )
 
 # A library user: plain imports, a first request through Starlette's TestClient.
-LIBRARY = """
-import json, sys, types
+LIBRARY = (
+    STATE
+    + """
 from paymock.app import create_app
 from paymock.settings import Settings
 with create_app(Settings.from_env()).test_client() as client:
     assert client.get("/healthz").status_code == 200
-def state(name):
-    module = sys.modules.get(name)
-    if module is None:
-        return "absent"
-    return "loaded" if type(module) is types.ModuleType else "lazy"
 print("STATES " + json.dumps({name: state(name) for name in sys.argv[1:]}))
 """
+)
 
 
 def _env() -> dict[str, str]:
