@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from paymock.resources import load_yaml
+
 from .client import ApiError, PaymockClient
 
 ACTIONS = ("create", "wait", "confirm", "check", "set_active")
@@ -115,7 +117,7 @@ def _describe(action: str, params: dict[str, Any]) -> str:
 def parse_script(text: str) -> Script:
     """Parse and validate a script; raise ScriptError naming every problem (step and key)."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, unique_keys=True)
     except yaml.YAMLError as exc:
         raise ScriptError([f"YAML: {exc}"]) from None
     if not isinstance(data, dict):

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from connexion import AsyncApp
+from connexion.exceptions import Unauthorized
 from connexion.options import SwaggerUIOptions
 from connexion.spec import OpenAPISpecification
 from starlette.responses import JSONResponse, RedirectResponse
@@ -120,18 +121,21 @@ def create_app(
                 validator_map=validation.VALIDATORS,
                 swagger_ui_options=options,
             )
-    for path in ("/healthz", "/docs", "/"):
+    for path in ("/healthz", "/docs", "/", "/openapi.json"):
         routes.add(path, ["GET"])
 
     # Starlette's own 404/405 (no route, wrong method): problem+json that names what exists.
     app.add_error_handler(404, problems.route_not_found(routes))
     app.add_error_handler(405, problems.method_not_allowed(routes))
+    app.add_error_handler(Unauthorized, problems.unauthorized)
     app.add_error_handler(DomainError, problems.domain_error)
     app.add_error_handler(UnicodeDecodeError, problems.undecodable_body)
     app.add_error_handler(Exception, problems.unexpected)
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/docs", "docs", _docs_redirect, methods=["GET"])
     app.add_url_rule("/", "root", _docs_redirect, methods=["GET"])
+    # where FastAPI (the seed's framework) serves it: clients and tools that look there find the provider's
+    app.add_url_rule("/openapi.json", "openapi", _spec_redirect, methods=["GET"])
     return app
 
 
@@ -141,6 +145,10 @@ async def _healthz(_request: Any) -> JSONResponse:
 
 async def _docs_redirect(_request: Any) -> RedirectResponse:
     return RedirectResponse(PROVIDER_BASE + "/docs/")
+
+
+async def _spec_redirect(_request: Any) -> RedirectResponse:
+    return RedirectResponse(PROVIDER_BASE + "/openapi.json")
 
 
 def __getattr__(name: str) -> Any:

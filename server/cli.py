@@ -9,11 +9,14 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from .cli_args import env_default, port
 from .domain.errors import InvalidScenario
 from .settings import Settings, SettingsError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9002
+DEFAULT_CONSOLE_PORT = 8501
+DEFAULT_API_URL = "http://localhost:9002"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -85,7 +88,10 @@ def _console(args: argparse.Namespace) -> int:
 
     spec = importlib.util.find_spec("paymock_console")
     if spec is None or not spec.submodule_search_locations or importlib.util.find_spec("streamlit") is None:
-        print("paymock: the console needs the extra: pip install 'paymock[console]'", file=sys.stderr)
+        print(
+            "paymock: the console needs the extra: pip install '.[console]' (in a checkout of paymock)",
+            file=sys.stderr,
+        )
         return 2
     app = os.path.join(next(iter(spec.submodule_search_locations)), "streamlit_app.py")
     # the token travels by environment (SERVICE_AUTH_TOKEN, inherited), never on the command line
@@ -96,6 +102,7 @@ def _console(args: argparse.Namespace) -> int:
         "--server.address", args.address,
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",  # no "Deploy" button: the console is a local QA tool
     ]  # fmt: skip
     if os.name == "posix":
         os.execve(sys.executable, command, env)  # become streamlit, so SIGTERM/SIGINT reach it directly
@@ -108,19 +115,43 @@ def _console(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paymock", description="Contract-first mock payment provider.")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the mock provider (default 127.0.0.1:9002)")
-    serve.add_argument("--host", default=os.environ.get("PAYMOCK_HOST", DEFAULT_HOST))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("PAYMOCK_PORT", DEFAULT_PORT)))
+    about = "run the mock provider (default 127.0.0.1:9002)"
+    serve = sub.add_parser("serve", help=about, description=about + "; flags override the variables named")
+    serve.add_argument(
+        "--host",
+        default=env_default("PAYMOCK_HOST", DEFAULT_HOST),
+        help=f"address to listen on (PAYMOCK_HOST, default {DEFAULT_HOST}; 0.0.0.0 in a container)",
+    )
+    serve.add_argument(
+        "--port",
+        type=port("PAYMOCK_PORT"),
+        default=env_default("PAYMOCK_PORT", DEFAULT_PORT),
+        help=f"port (PAYMOCK_PORT, default {DEFAULT_PORT})",
+    )
     serve.add_argument("--scenarios", help="extra scenario file or directory (PAYMOCK_SCENARIOS)")
     serve.add_argument("--store", help="memory (default) or sqlite:PATH (PAYMOCK_STORE)")
     serve.add_argument("--time-scale", type=float, help="scale retry schedules and delays (PAYMOCK_TIME_SCALE)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING, ... (LOG_LEVEL)")
     serve.add_argument("--log-format", choices=["text", "json"], help="LOG_FORMAT")
     serve.set_defaults(func=_serve)
-    console = sub.add_parser("console", help="run the QA console (Streamlit, default port 8501)")
-    console.add_argument("--port", type=int, default=int(os.environ.get("PAYMOCK_CONSOLE_PORT", 8501)))
-    console.add_argument("--address", default=os.environ.get("PAYMOCK_CONSOLE_ADDRESS", DEFAULT_HOST))
-    console.add_argument("--api-url", default=os.environ.get("PAYMOCK_API_URL", "http://localhost:9002"))
+    about = "run the QA console (Streamlit, default 127.0.0.1:8501)"
+    console = sub.add_parser("console", help=about, description=about + "; it talks to the server over HTTP only")
+    console.add_argument(
+        "--port",
+        type=port("PAYMOCK_CONSOLE_PORT"),
+        default=env_default("PAYMOCK_CONSOLE_PORT", DEFAULT_CONSOLE_PORT),
+        help=f"port (PAYMOCK_CONSOLE_PORT, default {DEFAULT_CONSOLE_PORT})",
+    )
+    console.add_argument(
+        "--address",
+        default=env_default("PAYMOCK_CONSOLE_ADDRESS", DEFAULT_HOST),
+        help=f"address to listen on (PAYMOCK_CONSOLE_ADDRESS, default {DEFAULT_HOST})",
+    )
+    console.add_argument(
+        "--api-url",
+        default=env_default("PAYMOCK_API_URL", DEFAULT_API_URL),
+        help=f"the paymock server (PAYMOCK_API_URL, default {DEFAULT_API_URL}); the token: SERVICE_AUTH_TOKEN",
+    )
     console.set_defaults(func=_console)
     _add_tool_commands(sub)
     return parser

@@ -139,6 +139,8 @@ class Listener:
             )
         else:
             std = "ok" if standard == "ok" else ("missing" if standard.startswith("missing") else "invalid")
+            if standard.startswith("webhook-timestamp is ") and "away from now" in standard:
+                std = "stale"  # timestamp outside the tolerance, checked before the signature: refused as a replay
             summary = " ".join(f"{k}={fields[k]}" for k in ("tx_id", "amount", "status") if k in fields)
             forward = "" if forward_status is None else f" forward={forward_status}"
             line = (

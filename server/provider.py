@@ -102,13 +102,20 @@ class Provider:
     async def confirm(self, payment_id: str, scenario_header: str | None) -> Payment:
         payment = self.store.get_payment(payment_id)
         if payment is None:
-            self.book.select(scenario_header)  # an unknown header is still reported as such
+            # an unknown header is still reported as such, and API faults come before the lookup, as a
+            # provider's rate limiter or outage would answer without knowing the payment
+            await self.misbehave(self.book.select(scenario_header), "confirm")
             raise NotFound(f"no payment {payment_id!r}")
         # API faults are chosen as for a create, with the stored payment's data as the request
         await self.misbehave(self.book.select(scenario_header, payment.identity()), "confirm")
         delivery = self.store.get_delivery(webhook_id(COMPLETED_EVENT, payment.tx_id))
+        now = self.clock.now()
+        if delivery is not None and delivery.occurred_at > now:
+            # a delayed completion (slow-completion) confirmed before its time: it happens now
+            delivery.occurred_at = now
+            self.store.save_delivery(delivery)
         # completed when the event happened, so confirmed_at matches the webhook body
-        if payment.complete(delivery.occurred_at if delivery else self.clock.now()):
+        if payment.complete(delivery.occurred_at if delivery else now):
             self.store.save_payment(payment)
         if delivery is None:
             delivery = self._new_delivery(payment, self.book.scenario(payment.scenario), payment.confirmed_at or 0.0)
@@ -185,7 +192,15 @@ class Provider:
         if found is not None:
             return found, found.state
         d = current()
-        where = "no delivery yet" if d is None else f"state {d.state} after {len(d.attempts)} attempt(s)"
+        if d is None:
+            where = "no delivery yet"
+        else:
+            where = f"state {d.state} after {len(d.attempts)} attempt(s)"
+            if d.attempts:  # why it is not there yet: the receiver's answer, or why none came
+                last = d.attempts[-1]
+                where += (
+                    f"; the last one got {last.status_code}" if last.status_code else f"; the last one: {last.error}"
+                )
         return None, where
 
     def reset(self) -> tuple[int, int]:

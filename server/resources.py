@@ -14,8 +14,30 @@ import yaml
 YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=YamlLoader)  # a safe loader: plain data only
+class _UniqueKeysLoader(YamlLoader):  # type: ignore[misc,valid-type]
+    """A key written twice in one mapping is an error, not a silent overwrite by the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base`: keys written next to it override the merged ones, on purpose
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the constructor below reports it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str, *, unique_keys: bool = False) -> Any:
+    """A safe loader: plain data only. `unique_keys` for files people write (scenarios, console scripts)."""
+    return yaml.load(text, Loader=_UniqueKeysLoader if unique_keys else YamlLoader)
 
 
 @cache

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .domain.webhooks import standard_key
+
 DEV_SECRET = "paymock-dev-secret-change-me"
 
 
@@ -42,6 +44,21 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 def host_set(raw: str) -> frozenset[str]:
     """`127.0.0.1, localhost` -> {"127.0.0.1", "localhost"}: a comma-separated host allowlist."""
     return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
+
+
+def _check_secret(secret: str) -> None:
+    """A `whsec_` secret must decode (Standard Webhooks keys are base64); found at start, not per webhook."""
+    if not secret.startswith("whsec_"):
+        return
+    try:
+        key = standard_key(secret)
+    except ValueError:  # binascii.Error; the secret itself is not said back
+        key = b""
+    if not key:
+        raise SettingsError(
+            "PAYMENT_WEBHOOK_SECRET starts with whsec_, so the rest must be the base64 of the signing key, "
+            "and it is not; use a plain secret without the prefix, or the whsec_ secret your receiver has"
+        )
 
 
 @dataclass(frozen=True)
@@ -83,10 +100,18 @@ class Settings:
         gc_mode = (env.get("PAYMOCK_GC") or "tuned").lower()
         if gc_mode not in ("tuned", "default"):
             raise SettingsError(f"PAYMOCK_GC={gc_mode!r}: expected tuned or default")
+        _check_secret(secret)
+        token = env.get("SERVICE_AUTH_TOKEN") or None
+        if token is not None and not all("!" <= c <= "~" for c in token):
+            # not said back: it is a credential. A header carries it as Latin-1 at best; clients send UTF-8.
+            raise SettingsError(
+                "SERVICE_AUTH_TOKEN: expected visible ASCII characters only (no spaces, no accented letters), "
+                "which every HTTP client sends the same way"
+            )
         return cls(
             webhook_secret=secret or DEV_SECRET,
             secret_from_env=bool(secret),
-            auth_token=env.get("SERVICE_AUTH_TOKEN") or None,
+            auth_token=token,
             log_level=level,
             log_format=log_format,
             access_log=_bool(env, "PAYMOCK_ACCESS_LOG", True),

@@ -15,13 +15,24 @@ import subprocess
 import sys
 import time
 
+from .cli_args import env_default, port
+
 STOP_TIMEOUT_S = 10.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default=os.environ.get("PAYMOCK_HOST", "0.0.0.0"), help="address for both")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PAYMOCK_PORT", 9002)), help="server port")
-    parser.add_argument("--console-port", type=int, default=8502, help="console port (the seed's 8502)")
+    parser.add_argument(
+        "--host",
+        default=env_default("PAYMOCK_HOST", "0.0.0.0"),
+        help="address for both (PAYMOCK_HOST, default 0.0.0.0)",
+    )
+    parser.add_argument(
+        "--port",
+        type=port("PAYMOCK_PORT"),
+        default=env_default("PAYMOCK_PORT", 9002),
+        help="server port (PAYMOCK_PORT, default 9002)",
+    )
+    parser.add_argument("--console-port", type=port(), default=8502, help="console port (the seed's 8502)")
 
 
 def _signal(process: subprocess.Popen[bytes], signum: int) -> None:

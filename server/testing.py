@@ -124,14 +124,18 @@ class WebhookReceiver:
             standard_signature_error=verify_standard(self.secret, body, lower, time.time(), self.tolerance_s),
         )
         extra: dict[str, str] = {}
+        respond = None
         with self._lock:
             if self._refusals:
                 hook.answered, extra = self._refusals.pop(0)
             elif path in self.status_for_path:
                 hook.answered = self.status_for_path[path]
-            elif self.respond is not None:
-                answer = self.respond(hook)
-                hook.answered, extra = answer if isinstance(answer, tuple) else (answer, {})
+            else:
+                respond = self.respond
+        if respond is not None:  # outside the lock: a slow callback must not hold up other webhooks or wait_for
+            answer = respond(hook)
+            hook.answered, extra = answer if isinstance(answer, tuple) else (answer, {})
+        with self._lock:
             self.received.append(hook)
             self._lock.notify_all()
         return hook.answered, extra

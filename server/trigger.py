@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
 import time
 from typing import Any
@@ -27,7 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("PAYMENT_WEBHOOK_SECRET") or DEV_SECRET,
         help="signing secret (default $PAYMENT_WEBHOOK_SECRET, else paymock's development secret)",
     )
-    parser.add_argument("--tx-id", default=None, help="tx_id (default trig_<unix time>)")
+    parser.add_argument(
+        "--tx-id",
+        default=None,
+        help="tx_id (default trig_<unix time>_<6 random hex digits>: a new webhook-id per run)",
+    )
     parser.add_argument("--order-id", type=int, default=1)
     parser.add_argument("--user-id", type=int, default=1)
     parser.add_argument("--amount", type=int, default=1000)
@@ -62,9 +67,10 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def build_request(args: argparse.Namespace, now: float) -> tuple[str, bytes, dict[str, str]]:
-    """(url, body, headers) of the event the arguments describe."""
-    tx_id = args.tx_id or f"trig_{int(now)}"
+def build_request(args: argparse.Namespace, now: float, nonce: str) -> tuple[str, bytes, dict[str, str]]:
+    """(url, body, headers) of the event the arguments describe; `nonce` makes the default tx_id unique, so
+    two runs within a second are two events to a receiver that dedupes on webhook-id."""
+    tx_id = args.tx_id or f"trig_{int(now)}_{nonce}"
     payment = Payment(
         tx_id=tx_id,
         order_id=args.order_id,
@@ -95,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     import httpx
 
     try:
-        url, body, headers = build_request(args, time.time())
+        url, body, headers = build_request(args, time.time(), secrets.token_hex(3))
     except ValueError as exc:
         print(f"paymock trigger: {exc}", file=sys.stderr)
         return 2

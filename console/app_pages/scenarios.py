@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 import yaml
 
+from paymock.resources import load_yaml
 from paymock_console import ui, views
 from paymock_console.client import ApiError
 
@@ -24,7 +25,7 @@ webhook:
 
 def _parse(text: str) -> tuple[dict[str, Any] | None, list[str]]:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, unique_keys=True)
     except yaml.YAMLError as exc:
         return None, [f"YAML: {exc}"]
     if not isinstance(data, dict):

@@ -31,7 +31,9 @@ async def list_all(
     items, total = provider().store.list_deliveries(
         tx_id=tx_id, state=state, event=event, scenario=scenario, offset=offset, limit=limit
     )
-    return ok({"total": total, "deliveries": [d.summary() for d in items]})
+    end = offset + len(items)
+    next_offset = end if end < total else None  # as the payments listing pages: null on the last page
+    return ok({"total": total, "next_offset": next_offset, "deliveries": [d.summary() for d in items]})
 
 
 async def get_one(delivery_id: str) -> tuple[Any, int, dict[str, str]]:

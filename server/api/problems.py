@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from connexion.exceptions import Unauthorized
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 
 from ..domain.errors import (
@@ -87,7 +88,10 @@ class Routes:
 
     def add(self, path: str, methods: Iterable[str]) -> None:
         pattern = re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "/?")  # whole path: fullmatch
-        self._routes.append((pattern, path, sorted({m.upper() for m in methods})))
+        allowed = {m.upper() for m in methods}
+        if "GET" in allowed:
+            allowed.add("HEAD")  # Starlette answers HEAD wherever GET is routed
+        self._routes.append((pattern, path, sorted(allowed)))
 
     def add_spec(self, spec: Mapping[str, Any]) -> None:
         base = spec.get("servers", [{}])[0].get("url", "").rstrip("/")
@@ -156,6 +160,18 @@ def method_not_allowed(routes: Routes) -> Callable[[ConnexionRequest, Exception]
         )
 
     return handler
+
+
+def unauthorized(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """Connexion's 401, with the `WWW-Authenticate` challenge RFC 9110 requires on every 401."""
+    assert isinstance(exc, Unauthorized)
+    challenge = 'Bearer realm="paymock"'
+    detail = str(exc.detail).lower()
+    if "invalid authorization header" in detail:  # not `Bearer <token>` at all
+        challenge += ', error="invalid_request"'
+    elif "no authorization" not in detail:  # RFC 6750 3.1: a token was sent and is not the one
+        challenge += ', error="invalid_token"'
+    return problem(401, str(exc.detail), headers={"WWW-Authenticate": challenge})
 
 
 def unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
-from connexion.exceptions import BadRequestProblem, UnsupportedMediaTypeProblem
+from connexion.exceptions import BadRequestProblem, ProblemException, UnsupportedMediaTypeProblem
 from connexion.json_schema import Draft4RequestValidator, Draft4ResponseValidator
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, JSONResponseBodyValidator, ParameterValidator
@@ -19,6 +19,7 @@ from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import Headers
 
 from ..domain.patterns import EcmaDraft4Validator, with_ecma_pattern
+from .content_type import normalise
 from .fast_schema import FastCheck
 
 # Connexion's validators, with `pattern` as ECMA-262 means it (a `$` is the very end): see domain.patterns
@@ -26,6 +27,8 @@ RequestValidator = with_ecma_pattern(Draft4RequestValidator)
 ResponseValidator = with_ecma_pattern(Draft4ResponseValidator)
 FORMATS = Draft4Validator.FORMAT_CHECKER
 
+# A request body larger than this is a 413: no request of either API comes near it.
+MAX_BODY_BYTES = 1 << 20
 # One error's message is cut to this; a fuzzed value can be megabytes of JSON.
 MAX_MESSAGE = 300
 # The detail repeats the first few errors; `errors` has them all.
@@ -48,14 +51,19 @@ def key_path(path: Iterable[Any]) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def describe(error: ValidationError) -> str:
-    """`<key path>: <message>`, with a long value in the message shortened."""
+def message_of(error: ValidationError) -> str:
+    """The error's message, with a long value in it shortened."""
     message = error.message
     if len(message) > MAX_MESSAGE:
         message = message.replace(repr(error.instance), short(error.instance), 1)
     if len(message) > MAX_MESSAGE:
         message = message[: MAX_MESSAGE - 1] + "…"
-    return f"{key_path(error.absolute_path)}: {message}"
+    return message
+
+
+def describe(error: ValidationError) -> str:
+    """`<key path>: <message>`, with a long value in the message shortened."""
+    return f"{key_path(error.absolute_path)}: {message_of(error)}"
 
 
 def body_errors(errors: Iterable[ValidationError]) -> list[str]:
@@ -93,36 +101,102 @@ class NamedParameterValidator(ParameterValidator):
         try:
             EcmaDraft4Validator(param.get("schema", param), format_checker=FORMATS).validate(value)
         except ValidationError as exc:
-            return f"{parameter_type} parameter {param.get('name')!r}: {str(exc).splitlines()[0]}"
+            return f"{parameter_type} parameter {param.get('name')!r}: {message_of(exc)}"
         return None
+
+
+class PayloadTooLarge(ProblemException):
+    def __init__(self, size: int | None = None) -> None:
+        got = f"{size:,} bytes" if size is not None else f"over {MAX_BODY_BYTES:,} bytes (chunked)"
+        detail = f"request body is {got}; paymock takes at most {MAX_BODY_BYTES:,} bytes"
+        super().__init__(status=413, title="Content Too Large", detail=detail)
+
+
+async def read_body(receive: Any) -> bytes:
+    """The whole body of a request without Content-Length (chunked), refused past MAX_BODY_BYTES."""
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect: the client went away mid-body
+            raise BadRequestProblem(detail="the request body ended before its last chunk")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLarge()
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def replay(body: bytes, receive: Any) -> Any:
+    """A receive channel that hands over `body` in one message, then the original channel's next
+    messages (it has given all the body away: what follows is the client's disconnect, when it comes)."""
+    sent = False
+
+    async def replayed() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
+
+
+def with_headers(scope: Any, replace: dict[str, str], drop: tuple[str, ...] = ()) -> Any:
+    """A copy of `scope` with headers set (lower-case names) and others dropped; the original is shared."""
+    names = {*replace, *drop}
+    kept = [(k, v) for k, v in scope["headers"] if k.decode("latin-1").lower() not in names]
+    return {**scope, "headers": kept + [(k.encode("latin-1"), v.encode("latin-1")) for k, v in replace.items()]}
 
 
 class StrictJSONBodyValidator(JSONRequestBodyValidator):
     """JSON bodies: a body without Content-Type is a 415 (Connexion validates it as JSON but hands the
-    handler raw bytes), bodies that cannot be decoded are 400s rather than 500s, and a body the schema
-    rejects is a 400 naming every violation, not only the first."""
+    handler raw bytes), one over MAX_BODY_BYTES a 413, a chunked one is read like any other (Connexion
+    takes a body without Content-Length for none), bodies that cannot be decoded are 400s rather than
+    500s, and a body the schema rejects is a 400 naming every violation, not only the first."""
 
     async def wrap_receive(self, receive: Any, *, scope: Any) -> Any:
         headers = Headers(scope=scope)
-        if "content-type" not in headers and int(headers.get("content-length") or 0):
+        declared = headers.get("content-length")
+        if declared is not None and int(declared) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(int(declared))
+        if declared is None and "chunked" in headers.get("transfer-encoding", "").lower():
+            body = await read_body(receive)
+            receive, declared = replay(body, receive), str(len(body))
+            scope = with_headers(scope, {"content-length": declared}, drop=("transfer-encoding",))
+        if not int(declared or 0) and self._required and self._schema.get("default") is None:
+            raise BadRequestProblem(detail="request body is missing: send the JSON object the contract describes")
+        content_type = headers.get("content-type")
+        if content_type is None and int(declared or 0):
             raise UnsupportedMediaTypeProblem(detail="Content-Type header missing: send the body as application/json")
+        if content_type is not None and normalise(content_type) != content_type:
+            # the handler's request reads the header itself; Connexion's JSON check is case-sensitive
+            scope = with_headers(scope, {"content-type": normalise(content_type)})
         return await super().wrap_receive(receive, scope=scope)
 
     async def _parse(self, stream: Any, scope: Any) -> Any:
         try:
             return await super()._parse(stream, scope)
+        except BadRequestProblem as exc:  # Connexion's is json's bare message ("Expecting value: line 1 ...")
+            raise BadRequestProblem(detail=f"request body is not valid JSON: {exc.detail}") from None
         except UnicodeDecodeError as exc:
             raise BadRequestProblem(detail=f"request body is not valid UTF-8 JSON: {exc}") from None
         except RecursionError:
             raise BadRequestProblem(detail="request body is not usable JSON: nested too deeply") from None
+        except ValueError as exc:  # an integer literal past Python's 4,300-digit conversion limit
+            reason = str(exc).split(";")[0][:MAX_MESSAGE]  # "Exceeds the limit (4300 digits) ...: value has N digits"
+            raise BadRequestProblem(detail=f"request body is not usable JSON: {reason}") from None
 
     @property
     def _validator(self) -> Any:
         return RequestValidator(self._schema, format_checker=FORMATS)
 
     def _validate(self, body: Any) -> dict[str, Any] | None:
-        if not self._nullable and body is None:
-            raise BadRequestProblem(detail="Request body must not be empty")
+        if not self._nullable and body is None:  # no bytes, or the JSON literal null
+            raise BadRequestProblem(detail="request body is empty or null: send the JSON object the contract describes")
         if FastCheck.is_valid(self._schema, body):
             return None
         try:

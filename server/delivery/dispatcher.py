@@ -29,7 +29,7 @@ from ..domain.deliveries import (
 from ..domain.payments import Payment
 from ..domain.retry import give_up_reason, next_delay_ms
 from ..store.base import Store
-from .senders import Sender
+from .senders import Sender, SendResult
 
 log = logging.getLogger("paymock.delivery")
 
@@ -185,7 +185,12 @@ class Dispatcher:
         else:
             body = delivery.body_for(payment, attempt.body)
             headers = delivery.headers_for(attempt, body, self.secret, self.auth_token)
-            result = await self.sender.send(delivery.callback_url, body, headers, self.timeout_s)
+            try:
+                result = await self.sender.send(delivery.callback_url, body, headers, self.timeout_s)
+            except Exception as exc:  # a sender answers failures as results; this is a bug in one, not the
+                # receiver's fault, but the attempt is still recorded and retried, never left stuck
+                log.exception("webhook client failed on %s", delivery_id)
+                result = SendResult(None, f"webhook client error: {type(exc).__name__}: {exc}", 0.0)
             attempt.status_code, attempt.error, attempt.latency_ms = result.status, result.error, result.latency_ms
             retry_after = result.retry_after_s
             self._release_held(delivery_id)

@@ -335,6 +335,8 @@ class Http11Sender:
             )
         except OSError as exc:  # refused, unreachable, DNS, TLS handshake and certificate errors
             raise _ConnectError(f"cannot connect: {exc}") from None
+        except ValueError as exc:  # a host name the resolver cannot encode (UnicodeError)
+            raise _ConnectError(f"cannot connect: {exc}") from None
         return conn
 
     def _checkin(self, conn: _Connection) -> None:

@@ -27,14 +27,28 @@ def tx_id_of(payment_id: str) -> str:
 
 
 def check_callback_url(url: str) -> None:
-    """What the contract's `uri` format and pattern let through but no webhook could reach: a port
-    outside 1-65535. Refused at create, rather than failing every delivery attempt until the end."""
+    """What the contract's `uri` format and pattern let through but no webhook could reach or should
+    carry: a port outside 1-65535, no host, a host name DNS cannot encode (an empty label, one over 63
+    characters), or credentials (`user:pass@`), which paymock would not send and listings would show.
+    Refused at create, rather than failing every delivery attempt until the end."""
+    quoted = repr(url[:200])
     try:
-        port = urlsplit(url).port
+        parts = urlsplit(url)
+        port = parts.port
     except ValueError as exc:
-        raise BadRequest(f"callback_url {url[:200]!r}: {exc}") from None
+        raise BadRequest(f"callback_url {quoted}: {exc}") from None
     if port == 0:
-        raise BadRequest(f"callback_url {url[:200]!r}: port 0 cannot be connected to")
+        raise BadRequest(f"callback_url {quoted}: port 0 cannot be connected to")
+    if "@" in parts.netloc:
+        # the URL is not echoed: problems are logged, and this one holds a password
+        raise BadRequest("callback_url must not carry credentials (user:password@): paymock would not send them")
+    host = parts.hostname
+    if not host:
+        raise BadRequest(f"callback_url {quoted}: has no host")
+    try:
+        host.encode("idna")  # what the resolver does with it; asyncio raises UnicodeError too
+    except UnicodeError as exc:
+        raise BadRequest(f"callback_url {quoted}: host {host[:80]!r} is not a valid host name ({exc})") from None
 
 
 # weakref_slot: the sqlite store keeps live objects in a weak identity map (see store/sqlite.py)

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft4Validator
 
-from ..resources import load_spec, load_yaml
+from ..resources import fixtures_dir, load_spec, load_yaml
 from .errors import Conflict, InvalidScenario, ScenarioNotFound, UnknownScenario
 from .patterns import EcmaDraft4Validator
 
@@ -54,7 +54,10 @@ class WebhookPlan:
         return len(self.retry_schedule_ms) + 1
 
     def faults_apply(self, attempt_number: int) -> bool:
-        return self.fault_attempts is None or attempt_number <= self.fault_attempts
+        """Whether scheduled attempt `attempt_number` (1-based) carries the signature/body faults. They count
+        attempts actually sent: one that `fail_attempts` simulates reaches nobody, so its faults would too."""
+        sent_number = attempt_number - self.fail_attempts
+        return sent_number >= 1 and (self.fault_attempts is None or sent_number <= self.fault_attempts)
 
     def fault_labels(self) -> tuple[str, ...]:
         """What this plan does on purpose, for the delivery log."""
@@ -69,7 +72,7 @@ class WebhookPlan:
             labels.append(f"{self.duplicates} duplicate(s)")
         if self.reorder:
             labels.append("reordered")
-        scope = "every attempt" if self.fault_attempts is None else f"first {self.fault_attempts} attempt(s)"
+        scope = "every attempt" if self.fault_attempts is None else f"first {self.fault_attempts} attempt(s) sent"
         if self.signature != "valid":
             labels.append(f"signature {self.signature} ({scope})")
         if self.body != "valid":
@@ -240,7 +243,7 @@ def parse(document: Any, source: str) -> Scenario:
 def load_file(path: Path) -> Scenario:
     source = str(path)
     try:
-        document = load_yaml(path.read_text(encoding="utf-8"))
+        document = load_yaml(path.read_text(encoding="utf-8"), unique_keys=True)
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidScenario(source, [f"(file): cannot read: {exc}"]) from exc
     except yaml.YAMLError as exc:
@@ -262,7 +265,9 @@ def scenario_files(path: Path) -> list[Path]:
 def load_paths(paths: Iterable[Path]) -> dict[str, tuple[Scenario, str]]:
     """Load every scenario file; later paths override earlier ones by name (a user's own default)."""
     loaded: dict[str, tuple[Scenario, str]] = {}
+    shipped = fixtures_dir().resolve()
     for root in paths:
+        kind = "fixture" if root.resolve() == shipped else "file"  # listings tell yours from the shipped ones
         seen_here: dict[str, Path] = {}
         for file in scenario_files(root):
             scenario = load_file(file)
@@ -271,7 +276,8 @@ def load_paths(paths: Iterable[Path]) -> dict[str, tuple[Scenario, str]]:
                     str(file), [f"name: {scenario.name!r} is also defined in {seen_here[scenario.name]}"]
                 )
             seen_here[scenario.name] = file
-            loaded[scenario.name] = (scenario, f"fixture:{file.name}")
+            loaded.pop(scenario.name, None)  # insertion order is load order: ScenarioBook ranks later files first
+            loaded[scenario.name] = (scenario, f"{kind}:{file.name}")
     if DEFAULT_NAME not in loaded:
         raise InvalidScenario(", ".join(map(str, paths)), [f"name: no scenario named {DEFAULT_NAME!r} was loaded"])
     return loaded
@@ -289,9 +295,16 @@ class ScenarioBook:
         self._rebuild()
 
     def _rebuild(self) -> None:
-        everything = self.all()
-        # Most specific rule first (more keys), then by name, so selection is predictable.
-        self._matchers = sorted((s for s, _ in everything if s.match), key=lambda s: (-len(s.match or {}), s.name))
+        # Most specific rule first (more keys); on a tie, run-time scenarios, then files loaded later (yours,
+        # after the shipped ones: a rule you copy from a fixture takes over), then by name. Predictable.
+        loaded_order = {name: i for i, name in enumerate(self._fixtures)}
+        late_first = len(loaded_order)
+
+        def rank(scenario: Scenario) -> tuple[int, int, str]:
+            order = -1 if scenario.name in self._runtime else late_first - loaded_order[scenario.name]
+            return (-len(scenario.match or {}), order, scenario.name)
+
+        self._matchers = sorted((s for s, _ in self.all() if s.match), key=rank)
 
     def names(self) -> list[str]:
         return [s.name for s, _ in self.all()]

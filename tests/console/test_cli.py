@@ -36,6 +36,7 @@ def test_console_runs_streamlit_on_the_installed_app(monkeypatch):
     assert command[1:4] == ["-m", "streamlit", "run"]
     assert command[4].endswith("streamlit_app.py")
     assert "--server.headless" in command and "--browser.gatherUsageStats" in command
+    assert command[command.index("--client.toolbarMode") + 1] == "viewer"  # no Deploy button
     assert command[command.index("--server.port") + 1] == "8599"
     assert seen["env"]["PAYMOCK_API_URL"] == "http://127.0.0.1:9102"
     assert "tok" not in command  # the token goes by environment only

@@ -197,7 +197,8 @@ def test_extra_directory_adds_scenarios_and_overrides_the_default(custom_server,
     with httpx.Client(base_url=custom_server.base_url, timeout=30) as c:
         assert c.post("/mock/v1/reset").status_code == 200
         listed = {s["name"]: s for s in c.get("/mock/v1/scenarios").json()["scenarios"]}
-        assert listed["vip"]["source"] == "fixture:vip.yaml"
+        assert listed["vip"]["source"] == "file:vip.yaml"
+        assert listed["declined"]["source"] == "fixture:declined.yaml"
         assert listed["vip"]["match"] == {"user_id": 4242}
         assert "declined" in listed and "webhook-flaky" in listed  # shipped ones still there
         assert c.get("/mock/v1/scenarios/default").json()["scenario"]["payment"]["failure_reason"] == "TEAM_DEFAULT"

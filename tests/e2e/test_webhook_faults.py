@@ -156,7 +156,7 @@ def test_invalid_signature_fails_both_schemes_then_a_valid_retry_is_acknowledged
     assert bad.body == good.body
     assert [a["signature"] for a in d["attempts"]] == ["invalid", "valid"]
     assert [a["status_code"] for a in d["attempts"]] == [401, 200]
-    assert "signature invalid (first 1 attempt(s))" in d["faults"]
+    assert "signature invalid (first 1 attempt(s) sent)" in d["faults"]
     assert_log_matches(d, [bad, good])
     assert status_of(live, "pay_tx_badsig") == "PAYMENT_COMPLETED"
 
@@ -234,7 +234,7 @@ def test_malformed_body_is_signed_but_not_json_then_a_valid_retry(live, receiver
     assert good.body.startswith(bad.body[:10])
     assert [a["body"] for a in d["attempts"]] == ["malformed", "valid"]
     assert [a["status_code"] for a in d["attempts"]] == [400, 200]
-    assert "body malformed (first 1 attempt(s))" in d["faults"]
+    assert "body malformed (first 1 attempt(s) sent)" in d["faults"]
     assert_log_matches(d, [bad, good])
     assert status_of(live, "pay_tx_malformed") == "PAYMENT_COMPLETED"
 

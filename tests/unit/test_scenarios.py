@@ -80,7 +80,9 @@ def test_extra_directory_overrides_and_adds(tmp_path: Path):
     (tmp_path / "mine.yaml").write_text("name: mine\ndescription: mine\n")
     loaded = load_paths([fixtures_dir(), tmp_path])
     assert loaded["default"][0].outcome == "pending"
-    assert loaded["mine"][1] == "fixture:mine.yaml"
+    assert loaded["mine"][1] == "file:mine.yaml"  # yours, told apart from the shipped ones
+    assert loaded["declined"][1] == "fixture:declined.yaml"
+    assert loaded["default"][1] == "file:default.yaml"
 
 
 def _book() -> ScenarioBook:

@@ -1,0 +1,33 @@
+"""Command-line arguments whose defaults come from environment variables (`.env` files, containers)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+
+
+def env_default(var: str, default: object) -> str:
+    """The variable's value, or the default when it is absent *or empty*: `.env.example` promises that an
+    empty value means the default (an empty PAYMOCK_HOST must not become "all interfaces")."""
+    return os.environ.get(var) or str(default)
+
+
+def port(var: str | None = None) -> Callable[[str], int]:
+    """An argparse type for a TCP port that names the variable too: a bad value may come from either.
+
+    argparse converts string defaults with the type only when the flag is absent, and after --help, so a
+    bad variable is a one-line usage error of the command that reads it, never a traceback."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = -1
+        if not 1 <= number <= 65535:
+            source = f" (the flag or {var})" if var else ""
+            raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535{source}, got {value!r}")
+        return number
+
+    parse.__name__ = "port"
+    return parse
