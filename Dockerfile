@@ -4,7 +4,8 @@
 #   docker build --build-arg PAYMOCK_EXTRAS= -t paymock:slim . # server only: ~330 MB smaller, for CI sidecars
 #   docker run --env-file .env -p 9002:9002 paymock            # the API on :9002 (default command)
 #   docker run --env-file .env -p 8501:8501 -e PAYMOCK_API_URL=http://host.docker.internal:9002 \
-#       paymock paymock console --address 0.0.0.0              # the console alone on :8501
+#       --add-host=host.docker.internal:host-gateway --no-healthcheck \
+#       paymock paymock console --address 0.0.0.0              # the console alone on :8501 (no API here)
 #   docker run --env-file .env -p 9002:9002 -p 8502:8502 paymock paymock all   # both, the seed's layout
 #
 # tests/sidecar/test_dockerfile.py runs every RUN step below, as written, into a fresh venv (the
@@ -42,14 +43,15 @@ ENV VIRTUAL_ENV=/opt/paymock \
     PAYMOCK_PORT=9002
 ENV PATH="${VIRTUAL_ENV}/bin:${PATH}"
 COPY --from=build /opt/paymock /opt/paymock
-# `nobody` exists in the base image, so no RUN useradd is needed (and none runs only here).
-# Nothing is written at run time except a sqlite store, if chosen: mount a writable volume for it.
-USER nobody
+# `nobody` (65534) exists in the base image, so no RUN useradd is needed (and none runs only here);
+# numeric, so Kubernetes' runAsNonRoot can check it. Nothing is written at run time except a sqlite
+# store, if chosen: mount a volume writable by 65534 for it.
+USER 65534:65534
 WORKDIR /tmp
 EXPOSE 9002 8501 8502
 # python, not curl (the slim image has no curl); follows PAYMOCK_PORT if it is changed
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PAYMOCK_PORT', '9002') + '/healthz', timeout=2)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + (os.environ.get('PAYMOCK_PORT') or '9002') + '/healthz', timeout=2)"]
 # `paymock serve` reads PAYMOCK_HOST/PAYMOCK_PORT (0.0.0.0:9002 here) and the rest of its settings
 # from the environment; it stops gracefully on SIGTERM (docker stop) and exits 0.
 CMD ["paymock", "serve"]
