@@ -10,6 +10,7 @@ from typing import Any
 
 from connexion.context import scope
 
+from ..domain.errors import BadRequest
 from ..provider import Provider
 
 SCENARIO_HEADER = "X-Mock-Scenario"
@@ -21,11 +22,17 @@ def provider() -> Provider:
 
 
 def scenario_header() -> str | None:
-    """The header's first value (ASGI header names are lower-case bytes); absent or empty is None."""
-    for name, value in scope["headers"]:
-        if name == _SCENARIO_KEY:
-            return value.decode("latin-1") or None
-    return None
+    """The header's value (ASGI header names are lower-case bytes); absent or empty is None.
+
+    Given twice, it is a 400: the contract validates one value, and quietly taking the first would
+    run a scenario the test did not mean (`declined` + a typo passed as `declined`)."""
+    values = [value for name, value in scope["headers"] if name == _SCENARIO_KEY]
+    if len(values) > 1:
+        shown = ", ".join(repr(v.decode("latin-1")[:70]) for v in values[:3])
+        raise BadRequest(f"{SCENARIO_HEADER} was sent {len(values)} times ({shown}); send it once")
+    if not values:
+        return None
+    return values[0].decode("latin-1") or None
 
 
 JSON = {"Content-Type": "application/json"}

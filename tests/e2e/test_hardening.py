@@ -161,6 +161,16 @@ def test_unreachable_callback_url_is_a_400_and_nothing_is_stored(live, url: str)
     _nothing_stored(live)
 
 
+def test_scenario_header_sent_twice_is_a_400_and_nothing_is_stored(live, receiver):
+    # taking the first would quietly run `declined` for a test that also sent a typo
+    body = payment_body("tx_twice", receiver.url())
+    headers = [(SCENARIO_HEADER, "declined"), (SCENARIO_HEADER, "BAD!"), ("Content-Type", "application/json")]
+    problem = _assert_problem(live.post("/api/v2/payments", content=json.dumps(body), headers=headers), 400)
+    assert "sent 2 times" in problem["detail"] and "'BAD!'" in problem["detail"]
+    _nothing_stored(live)
+    assert receiver.received == []
+
+
 def test_callback_url_with_credentials_is_a_400_that_does_not_repeat_them(live):
     r = create(live, "tx_creds", "http://user:s3cretpw@127.0.0.1:9/x")
     problem = _assert_problem(r, 400)
