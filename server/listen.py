@@ -17,7 +17,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .domain.webhooks import DEFAULT_TOLERANCE_S, verify_seed, verify_standard
+from .domain.webhooks import DEFAULT_TOLERANCE_S, verdict, verify_seed, verify_standard
 from .settings import DEV_SECRET
 
 # Headers that describe the hop, not the webhook; never forwarded.
@@ -138,9 +138,7 @@ class Listener:
                 ensure_ascii=False,
             )
         else:
-            std = "ok" if standard == "ok" else ("missing" if standard.startswith("missing") else "invalid")
-            if standard.startswith("webhook-timestamp is ") and "away from now" in standard:
-                std = "stale"  # timestamp outside the tolerance, checked before the signature: refused as a replay
+            std = verdict(None if standard == "ok" else standard)
             summary = " ".join(f"{k}={fields[k]}" for k in ("tx_id", "amount", "status") if k in fields)
             forward = "" if forward_status is None else f" forward={forward_status}"
             line = (

@@ -77,7 +77,7 @@ def paymock_server(pytestconfig: pytest.Config) -> Iterator[PaymockServer]:
         return
 
     from .embedded import EmbeddedServer
-    from .settings import Settings, host_set
+    from .settings import Settings, SettingsError, host_set
 
     try:
         time_scale = float(_setting(pytestconfig, "time_scale"))
@@ -85,16 +85,19 @@ def paymock_server(pytestconfig: pytest.Config) -> Iterator[PaymockServer]:
         raise pytest.UsageError("paymock_time_scale must be a number") from None
     scenarios = tuple(Path(p) for p in _setting(pytestconfig, "scenarios").split(os.pathsep) if p)
     hosts = host_set(_setting(pytestconfig, "callback_hosts"))
-    settings = Settings(
-        webhook_secret=secret,
-        secret_from_env=True,  # chosen on purpose: no "development secret" warning
-        auth_token=token,
-        time_scale=time_scale,
-        scenario_paths=scenarios,
-        callback_hosts=hosts,
-        webhook_timeout_s=5.0,
-        access_log=False,
-    )
+    try:
+        settings = Settings(
+            webhook_secret=secret,
+            secret_from_env=True,  # chosen on purpose: no "development secret" warning
+            auth_token=token,
+            time_scale=time_scale,
+            scenario_paths=scenarios,
+            callback_hosts=hosts,
+            webhook_timeout_s=5.0,
+            access_log=False,
+        )
+    except SettingsError as exc:  # named by its variable; the plugin's option sets the same value
+        raise pytest.UsageError(f"paymock_secret / paymock_auth_token: {exc}") from None
     server = EmbeddedServer(settings).start()
     try:
         yield PaymockServer(server.base_url, secret, token, external=False, ready_after=server.ready_after)

@@ -46,6 +46,15 @@ def host_set(raw: str) -> frozenset[str]:
     return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
 
 
+def _check_token(token: str | None) -> None:
+    if token is not None and not all("!" <= c <= "~" for c in token):
+        # not said back: it is a credential. A header carries it as Latin-1 at best; clients send UTF-8.
+        raise SettingsError(
+            "SERVICE_AUTH_TOKEN: expected visible ASCII characters only (no spaces, no accented letters), "
+            "which every HTTP client sends the same way"
+        )
+
+
 def _check_secret(secret: str) -> None:
     """A `whsec_` secret must decode (Standard Webhooks keys are base64); found at start, not per webhook."""
     if not secret.startswith("whsec_"):
@@ -79,6 +88,12 @@ class Settings:
     validate_responses: bool = True
     gc_tuned: bool = True  # `paymock serve` only: see gc_tuning.py
 
+    def __post_init__(self) -> None:
+        # here, not in from_env: the pytest plugin and embedders build Settings directly, and a secret
+        # that cannot sign would otherwise fail every create after storing the payment
+        _check_secret(self.webhook_secret)
+        _check_token(self.auth_token)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -100,14 +115,7 @@ class Settings:
         gc_mode = (env.get("PAYMOCK_GC") or "tuned").lower()
         if gc_mode not in ("tuned", "default"):
             raise SettingsError(f"PAYMOCK_GC={gc_mode!r}: expected tuned or default")
-        _check_secret(secret)
         token = env.get("SERVICE_AUTH_TOKEN") or None
-        if token is not None and not all("!" <= c <= "~" for c in token):
-            # not said back: it is a credential. A header carries it as Latin-1 at best; clients send UTF-8.
-            raise SettingsError(
-                "SERVICE_AUTH_TOKEN: expected visible ASCII characters only (no spaces, no accented letters), "
-                "which every HTTP client sends the same way"
-            )
         return cls(
             webhook_secret=secret or DEV_SECRET,
             secret_from_env=bool(secret),

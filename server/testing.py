@@ -5,6 +5,7 @@ Used by paymock's own tests, the pytest plugin and `examples/`. Everything binds
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import socket
@@ -38,6 +39,7 @@ class ReceivedWebhook:
     answered: int
     seed_signature_ok: bool
     standard_signature_error: str | None
+    arrival: int = field(default=0, repr=False, compare=False)  # order of arrival at the receiver
 
     @property
     def event(self) -> str | None:
@@ -64,7 +66,10 @@ class WebhookReceiver:
     """A threaded HTTP server on 127.0.0.1 that records every request and verifies its signatures.
 
     `respond` decides the status per request (default 200); `status_for_path` overrides by path, and
-    `refuse_next(n, status)` makes the next n requests fail. `wait_for(n)` blocks until n arrived.
+    `refuse_next(n, status)` makes the next n requests fail. `wait_for(n)` blocks until n were answered.
+    Each request has its own thread and `respond` runs outside the receiver's lock, so a slow callback
+    holds up no other webhook; a callback with state of its own (a counter) must lock it. `received`
+    is in order of arrival; a request is in it once it has been answered.
     """
 
     secret: str
@@ -75,6 +80,7 @@ class WebhookReceiver:
     def __post_init__(self) -> None:
         self._lock = threading.Condition()
         self._refusals: list[tuple[int, dict[str, str]]] = []
+        self._arrivals = 0
         self.status_for_path: dict[str, int] = {}
         receiver = self
 
@@ -126,6 +132,8 @@ class WebhookReceiver:
         extra: dict[str, str] = {}
         respond = None
         with self._lock:
+            self._arrivals += 1
+            hook.arrival = self._arrivals
             if self._refusals:
                 hook.answered, extra = self._refusals.pop(0)
             elif path in self.status_for_path:
@@ -136,7 +144,7 @@ class WebhookReceiver:
             answer = respond(hook)
             hook.answered, extra = answer if isinstance(answer, tuple) else (answer, {})
         with self._lock:
-            self.received.append(hook)
+            bisect.insort(self.received, hook, key=lambda h: h.arrival)  # a slow answer keeps its place
             self._lock.notify_all()
         return hook.answered, extra
 

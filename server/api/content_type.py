@@ -9,7 +9,8 @@ Media types are case-insensitive (RFC 9110 8.3.1), but Connexion matches them ca
 `APPLICATION/JSON` it chose no body validator and handed the handler raw bytes (a 500). Here the type
 and subtype come back lower-cased and stripped, parameters as sent; `normalise` does the same to the
 header the handler's request reads (`validation.StrictJSONBodyValidator`).
-`tests/unit/test_content_type.py` checks the answers against Connexion's own.
+`tests/unit/test_content_type.py` checks the answers against Connexion's own where both agree (any
+already lower-case value) and the normalised ones where they differ on purpose.
 """
 
 from __future__ import annotations

@@ -41,3 +41,9 @@ JSON = {"Content-Type": "application/json"}
 def ok(body: Any, status: int = 200) -> tuple[Any, int, dict[str, str]]:
     """A JSON answer; the explicit content type is needed because errors are problem+json."""
     return body, status, JSON
+
+
+def next_offset(offset: int, returned: int, total: int) -> int | None:
+    """Where the next page of a listing starts; None on the last page (or with no paging)."""
+    end = offset + returned
+    return end if end < total else None

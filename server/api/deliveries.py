@@ -6,7 +6,7 @@ from typing import Any
 
 from ..domain.errors import BadRequest, WaitTimeout
 from ..domain.payments import tx_id_of
-from .context import ok, provider
+from .context import next_offset, ok, provider
 
 
 async def payment_detail(payment_id: str) -> tuple[Any, int, dict[str, str]]:
@@ -31,9 +31,8 @@ async def list_all(
     items, total = provider().store.list_deliveries(
         tx_id=tx_id, state=state, event=event, scenario=scenario, offset=offset, limit=limit
     )
-    end = offset + len(items)
-    next_offset = end if end < total else None  # as the payments listing pages: null on the last page
-    return ok({"total": total, "next_offset": next_offset, "deliveries": [d.summary() for d in items]})
+    page = {"total": total, "next_offset": next_offset(offset, len(items), total)}
+    return ok({**page, "deliveries": [d.summary() for d in items]})
 
 
 async def get_one(delivery_id: str) -> tuple[Any, int, dict[str, str]]:

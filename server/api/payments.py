@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.clock import iso
-from .context import ok, provider, scenario_header
+from .context import next_offset, ok, provider, scenario_header
 
 
 async def create(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
@@ -43,14 +43,13 @@ async def listing(
     items, total, counts = await provider().listing(
         scenario_header(), status=status, scenario=scenario, tx_id_prefix=tx_id_prefix, offset=offset, limit=limit
     )
-    end = offset + len(items)
     return ok(
         {
             "pending_count": counts["PENDING"],
             "completed_count": counts["PAYMENT_COMPLETED"],
             "failed_count": counts["PAYMENT_FAILED"],
             "total": total,
-            "next_offset": end if limit is not None and end < total else None,
+            "next_offset": next_offset(offset, len(items), total),
             "payments": {p.payment_id: p.to_dict() for p in items},
         }
     )

@@ -162,15 +162,16 @@ def method_not_allowed(routes: Routes) -> Callable[[ConnexionRequest, Exception]
     return handler
 
 
-def unauthorized(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    """Connexion's 401, with the `WWW-Authenticate` challenge RFC 9110 requires on every 401."""
+def unauthorized(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """Connexion's 401, with the `WWW-Authenticate` challenge RFC 9110 requires on every 401; its
+    `error` (RFC 6750 3.1) from what the request sent, not from the wording of Connexion's message."""
     assert isinstance(exc, Unauthorized)
     challenge = 'Bearer realm="paymock"'
-    detail = str(exc.detail).lower()
-    if "invalid authorization header" in detail:  # not `Bearer <token>` at all
-        challenge += ', error="invalid_request"'
-    elif "no authorization" not in detail:  # RFC 6750 3.1: a token was sent and is not the one
-        challenge += ', error="invalid_token"'
+    sent = request.headers.get("authorization")
+    if sent is not None:
+        scheme, _, token = sent.strip().partition(" ")
+        bearer = scheme.lower() == "bearer" and token.strip()
+        challenge += ', error="invalid_token"' if bearer else ', error="invalid_request"'
     return problem(401, str(exc.detail), headers={"WWW-Authenticate": challenge})
 
 

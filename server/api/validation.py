@@ -6,6 +6,7 @@ these say which parameter, and list every violation of a body in the problem's `
 
 from __future__ import annotations
 
+import re
 import reprlib
 from collections.abc import Iterable
 from typing import Any
@@ -34,6 +35,7 @@ MAX_MESSAGE = 300
 # The detail repeats the first few errors; `errors` has them all.
 DETAIL_ERRORS = 3
 
+_USERINFO = re.compile(r"://[^/?#@\s'\"]*@")
 _short = reprlib.Repr()
 _short.maxstring = 60
 _short.maxother = 60
@@ -51,9 +53,14 @@ def key_path(path: Iterable[Any]) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
+def redact(message: str) -> str:
+    """`scheme://user:password@host` -> `scheme://***@host`: errors quote values, and are logged."""
+    return _USERINFO.sub("://***@", message)
+
+
 def message_of(error: ValidationError) -> str:
-    """The error's message, with a long value in it shortened."""
-    message = error.message
+    """The error's message, with a long value in it shortened and URL credentials masked."""
+    message = redact(error.message)
     if len(message) > MAX_MESSAGE:
         message = message.replace(repr(error.instance), short(error.instance), 1)
     if len(message) > MAX_MESSAGE:
@@ -186,6 +193,9 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
             raise BadRequestProblem(detail=f"request body is not valid UTF-8 JSON: {exc}") from None
         except RecursionError:
             raise BadRequestProblem(detail="request body is not usable JSON: nested too deeply") from None
+        except LookupError:  # `charset=bogus`: no such codec
+            detail = f"Content-Type charset {short(self._encoding)} is not one Python knows: send UTF-8 JSON"
+            raise UnsupportedMediaTypeProblem(detail=detail) from None
         except ValueError as exc:  # an integer literal past Python's 4,300-digit conversion limit
             reason = str(exc).split(";")[0][:MAX_MESSAGE]  # "Exceeds the limit (4300 digits) ...: value has N digits"
             raise BadRequestProblem(detail=f"request body is not usable JSON: {reason}") from None

@@ -183,14 +183,14 @@ class Dispatcher:
                 f"simulated network failure ({ordinal} of {plan.fail_attempts}, scenario {delivery.scenario!r})"
             )
         else:
-            body = delivery.body_for(payment, attempt.body)
-            headers = delivery.headers_for(attempt, body, self.secret, self.auth_token)
             try:
+                body = delivery.body_for(payment, attempt.body)
+                headers = delivery.headers_for(attempt, body, self.secret, self.auth_token)
                 result = await self.sender.send(delivery.callback_url, body, headers, self.timeout_s)
-            except Exception as exc:  # a sender answers failures as results; this is a bug in one, not the
-                # receiver's fault, but the attempt is still recorded and retried, never left stuck
-                log.exception("webhook client failed on %s", delivery_id)
-                result = SendResult(None, f"webhook client error: {type(exc).__name__}: {exc}", 0.0)
+            except Exception as exc:  # building, signing and sending answer failures as results; an exception
+                # is a bug, not the receiver's fault, but the attempt is still recorded and retried, never stuck
+                log.exception("webhook attempt failed inside paymock on %s", delivery_id)
+                result = SendResult(None, f"paymock error building or sending: {type(exc).__name__}: {exc}", 0.0)
             attempt.status_code, attempt.error, attempt.latency_ms = result.status, result.error, result.latency_ms
             retry_after = result.retry_after_s
             self._release_held(delivery_id)

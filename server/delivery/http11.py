@@ -333,9 +333,9 @@ class Http11Sender:
             _, conn = await asyncio.get_running_loop().create_connection(
                 lambda: _Connection(self, key), host, port, ssl=context, server_hostname=host if context else None
             )
-        except OSError as exc:  # refused, unreachable, DNS, TLS handshake and certificate errors
-            raise _ConnectError(f"cannot connect: {exc}") from None
-        except ValueError as exc:  # a host name the resolver cannot encode (UnicodeError)
+        # refused, unreachable, DNS, TLS handshake and certificate errors; ValueError: a host name the
+        # resolver cannot encode (UnicodeError: an empty label, one over 63 characters)
+        except (OSError, ValueError) as exc:
             raise _ConnectError(f"cannot connect: {exc}") from None
         return conn
 

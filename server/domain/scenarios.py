@@ -276,7 +276,6 @@ def load_paths(paths: Iterable[Path]) -> dict[str, tuple[Scenario, str]]:
                     str(file), [f"name: {scenario.name!r} is also defined in {seen_here[scenario.name]}"]
                 )
             seen_here[scenario.name] = file
-            loaded.pop(scenario.name, None)  # insertion order is load order: ScenarioBook ranks later files first
             loaded[scenario.name] = (scenario, f"{kind}:{file.name}")
     if DEFAULT_NAME not in loaded:
         raise InvalidScenario(", ".join(map(str, paths)), [f"name: no scenario named {DEFAULT_NAME!r} was loaded"])
@@ -295,16 +294,15 @@ class ScenarioBook:
         self._rebuild()
 
     def _rebuild(self) -> None:
-        # Most specific rule first (more keys); on a tie, run-time scenarios, then files loaded later (yours,
-        # after the shipped ones: a rule you copy from a fixture takes over), then by name. Predictable.
-        loaded_order = {name: i for i, name in enumerate(self._fixtures)}
-        late_first = len(loaded_order)
+        # Most specific rule first (more keys); on a tie run-time scenarios, then your files, then the
+        # shipped ones (a rule you copy from a fixture takes over), then by name. Predictable.
+        kinds = {"runtime": 0, "file": 1, "fixture": 2}
 
-        def rank(scenario: Scenario) -> tuple[int, int, str]:
-            order = -1 if scenario.name in self._runtime else late_first - loaded_order[scenario.name]
-            return (-len(scenario.match or {}), order, scenario.name)
+        def rank(pair: tuple[Scenario, str]) -> tuple[int, int, str]:
+            scenario, source = pair
+            return (-len(scenario.match or {}), kinds.get(source.partition(":")[0], 1), scenario.name)
 
-        self._matchers = sorted((s for s, _ in self.all() if s.match), key=rank)
+        self._matchers = [s for s, _ in sorted((p for p in self.all() if p[0].match), key=rank)]
 
     def names(self) -> list[str]:
         return [s.name for s, _ in self.all()]
@@ -373,7 +371,8 @@ class ScenarioBook:
     def delete(self, name: str) -> None:
         if name not in self._runtime:
             if name in self._fixtures:
-                raise Conflict(f"scenario {name!r} comes from a fixture file and cannot be deleted")
+                source = self._fixtures[name][1]  # fixture:<file> (shipped) or file:<file> (yours)
+                raise Conflict(f"scenario {name!r} comes from a scenario file ({source}) and cannot be deleted")
             raise ScenarioNotFound(name, self.names())
         del self._runtime[name]
         if self.active_name == name and name not in self._fixtures:

@@ -117,6 +117,21 @@ def verify_seed(secret: str, body: bytes, signature: str | None) -> bool:
     return hmac.compare_digest(sign_seed(secret, body), signature)
 
 
+MISSING_HEADERS = "missing webhook-id, webhook-timestamp or webhook-signature"
+STALE_SUFFIX = "s away from now"  # ends every stale-timestamp reason: see verdict()
+
+
+def verdict(reason: str | None) -> str:
+    """A verify_standard reason in one word, for one-line output: ok, missing, stale or invalid.
+
+    `stale` comes before the signature is checked (a replay check refuses it either way)."""
+    if reason is None:
+        return "ok"
+    if reason == MISSING_HEADERS:
+        return "missing"
+    return "stale" if STALE_SUFFIX in reason else "invalid"
+
+
 def verify_standard(
     secret: str, body: bytes, headers: Mapping[str, str], now: float, tolerance_s: int = DEFAULT_TOLERANCE_S
 ) -> str | None:
@@ -124,13 +139,13 @@ def verify_standard(
     lower = {k.lower(): v for k, v in headers.items()}
     msg_id, ts, sigs = lower.get("webhook-id"), lower.get("webhook-timestamp"), lower.get("webhook-signature")
     if not (msg_id and ts and sigs):
-        return "missing webhook-id, webhook-timestamp or webhook-signature"
+        return MISSING_HEADERS
     try:
         timestamp = int(ts)
     except ValueError:
         return "webhook-timestamp is not an integer"
     if abs(now - timestamp) > tolerance_s:
-        return f"webhook-timestamp is {int(now - timestamp)} s away from now (tolerance {tolerance_s} s)"
+        return f"webhook-timestamp is {int(now - timestamp)} {STALE_SUFFIX} (tolerance {tolerance_s} s)"
     expected = sign_standard(secret, msg_id, timestamp, body).split(",", 1)[1]
     for candidate in sigs.split(" "):
         version, _, value = candidate.partition(",")

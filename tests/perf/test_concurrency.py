@@ -4,6 +4,7 @@ double completion, every attempt recorded exactly once."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -82,10 +83,18 @@ def test_concurrent_confirms_complete_once(base_url: str, receiver: WebhookRecei
 def test_redeliver_while_a_retry_is_running(base_url: str, receiver: WebhookReceiver) -> None:
     # first attempt refused; the scheduled retry is held 0.4 s inside the receiver while we redeliver
     receiver.refuse_next(1)
-    receiver.respond = lambda _hook: (time.sleep(0.4), 200)[1]
+    in_flight = threading.Event()
+
+    def slow(_hook: Any) -> int:
+        in_flight.set()
+        time.sleep(0.4)
+        return 200
+
+    receiver.respond = slow
     created = httpx.post(base_url + "/api/v2/payments", json=payment_body("rr_tx", receiver.url()))
     assert created.json()["status"] == "PENDING"
-    receiver.wait_for(2, timeout=10)  # the retry is now in flight (the receiver is sleeping in it)
+    # the retry is now in flight: the receiver is sleeping in it, not yet answered (nor recorded)
+    assert in_flight.wait(10), "the scheduled retry never reached the receiver"
     answers = asyncio.run(
         _together(5, lambda c: c.post(base_url + "/mock/v1/deliveries/evt_completed_rr_tx/redeliver"))
     )

@@ -95,6 +95,17 @@ def test_options_and_ini_configure_the_server(pytester: pytest.Pytester, run) ->
     result.assert_outcomes(passed=1)
 
 
+def test_a_secret_that_cannot_sign_is_a_usage_error(pytester: pytest.Pytester, run) -> None:  # type: ignore[no-untyped-def]
+    # before: the in-process server started, and every create was a 500 after storing the payment
+    pytester.makepyfile("def test_uses_it(paymock):\n    paymock.health()\n")
+    result = run("--paymock-secret", "whsec_not base64!")
+    assert result.ret != 0
+    result.stdout.no_fnmatch_line("*1 passed*")
+    output = result.stdout.str() + result.stderr.str()
+    assert "paymock_secret / paymock_auth_token" in output and "whsec_" in output
+    assert "not base64!" not in output  # the secret itself is not said back
+
+
 def test_paymock_url_uses_a_running_sidecar(pytester: pytest.Pytester, run) -> None:  # type: ignore[no-untyped-def]
     server = start_server(SERVER_ENV)
     try:

@@ -27,7 +27,7 @@ import yaml
 from paymock.cli import build_parser
 from paymock.domain.errors import InvalidScenario
 from paymock.domain.scenarios import ScenarioBook, WebhookPlan, load_file, load_paths
-from paymock.domain.webhooks import build_headers, verify_standard
+from paymock.domain.webhooks import build_headers, verdict, verify_standard
 from paymock.resources import fixtures_dir, load_yaml
 from paymock.settings import Settings, SettingsError
 from paymock.testing import ReceivedWebhook, WebhookReceiver
@@ -65,6 +65,14 @@ def test_auth_token_outside_visible_ascii_is_refused_without_echoing_it(token: s
 def test_auth_token_of_visible_ascii_punctuation_is_accepted() -> None:
     # the characters of base64, base64url and JWTs all pass
     assert Settings.from_env({"SERVICE_AUTH_TOKEN": "abc.DEF-_~+/="}).auth_token == "abc.DEF-_~+/="
+
+
+@pytest.mark.parametrize("fields", [{"webhook_secret": "whsec_a"}, {"auth_token": "tok€"}])
+def test_settings_built_directly_are_checked_too(fields: dict[str, str]) -> None:
+    # the pytest plugin and embedders construct Settings without from_env: a secret that cannot sign
+    # used to fail every create after storing the payment
+    with pytest.raises(SettingsError):
+        Settings(**fields)  # type: ignore[arg-type]
 
 
 # --- 2. faults count attempts actually sent, not simulated network failures ------------------------------
@@ -156,6 +164,13 @@ def test_a_runtime_scenario_with_the_same_rule_beats_files_and_fixtures(tmp_path
     assert book.select(None, DECLINED_AMOUNT).name == "team-declined"  # the ranking is rebuilt
 
 
+def test_two_user_files_with_the_same_rule_tie_by_name(tmp_path: Path) -> None:
+    for name in ("b-rule", "a-rule"):  # written in reverse: load order must not decide
+        (tmp_path / f"{name}.yaml").write_text(f"name: {name}\ndescription: {name}\nmatch: {{amount: 777}}\n")
+    book = ScenarioBook(load_paths([fixtures_dir(), tmp_path]))
+    assert book.select(None, {**DECLINED_AMOUNT, "amount": 777}).name == "a-rule"
+
+
 # --- 5. a slow `respond` callback holds up nothing else ----------------------------------------------------
 
 
@@ -193,6 +208,32 @@ def test_a_blocked_respond_callback_does_not_hold_up_other_webhooks() -> None:
         assert not slow.is_alive()
         assert answers["/slow"] == 200
         assert sorted(h.path for h in receiver.wait_for(2, timeout=5)) == ["/fast", "/slow"]
+    finally:
+        release.set()
+        receiver.close()
+
+
+def test_received_is_in_order_of_arrival_even_when_a_later_one_is_answered_first() -> None:
+    entered = threading.Event()
+    release = threading.Event()
+
+    def respond(hook: ReceivedWebhook) -> int:
+        if hook.path == "/first":
+            entered.set()
+            release.wait(10)
+        return 200
+
+    receiver = WebhookReceiver("s", respond=respond)
+    first = threading.Thread(target=httpx.post, args=(receiver.url("/first"),), kwargs={"content": b"{}"})
+    try:
+        first.start()
+        assert entered.wait(5), "the first webhook never reached the callback"
+        assert httpx.post(receiver.url("/second"), content=b"{}", timeout=15).status_code == 200
+        assert [h.path for h in receiver.wait_for(1, timeout=5)] == ["/second"]  # answered first
+        release.set()
+        first.join(5)
+        # a reorder test reads this list: the webhook that arrived first stays first
+        assert [h.path for h in receiver.wait_for(2, timeout=5)] == ["/first", "/second"]
     finally:
         release.set()
         receiver.close()
@@ -292,8 +333,11 @@ def test_listen_text_mode_marks_a_stale_timestamp_as_stale(listener: tuple[str, 
     assert "sig=invalid/invalid -> 200" in _trigger_and_read(url, lines, "not-the-secret")
 
 
-def test_verify_standard_words_a_stale_timestamp_as_listen_expects() -> None:
-    # `paymock listen` tells stale from invalid by this wording: a reworded message would hide it again
-    headers = build_headers(secret="s", event="e", msg_id="m", body=b"{}", now=time.time(), signature="stale")
-    error = verify_standard("s", b"{}", headers, time.time())
-    assert error is not None and error.startswith("webhook-timestamp is ") and "away from now" in error, error
+def test_verdict_words_each_verify_standard_reason() -> None:
+    # `paymock listen` prints verdict(); each reason verify_standard gives maps to its one word
+    now = time.time()
+    for signature, secret, word in (("valid", "s", "ok"), ("stale", "s", "stale"), ("invalid", "s", "invalid")):
+        headers = build_headers(secret=secret, event="e", msg_id="m", body=b"{}", now=now, signature=signature)
+        assert verdict(verify_standard("s", b"{}", headers, now)) == word, signature
+    missing = build_headers(secret="s", event="e", msg_id="m", body=b"{}", now=now, signature="missing")
+    assert verdict(verify_standard("s", b"{}", missing, now)) == "missing"
