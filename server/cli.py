@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .cli_args import env_default, port
+from .cli_args import add_port, env_default
 from .domain.errors import InvalidScenario
 from .settings import Settings, SettingsError
 
@@ -122,12 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=env_default("PAYMOCK_HOST", DEFAULT_HOST),
         help=f"address to listen on (PAYMOCK_HOST, default {DEFAULT_HOST}; 0.0.0.0 in a container)",
     )
-    serve.add_argument(
-        "--port",
-        type=port("PAYMOCK_PORT"),
-        default=env_default("PAYMOCK_PORT", DEFAULT_PORT),
-        help=f"port (PAYMOCK_PORT, default {DEFAULT_PORT})",
-    )
+    add_port(serve, "PAYMOCK_PORT", DEFAULT_PORT)
     serve.add_argument("--scenarios", help="extra scenario file or directory (PAYMOCK_SCENARIOS)")
     serve.add_argument("--store", help="memory (default) or sqlite:PATH (PAYMOCK_STORE)")
     serve.add_argument("--time-scale", type=float, help="scale retry schedules and delays (PAYMOCK_TIME_SCALE)")
@@ -136,12 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
     about = "run the QA console (Streamlit, default 127.0.0.1:8501)"
     console = sub.add_parser("console", help=about, description=about + "; it talks to the server over HTTP only")
-    console.add_argument(
-        "--port",
-        type=port("PAYMOCK_CONSOLE_PORT"),
-        default=env_default("PAYMOCK_CONSOLE_PORT", DEFAULT_CONSOLE_PORT),
-        help=f"port (PAYMOCK_CONSOLE_PORT, default {DEFAULT_CONSOLE_PORT})",
-    )
+    add_port(console, "PAYMOCK_CONSOLE_PORT", DEFAULT_CONSOLE_PORT)
     console.add_argument(
         "--address",
         default=env_default("PAYMOCK_CONSOLE_ADDRESS", DEFAULT_HOST),

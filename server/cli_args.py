@@ -31,3 +31,10 @@ def port(var: str | None = None) -> Callable[[str], int]:
 
     parse.__name__ = "port"
     return parse
+
+
+def add_port(parser: argparse.ArgumentParser, var: str, default: int, what: str = "port") -> None:
+    """`--port`, defaulting to `var` (or `default`), checked by `port`."""
+    parser.add_argument(
+        "--port", type=port(var), default=env_default(var, default), help=f"{what} ({var}, default {default})"
+    )

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from .cli_args import env_default, port
+from .cli_args import add_port, env_default, port
 
 STOP_TIMEOUT_S = 10.0
 
@@ -26,12 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=env_default("PAYMOCK_HOST", "0.0.0.0"),
         help="address for both (PAYMOCK_HOST, default 0.0.0.0)",
     )
-    parser.add_argument(
-        "--port",
-        type=port("PAYMOCK_PORT"),
-        default=env_default("PAYMOCK_PORT", 9002),
-        help="server port (PAYMOCK_PORT, default 9002)",
-    )
+    add_port(parser, "PAYMOCK_PORT", 9002, what="server port")
     parser.add_argument("--console-port", type=port(), default=8502, help="console port (the seed's 8502)")
 
 

@@ -207,33 +207,8 @@ def test_a_blocked_respond_callback_does_not_hold_up_other_webhooks() -> None:
         slow.join(5)
         assert not slow.is_alive()
         assert answers["/slow"] == 200
-        assert sorted(h.path for h in receiver.wait_for(2, timeout=5)) == ["/fast", "/slow"]
-    finally:
-        release.set()
-        receiver.close()
-
-
-def test_received_is_in_order_of_arrival_even_when_a_later_one_is_answered_first() -> None:
-    entered = threading.Event()
-    release = threading.Event()
-
-    def respond(hook: ReceivedWebhook) -> int:
-        if hook.path == "/first":
-            entered.set()
-            release.wait(10)
-        return 200
-
-    receiver = WebhookReceiver("s", respond=respond)
-    first = threading.Thread(target=httpx.post, args=(receiver.url("/first"),), kwargs={"content": b"{}"})
-    try:
-        first.start()
-        assert entered.wait(5), "the first webhook never reached the callback"
-        assert httpx.post(receiver.url("/second"), content=b"{}", timeout=15).status_code == 200
-        assert [h.path for h in receiver.wait_for(1, timeout=5)] == ["/second"]  # answered first
-        release.set()
-        first.join(5)
-        # a reorder test reads this list: the webhook that arrived first stays first
-        assert [h.path for h in receiver.wait_for(2, timeout=5)] == ["/first", "/second"]
+        # `received` is in order of arrival, though /fast was answered first: a reorder test reads it
+        assert [h.path for h in receiver.wait_for(2, timeout=5)] == ["/slow", "/fast"]
     finally:
         release.set()
         receiver.close()
