@@ -37,29 +37,27 @@ from paymock_console.scripts import ScriptError, parse_script
 # --- 1. settings: a bad secret or token is refused at start, and never said back ------------------------
 
 
-@pytest.mark.parametrize("secret", ["whsec_not base64!", "whsec_"])
-def test_whsec_secret_that_does_not_decode_is_refused_without_echoing_it(secret: str) -> None:
+@pytest.mark.parametrize(
+    ("variable", "value", "credential"),
+    [
+        ("PAYMENT_WEBHOOK_SECRET", "whsec_not base64!", "not base64!"),  # the part after the prefix
+        ("PAYMENT_WEBHOOK_SECRET", "whsec_", ""),
+        ("SERVICE_AUTH_TOKEN", "tok€", "tok€"),
+        ("SERVICE_AUTH_TOKEN", "a b", "a b"),
+    ],
+)
+def test_a_secret_or_token_that_cannot_work_is_refused_without_echoing_it(variable, value, credential) -> None:
     with pytest.raises(SettingsError) as info:
-        Settings.from_env({"PAYMENT_WEBHOOK_SECRET": secret})
+        Settings.from_env({variable: value})
     message = str(info.value)
-    assert "PAYMENT_WEBHOOK_SECRET" in message
-    tail = secret.removeprefix("whsec_")
-    # a credential in a log line is a leak: the part after the prefix must not appear
-    assert not tail or tail not in message, message
+    assert variable in message
+    # a credential in a log line is a leak
+    assert not credential or (credential not in message and repr(credential) not in message), message
 
 
 def test_whsec_secret_that_decodes_is_accepted() -> None:
     settings = Settings.from_env({"PAYMENT_WEBHOOK_SECRET": "whsec_YWJj"})
     assert settings.webhook_secret == "whsec_YWJj" and settings.secret_from_env
-
-
-@pytest.mark.parametrize("token", ["tok€", "a b"])
-def test_auth_token_outside_visible_ascii_is_refused_without_echoing_it(token: str) -> None:
-    with pytest.raises(SettingsError) as info:
-        Settings.from_env({"SERVICE_AUTH_TOKEN": token})
-    message = str(info.value)
-    assert "SERVICE_AUTH_TOKEN" in message
-    assert token not in message and repr(token) not in message, message
 
 
 def test_auth_token_of_visible_ascii_punctuation_is_accepted() -> None:
