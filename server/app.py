@@ -130,6 +130,10 @@ def create_app(
     app.add_error_handler(Unauthorized, problems.unauthorized)
     app.add_error_handler(DomainError, problems.domain_error)
     app.add_error_handler(UnicodeDecodeError, problems.undecodable_body)
+    if settings.store.startswith("sqlite:"):
+        import sqlite3
+
+        app.add_error_handler(sqlite3.OperationalError, problems.store_error)
     app.add_error_handler(Exception, problems.unexpected)
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/docs", "docs", _docs_redirect, methods=["GET"])

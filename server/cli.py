@@ -38,6 +38,10 @@ def _serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"paymock: {exc}", file=sys.stderr)
         return 2
+    problem = _store_problem(settings.store)
+    if problem:
+        print(f"paymock: PAYMOCK_STORE={settings.store}: {problem}", file=sys.stderr)
+        return 2
     if settings.gc_tuned:
         gc_tuning.pause()
     try:
@@ -75,6 +79,24 @@ def _serve(args: argparse.Namespace) -> int:
         ws="none",  # no WebSocket routes; "auto" would import the websockets package (~15 ms of start-up)
     )
     return 0
+
+
+def _store_problem(spec: str) -> str | None:
+    """Why the store cannot be opened, found before serving: the app opens it in its lifespan, where a
+    failure is a uvicorn traceback. Opened once and closed, so nothing else holds it."""
+    if not spec.startswith("sqlite:"):
+        return None
+    import sqlite3
+
+    from .store.sqlite import SqliteStore, StoreError
+
+    try:
+        SqliteStore(spec[len("sqlite:") :]).close()
+    except StoreError as exc:
+        return str(exc)
+    except (sqlite3.Error, OSError) as exc:
+        return f"cannot open it as a store ({exc})"
+    return None
 
 
 def _exit_after_shutdown(_signum: int, _frame: object) -> None:

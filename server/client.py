@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -27,6 +28,11 @@ class PaymockError(RuntimeError):
         self.status_code = response.status_code
         detail = self.problem.get("detail") or self.problem.get("title") or response.reason_phrase
         super().__init__(f"{response.request.method} {response.request.url.path} -> {response.status_code}: {detail}")
+
+
+def _segment(value: str) -> str:
+    """One path segment: an id with `/`, `?` or `..` in it must name that id, not another route."""
+    return quote(value, safe="")
 
 
 class PaymockClient:
@@ -88,8 +94,17 @@ class PaymockClient:
     def scenarios(self) -> dict[str, Any]:
         return self._control("GET", "/scenarios")
 
-    def put_scenario(self, scenario: Mapping[str, Any]) -> dict[str, Any]:
-        return self._control("PUT", f"/scenarios/{scenario['name']}", json=dict(scenario))
+    def put_scenario(self, scenario: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """Add or replace a run-time scenario (`dry_run`: only validate it); the document names it."""
+        name = scenario.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError("put_scenario: the scenario document needs its `name`")
+        params = {"dry_run": "true"} if dry_run else None
+        return self._control("PUT", f"/scenarios/{_segment(name)}", json=dict(scenario), params=params)
+
+    def delete_scenario(self, name: str) -> None:
+        """Remove a run-time scenario (a shipped or file scenario it overrode comes back)."""
+        self._control("DELETE", f"/scenarios/{_segment(name)}")
 
     def active_scenario(self) -> str:
         return self._control("GET", "/active-scenario")["name"]
@@ -105,21 +120,31 @@ class PaymockClient:
         self.set_scenario(name)
         try:
             yield name
-        finally:
-            self.set_scenario(before)
+        except BaseException:
+            with contextlib.suppress(PaymockError):  # the test's own failure is the one to report
+                self._restore_active(before)
+            raise
+        self._restore_active(before)
+
+    def _restore_active(self, name: str) -> None:
+        try:
+            self.set_scenario(name)
+        except PaymockError as exc:
+            if exc.status_code != 422:  # 422: it is gone (reset, deleted in the block); the server uses default
+                raise
 
     def payment(self, payment_id: str) -> dict[str, Any]:
-        return self._control("GET", f"/payments/{payment_id}")
+        return self._control("GET", f"/payments/{_segment(payment_id)}")
 
     def deliveries(self, **filters: Any) -> list[dict[str, Any]]:
         """Delivery summaries, newest first; filters: payment_id, tx_id, state, event, scenario, limit."""
         return self._control("GET", "/deliveries", params=filters)["deliveries"]
 
     def delivery(self, delivery_id: str) -> dict[str, Any]:
-        return self._control("GET", f"/deliveries/{delivery_id}")
+        return self._control("GET", f"/deliveries/{_segment(delivery_id)}")
 
     def redeliver(self, delivery_id: str) -> dict[str, Any]:
-        return self._control("POST", f"/deliveries/{delivery_id}/redeliver")
+        return self._control("POST", f"/deliveries/{_segment(delivery_id)}/redeliver")
 
     def wait_for_delivery(
         self,

@@ -95,7 +95,8 @@ class Provider:
         try:
             await self.dispatcher.dispatch(delivery, payment)
         finally:
-            del self._creating[tx_id]
+            if self._creating.get(tx_id) is first:  # after a reset, a new create of this tx_id may own it
+                del self._creating[tx_id]
             first.set_result(None)
         return CreateResult(payment, created=True)
 
@@ -206,6 +207,7 @@ class Provider:
 
     def reset(self) -> tuple[int, int]:
         self.dispatcher.clear()
+        self._creating.clear()  # creates still sending belong to the wiped state: a new one must not wait
         self.book.reset()
         return self.store.clear()
 

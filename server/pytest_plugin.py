@@ -97,7 +97,7 @@ def paymock_server(pytestconfig: pytest.Config) -> Iterator[PaymockServer]:
             access_log=False,
         )
     except SettingsError as exc:  # named by its variable; the plugin's option sets the same value
-        raise pytest.UsageError(f"paymock_secret / paymock_auth_token: {exc}") from None
+        raise pytest.UsageError(f"paymock plugin options: {exc}") from None  # named by the variable they set
     server = EmbeddedServer(settings).start()
     try:
         yield PaymockServer(server.base_url, secret, token, external=False, ready_after=server.ready_after)

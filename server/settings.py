@@ -10,6 +10,9 @@ from pathlib import Path
 from .domain.webhooks import standard_key
 
 DEV_SECRET = "paymock-dev-secret-change-me"
+TIME_SCALE_RANGE = (1e-6, 1000.0)
+WEBHOOK_TIMEOUT_RANGE = (0.01, 300.0)
+MAX_IN_FLIGHT_RANGE = (1, 10_000)
 
 
 class SettingsError(ValueError):
@@ -90,9 +93,16 @@ class Settings:
 
     def __post_init__(self) -> None:
         # here, not in from_env: the pytest plugin and embedders build Settings directly, and a secret
-        # that cannot sign would otherwise fail every create after storing the payment
+        # that cannot sign, or a time scale of 0, would otherwise fail every create after storing the payment
         _check_secret(self.webhook_secret)
         _check_token(self.auth_token)
+        for name, value, (low, high) in (
+            ("PAYMOCK_TIME_SCALE", self.time_scale, TIME_SCALE_RANGE),
+            ("PAYMOCK_WEBHOOK_TIMEOUT", self.webhook_timeout_s, WEBHOOK_TIMEOUT_RANGE),
+            ("PAYMOCK_MAX_IN_FLIGHT", self.max_in_flight, MAX_IN_FLIGHT_RANGE),
+        ):
+            if not low <= value <= high:
+                raise SettingsError(f"{name}={value!r}: expected a number from {low:g} to {high:g}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -107,6 +117,8 @@ class Settings:
         store = env.get("PAYMOCK_STORE") or "memory"
         if store != "memory" and not (store.startswith("sqlite:") and len(store) > 7):
             raise SettingsError(f"PAYMOCK_STORE={store!r}: expected memory or sqlite:PATH")
+        if store == "sqlite::memory:":  # would call itself durable and keep nothing: say what it is
+            raise SettingsError(f"PAYMOCK_STORE={store!r}: an in-memory database keeps nothing; use memory")
         client = (env.get("PAYMOCK_HTTP_CLIENT") or "http11").lower()
         if client not in ("http11", "aiohttp", "httpx"):
             raise SettingsError(f"PAYMOCK_HTTP_CLIENT={client!r}: expected http11, aiohttp or httpx")
@@ -125,10 +137,10 @@ class Settings:
             access_log=_bool(env, "PAYMOCK_ACCESS_LOG", True),
             scenario_paths=paths,
             store=store,
-            time_scale=_float(env, "PAYMOCK_TIME_SCALE", 1.0, 1e-6, 1000.0),
-            webhook_timeout_s=_float(env, "PAYMOCK_WEBHOOK_TIMEOUT", 5.0, 0.01, 300.0),
+            time_scale=_float(env, "PAYMOCK_TIME_SCALE", 1.0, *TIME_SCALE_RANGE),
+            webhook_timeout_s=_float(env, "PAYMOCK_WEBHOOK_TIMEOUT", 5.0, *WEBHOOK_TIMEOUT_RANGE),
             callback_hosts=hosts,
-            max_in_flight=int(_float(env, "PAYMOCK_MAX_IN_FLIGHT", 256, 1, 10_000)),
+            max_in_flight=int(_float(env, "PAYMOCK_MAX_IN_FLIGHT", 256, *MAX_IN_FLIGHT_RANGE)),
             http_client=client,
             validate_responses=_bool(env, "PAYMOCK_VALIDATE_RESPONSES", True),
             gc_tuned=gc_mode == "tuned",

@@ -175,6 +175,17 @@ def unauthorized(request: ConnexionRequest, exc: Exception) -> ConnexionResponse
     return problem(401, str(exc.detail), headers={"WWW-Authenticate": challenge})
 
 
+def store_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """sqlite3.OperationalError: a file another program holds locked is a 503 to retry (the request's
+    transaction was rolled back); anything else is unexpected."""
+    reason = str(exc)
+    if "locked" in reason or "busy" in reason:
+        log.warning("store busy: %s", reason)
+        detail = f"the store is busy ({reason}: another program holds the sqlite file); retry the request"
+        return problem(503, detail, headers={"Retry-After": "1"})
+    return unexpected(request, exc)
+
+
 def unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     log.exception("unexpected error", exc_info=exc)
     return problem(500, "unexpected server error; see the server log")

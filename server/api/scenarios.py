@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.responses import Response
+
 from ..domain.scenarios import Scenario
 from .context import ok, provider
 
@@ -44,9 +46,10 @@ async def put(name: str, body: dict[str, Any], dry_run: bool = False) -> tuple[A
     return ok(_info(scenario, "runtime"), 201 if created and not dry_run else 200)
 
 
-async def delete(name: str) -> tuple[None, int]:
+async def delete(name: str) -> Response:
     provider().book.delete(name)
-    return None, 204
+    # a bare response: Connexion would infer this operation's only media type, problem+json, for a 204
+    return Response(status_code=204)
 
 
 async def get_active() -> tuple[Any, int, dict[str, str]]:

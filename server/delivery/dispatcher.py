@@ -34,6 +34,10 @@ from .senders import Sender, SendResult
 log = logging.getLogger("paymock.delivery")
 
 OnAcknowledged = Callable[[Delivery], None]
+# A delivery the store failed for is tried again after this, doubling up to the max (real seconds: a
+# lock held by another program does not follow the time scale).
+STORE_RETRY_S = 0.5
+STORE_RETRY_MAX_S = 60.0
 
 
 class Dispatcher:
@@ -69,6 +73,8 @@ class Dispatcher:
         self._manual: dict[str, asyncio.Future[Delivery]] = {}
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._runner: asyncio.Task[None] | None = None
+        self._generation = 0  # bumped by clear(): an attempt that outlives a reset must not write back
+        self._store_failures: dict[str, int] = {}  # consecutive store errors per delivery (see _store_failed)
 
     # lifecycle
     async def start(self) -> None:
@@ -98,10 +104,16 @@ class Dispatcher:
             log.warning("webhook client did not close within %.1f s", grace_s)
 
     def clear(self) -> None:
-        """Forget every scheduled attempt (reset); attempts already sending are cancelled."""
+        """Forget every scheduled attempt (reset); background attempts are cancelled, and the result of
+        one still sending inside a request (a create's first attempt, a redeliver) is dropped when it
+        comes back: its delivery belongs to the state the reset wiped, and writing it back would leak
+        into the next test's payment of the same tx_id."""
+        self._generation += 1
         self._heap.clear()
         self._due.clear()
         self._held.clear()
+        self._manual.clear()
+        self._store_failures.clear()
         for task in list(self._tasks):
             task.cancel()
 
@@ -138,7 +150,8 @@ class Dispatcher:
             future.set_exception(exc)
             raise
         finally:
-            del self._manual[delivery.delivery_id]
+            if self._manual.get(delivery.delivery_id) is future:  # a reset may have dropped it already
+                del self._manual[delivery.delivery_id]
         return delivery
 
     async def wait_for(self, tx_id: str, check: Callable[[], Delivery | None], timeout_s: float) -> Delivery | None:
@@ -164,6 +177,7 @@ class Dispatcher:
 
     # the attempt
     async def _attempt(self, delivery: Delivery, payment: Payment, kind: str) -> bool:
+        generation = self._generation
         plan = delivery.plan
         delivery_id = delivery.delivery_id  # derived from the event and tx_id: build it once
         number = delivery.begin()
@@ -193,12 +207,19 @@ class Dispatcher:
                 result = SendResult(None, f"paymock error building or sending: {type(exc).__name__}: {exc}", 0.0)
             attempt.status_code, attempt.error, attempt.latency_ms = result.status, result.error, result.latency_ms
             retry_after = result.retry_after_s
+            if generation != self._generation:
+                return False  # reset while it was sending: see clear()
             self._release_held(delivery_id)
         delivery.record(attempt)
         # one write: the delivery's state and its payment's completion land together (durable stores)
-        with self.store.atomic():
-            self._settle(delivery, payment, attempt, ordinal, retry_after)
-            self._changed(delivery)
+        try:
+            with self.store.atomic():
+                self._settle(delivery, payment, attempt, ordinal, retry_after)
+                self._changed(delivery)
+        except Exception:  # the store failed (a sqlite file locked by another program): nothing was written
+            self._store_failed(delivery_id)
+            return False
+        self._store_failures.pop(delivery_id, None)
         if not log.isEnabledFor(logging.INFO):
             return attempt.acknowledged  # skip building the record's fields nobody will see
         log.info(
@@ -288,13 +309,27 @@ class Dispatcher:
 
     async def _run_due(self, delivery_id: str) -> None:
         self._held.discard(delivery_id)
-        delivery = self.store.get_delivery(delivery_id)
-        if delivery is None or delivery.state != PENDING:
+        try:
+            delivery = self.store.get_delivery(delivery_id)
+            payment = None if delivery is None else self.store.get_payment(delivery.payment_id)
+        except Exception:
+            self._store_failed(delivery_id)
             return
-        payment = self.store.get_payment(delivery.payment_id)
-        if payment is None:
+        if delivery is None or delivery.state != PENDING or payment is None:
             return
         await self._attempt(delivery, payment, SCHEDULED)
+
+    def _store_failed(self, delivery_id: str) -> None:
+        """The store could not be read or written for this delivery: try it again later, in memory only
+        (writing the schedule would fail too), backing off to a minute. At least once: an attempt whose
+        answer could not be stored is sent again. Never dropped silently, as a lost timer would be."""
+        failures = self._store_failures[delivery_id] = self._store_failures.get(delivery_id, 0) + 1
+        wait_s = min(STORE_RETRY_MAX_S, STORE_RETRY_S * 2 ** (failures - 1))
+        log.exception("store failed for %s (%d time(s)); trying again in %.1f s", delivery_id, failures, wait_s)
+        due = self.clock.monotonic() + wait_s
+        self._due[delivery_id] = due
+        heapq.heappush(self._heap, (due, next(self._seq), delivery_id))
+        self._wake.set()
 
     def _spawn(self, coro, slot: bool = False) -> None:  # type: ignore[no-untyped-def]
         task = asyncio.create_task(coro)

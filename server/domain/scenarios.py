@@ -190,9 +190,12 @@ def parse(document: Any, source: str) -> Scenario:
     api = document.get("api", {})
     outcome = payment.get("outcome", "complete")
     if payment.get("auto_complete") is False:
-        if outcome not in ("complete", "pending"):
+        if outcome not in ("complete", "pending"):  # reported once; the outcome stays as written
             errors.append(f"payment.auto_complete: false contradicts outcome {outcome!r} (use outcome: pending)")
-        outcome = "pending"
+        else:
+            outcome = "pending"
+    elif payment.get("auto_complete") is True and outcome == "pending":
+        errors.append("payment.auto_complete: true contradicts outcome 'pending'")
     if outcome == "delayed" and not payment.get("delay_ms"):
         errors.append("payment.delay_ms: required (> 0) when outcome is 'delayed'")
     if "delay_ms" in payment and outcome != "delayed":
@@ -203,6 +206,12 @@ def parse(document: Any, source: str) -> Scenario:
         errors.append("api.retry_after_s: only used together with api.error_status")
     if "times" in api and "error_status" not in api and not api.get("latency_ms"):
         errors.append("api.times: needs api.error_status or api.latency_ms to count")
+    if (
+        "fault_attempts" in webhook
+        and webhook.get("signature", "valid") == "valid"
+        and webhook.get("body", "valid") == "valid"
+    ):
+        errors.append("webhook.fault_attempts: only used with a webhook.signature or webhook.body fault")
     if "reorder_hold_ms" in webhook and not webhook.get("reorder"):
         errors.append("webhook.reorder_hold_ms: only used with webhook.reorder: true")
     if webhook.get("mode") == "drop" and len(webhook) > 1:
@@ -375,6 +384,7 @@ class ScenarioBook:
                 raise Conflict(f"scenario {name!r} comes from a scenario file ({source}) and cannot be deleted")
             raise ScenarioNotFound(name, self.names())
         del self._runtime[name]
+        self._api_calls.pop(name, None)  # a file of that name comes back with its own `times`, fresh
         if self.active_name == name and name not in self._fixtures:
             self.active_name = DEFAULT_NAME
         self._rebuild()

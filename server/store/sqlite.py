@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import sqlite3
 import weakref
 from collections.abc import Iterator
@@ -36,6 +37,30 @@ from ..domain.payments import STATUSES, Payment
 from ..domain.scenarios import WebhookPlan
 
 SCHEMA_VERSION = 1
+APPLICATION_ID = 0x706D6B31  # "pmk1" in the file's header: this file is a paymock store
+TABLES = ("payments", "plans", "deliveries")
+
+
+class StoreError(Exception):
+    """The store cannot be opened as asked; the message names the file and why."""
+
+
+def _one_writer(path: str) -> int | None:
+    """An exclusive flock on the database file for this process's life: a second paymock on the same
+    file would resend every retry and overwrite the other's attempts. (SQLite's own locks are fcntl
+    locks, separate from flock on Linux.) None where flock does not exist."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: one process per store stays a documented rule only
+        return None
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreError(f"{path} is in use by another paymock process; one process per store") from None
+    return fd
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS payments (
@@ -115,21 +140,20 @@ class SqliteStore:
     name = "sqlite"
 
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
+        self.path = str(path) if str(path) == ":memory:" else str(Path(path).expanduser())
+        self._lock_fd: int | None = None
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # autocommit (isolation_level=None): every statement commits before the call returns.
-        # check_same_thread=False: the app may open the store in one thread and serve in another;
-        # all calls still come from the one event loop, never concurrently.
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
-            raise RuntimeError(f"{self.path}: store schema version {version}, this paymock knows {SCHEMA_VERSION}")
-        self._db.executescript(SCHEMA)
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._lock_fd = _one_writer(self.path)
+        try:
+            # autocommit (isolation_level=None): every statement commits before the call returns.
+            # check_same_thread=False: the app may open the store in one thread and serve in another;
+            # all calls still come from the one event loop, never concurrently.
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._adopt()
+        except BaseException:
+            self._unlock()
+            raise
         self._live_payments: weakref.WeakValueDictionary[str, Payment] = weakref.WeakValueDictionary()
         self._live_deliveries: weakref.WeakValueDictionary[str, Delivery] = weakref.WeakValueDictionary()
         self._plan_ids: dict[WebhookPlan, int] = {}
@@ -137,6 +161,33 @@ class SqliteStore:
         self._counts = self._count_from_db()
         self._depth = 0  # atomic() nesting
         self._tx_added: list[tuple[weakref.WeakValueDictionary[str, Any], str]] = []  # undone on rollback
+
+    def _adopt(self) -> None:
+        """Make the file a paymock store, or refuse it before writing anything to it: an empty file,
+        or one paymock made (its application_id; version 1 files from before it, by their tables)."""
+        try:
+            app_id = self._db.execute("PRAGMA application_id").fetchone()[0]
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:  # "file is not a database"
+            raise StoreError(f"{self.path}: {exc}; choose a new file for the store") from None
+        ours = app_id == APPLICATION_ID or (app_id == 0 and version == 1 and tables == set(TABLES))
+        if tables and not ours:
+            shown = ", ".join(sorted(tables)[:5])
+            raise StoreError(f"{self.path} is another program's database (tables: {shown}); choose a new file")
+        if ours and version != SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: store schema version {version}, this paymock knows {SCHEMA_VERSION}")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=1000")  # another program's lock: the loop waits at most 1 s per write
+        self._db.executescript(SCHEMA)
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases its flock
+            self._lock_fd = None
 
     def _count_from_db(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
@@ -410,3 +461,4 @@ class SqliteStore:
 
     def close(self) -> None:
         self._db.close()
+        self._unlock()

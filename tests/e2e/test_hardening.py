@@ -5,6 +5,7 @@ before the lookup, delivery paging, the 408's reason and faults that count attem
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from paymock.client import PaymockClient, PaymockError
 from paymock.testing import ServerProcess, WebhookReceiver
 from tests.conftest import SERVER_ENV, payment_body
 from tests.e2e.helpers import (
@@ -337,3 +339,105 @@ def test_signature_fault_applies_to_the_first_attempt_sent_not_the_simulated_one
     assert [a["status_code"] for a in real_attempts(d)] == [401, 200]
     assert "signature invalid (first 1 attempt(s) sent)" in d["faults"]
     assert len(receiver.received) == 2
+
+
+# reset while a request's first attempt is still sending
+
+
+def _held_receiver(receiver: WebhookReceiver) -> tuple[threading.Event, threading.Event]:
+    """The receiver holds every webhook to /held until released; `arrived` is set by the first."""
+    arrived, release = threading.Event(), threading.Event()
+
+    def respond(hook: Any) -> int:
+        if hook.path == "/held":
+            arrived.set()
+            release.wait(10)  # bounded: a hang ends as an answer anyway
+        return 200
+
+    receiver.respond = respond
+    return arrived, release
+
+
+def _in_thread(call: Any) -> tuple[threading.Thread, list[httpx.Response]]:
+    answers: list[httpx.Response] = []
+    thread = threading.Thread(target=lambda: answers.append(call()), daemon=True)
+    thread.start()
+    return thread, answers
+
+
+def test_a_first_attempt_outliving_a_reset_leaves_the_next_payment_of_its_tx_id_alone(live, live_server, receiver):
+    arrived, release = _held_receiver(receiver)
+    with httpx.Client(base_url=live_server.base_url, timeout=30) as other:
+        thread, old = _in_thread(lambda: create(other, "tx_reset", receiver.url("/held")))
+        try:
+            assert arrived.wait(10), "the first attempt never reached the receiver"
+            assert live.post("/mock/v1/reset").status_code == 200
+            # the next test reuses the tx_id; its payment waits for a confirm
+            new = create_ok(live, "tx_reset", receiver.url("/new"), scenario="manual-confirm")
+            assert new["status"] == "PENDING"
+        finally:
+            release.set()
+            thread.join(15)
+    assert old and old[0].status_code == 200, old  # the old request ends cleanly
+    # the old attempt's 200 was for the wiped payment: the new one is still waiting for its confirm
+    assert status_of(live, "pay_tx_reset") == "PENDING"
+    assert live.get("/mock/v1/deliveries", params={"tx_id": "tx_reset"}).json()["total"] == 0
+
+
+def test_two_creates_of_one_tx_id_across_a_reset_both_answer(live, live_server, receiver):
+    # the second create owned the in-flight entry the first one deleted on its way out: a 500 (KeyError)
+    arrived, release = _held_receiver(receiver)
+    with (
+        httpx.Client(base_url=live_server.base_url, timeout=30) as a,
+        httpx.Client(base_url=live_server.base_url, timeout=30) as b,
+    ):
+        first, first_answer = _in_thread(lambda: create(a, "tx_twice_reset", receiver.url("/held")))
+        try:
+            assert arrived.wait(10)
+            assert live.post("/mock/v1/reset").status_code == 200
+            second, second_answer = _in_thread(lambda: create(b, "tx_twice_reset", receiver.url("/held")))
+            deadline = time.monotonic() + 10  # until the second create has stored its delivery and is sending
+            while not live.get("/mock/v1/deliveries", params={"tx_id": "tx_twice_reset"}).json()["total"]:
+                assert time.monotonic() < deadline, "the second create never stored its delivery"
+                time.sleep(0.05)
+        finally:
+            release.set()
+            first.join(15)
+            second.join(15)
+    assert [r.status_code for r in first_answer + second_answer] == [200, 200], first_answer + second_answer
+    found = live.get(
+        "/mock/v1/wait-for-delivery", params={"tx_id": "tx_twice_reset", "state": "acknowledged", "timeout_ms": 5000}
+    )
+    assert found.status_code == 200, found.text
+    assert status_of(live, "pay_tx_twice_reset") == "PAYMENT_COMPLETED"
+
+
+# the control API and the Python client
+
+
+def test_delete_scenario_is_a_bare_204(live):
+    put_scenario(live, "gone-soon")
+    r = live.delete("/mock/v1/scenarios/gone-soon")
+    assert r.status_code == 204 and r.content == b""
+    assert "content-type" not in r.headers  # was application/problem+json
+
+
+def test_client_escapes_ids_and_restores_the_active_scenario(live, live_server):
+    with PaymockClient(live_server.base_url) as client:
+        with pytest.raises(PaymockError) as info:
+            client.delivery("../health")  # one id, not the health route
+        assert info.value.status_code in (400, 404)
+        with pytest.raises(ValueError, match="name"):
+            client.put_scenario({"description": "no name"})
+        assert client.put_scenario({"name": "mine", "description": "d"}, dry_run=True)["source"] == "runtime"
+        assert "mine" not in {s["name"] for s in client.scenarios()["scenarios"]}  # dry run stored nothing
+        client.put_scenario({"name": "mine", "description": "d"})
+        client.set_scenario("mine")
+        # the block resets (as a test's setup may): restoring `mine`, now gone, must not mask the failure
+        with pytest.raises(AssertionError, match="the test's own"), client.scenario("declined"):
+            client.reset()
+            raise AssertionError("the test's own failure")
+        assert client.active_scenario() == "default"
+        client.put_scenario({"name": "mine", "description": "d"})
+        client.delete_scenario("mine")
+        assert "mine" not in {s["name"] for s in client.scenarios()["scenarios"]}

@@ -102,7 +102,7 @@ def test_a_secret_that_cannot_sign_is_a_usage_error(pytester: pytest.Pytester, r
     assert result.ret != 0
     result.stdout.no_fnmatch_line("*1 passed*")
     output = result.stdout.str() + result.stderr.str()
-    assert "paymock_secret / paymock_auth_token" in output and "whsec_" in output
+    assert "paymock plugin options" in output and "whsec_" in output
     assert "not base64!" not in output  # the secret itself is not said back
 
 
@@ -124,7 +124,15 @@ def test_paymock_url_uses_a_running_sidecar(pytester: pytest.Pytester, run) -> N
 
 def test_registered_as_a_pytest11_entry_point() -> None:
     plugins = {e.name: e.value for e in importlib.metadata.entry_points(group="pytest11")}
-    assert plugins.get("paymock") == "paymock.pytest_plugin"
+    assert plugins.get("paymock.pytest_plugin") == "paymock.pytest_plugin"
+
+
+def test_loading_it_explicitly_as_well_is_fine(pytester: pytest.Pytester) -> None:
+    # autoload on (the entry point) plus `-p` and `pytest_plugins`: as users write it in a conftest
+    pytester.makeconftest('pytest_plugins = ["paymock.pytest_plugin"]\n')
+    pytester.makepyfile("def test_loaded(pytestconfig):\n    assert pytestconfig.getoption('paymock_url') is None\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "paymock.pytest_plugin")
+    result.assert_outcomes(passed=1)
 
 
 def test_help_lists_the_options(pytester: pytest.Pytester) -> None:

@@ -73,6 +73,17 @@ def test_settings_built_directly_are_checked_too(fields: dict[str, str]) -> None
         Settings(**fields)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("fields", "variable"),
+    [({"time_scale": 0}, "PAYMOCK_TIME_SCALE"), ({"webhook_timeout_s": -1}, "PAYMOCK_WEBHOOK_TIMEOUT"),
+     ({"max_in_flight": 0}, "PAYMOCK_MAX_IN_FLIGHT")],
+)  # fmt: skip
+def test_settings_built_directly_keep_their_ranges(fields: dict[str, float], variable: str) -> None:
+    # the plugin's --paymock-time-scale=0 made every create a 500 (a division by the scale)
+    with pytest.raises(SettingsError, match=variable):
+        Settings(**fields)  # type: ignore[arg-type]
+
+
 # --- 2. faults count attempts actually sent, not simulated network failures ------------------------------
 
 
@@ -167,6 +178,36 @@ def test_two_user_files_with_the_same_rule_tie_by_name(tmp_path: Path) -> None:
         (tmp_path / f"{name}.yaml").write_text(f"name: {name}\ndescription: {name}\nmatch: {{amount: 777}}\n")
     book = ScenarioBook(load_paths([fixtures_dir(), tmp_path]))
     assert book.select(None, {**DECLINED_AMOUNT, "amount": 777}).name == "a-rule"
+
+
+def test_deleting_an_override_gives_the_file_scenario_its_own_times_again() -> None:
+    book = ScenarioBook(load_paths([fixtures_dir()]))
+    override = {"name": "api-unavailable", "description": "502 twice", "api": {"error_status": 502, "times": 2}}
+    book.put(override, "api-unavailable")
+    scenario = book.get("api-unavailable")[0]
+    assert [book.count_api_call(scenario, "create") for _ in range(3)] == [True, True, False]
+    book.delete("api-unavailable")
+    shipped = book.get("api-unavailable")[0]  # 503, times 2: its count starts at 0, not at the override's 3
+    assert [book.count_api_call(shipped, "create") for _ in range(3)] == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("payment", "webhook", "errors"),
+    [
+        ({"outcome": "pending", "auto_complete": True}, {}, ["payment.auto_complete: true contradicts"]),
+        ({}, {"fault_attempts": 1}, ["webhook.fault_attempts: only used with"]),
+        # one error, not a second about delay_ms as if the outcome had become pending
+        ({"outcome": "delayed", "delay_ms": 5, "auto_complete": False}, {}, ["payment.auto_complete: false"]),
+    ],
+)
+def test_keys_that_contradict_or_do_nothing_are_refused(payment, webhook, errors) -> None:
+    book = ScenarioBook(load_paths([fixtures_dir()]))
+    document = {"name": "odd", "description": "d", "payment": payment, "webhook": webhook}
+    with pytest.raises(InvalidScenario) as info:
+        book.put(document, "odd", dry_run=True)
+    assert len(info.value.errors) == len(errors), info.value.errors
+    for got, expected in zip(info.value.errors, errors, strict=True):
+        assert got.startswith(expected), got
 
 
 # --- 5. a slow `respond` callback holds up nothing else ----------------------------------------------------
