@@ -7,16 +7,27 @@ tables; a bad path was a uvicorn traceback; and a write that failed under a lock
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from paymock.delivery.dispatcher import Dispatcher
+from paymock.delivery.http11 import Http11Sender
+from paymock.domain.clock import SystemClock
+from paymock.domain.deliveries import Delivery
+from paymock.domain.payments import Payment
+from paymock.domain.scenarios import ScenarioBook, WebhookPlan, load_paths
+from paymock.domain.webhooks import COMPLETED_EVENT
+from paymock.provider import Provider
+from paymock.resources import fixtures_dir
 from paymock.store.sqlite import SqliteStore, StoreError
 from paymock.testing import ServerProcess, WebhookReceiver
 from tests.conftest import SECRET, SERVER_ENV, payment_body
@@ -123,4 +134,95 @@ def test_a_lock_held_by_another_program_is_a_503_and_the_webhook_still_arrives(t
         assert "store failed for evt_completed_tx_locked" in server.output()
     finally:
         server.stop()
+        receiver.close()
+
+
+@pytest.mark.parametrize("failure", ["locked at BEGIN", "a write fails inside the transaction"])
+def test_a_result_that_could_not_be_stored_is_stored_later_and_the_objects_agree(tmp_path: Path, failure: str) -> None:
+    # The live delivery, still referenced here, must not say "acknowledged" while the file says pending:
+    # the retry from memory would see it and skip, and the file would keep it pending for good.
+    # A lock fails the transaction at BEGIN, before anything changed; a write failing inside it (a
+    # trigger on the payments table, as a disk error would) fails after _settle changed the objects.
+    path = tmp_path / "revert.db"
+    receiver = WebhookReceiver(SECRET)
+    store = SqliteStore(path)
+    now = time.time()
+    payment = Payment(tx_id="tx_rv", order_id=1, user_id=1, amount=5, callback_url=receiver.url(),
+                      scenario="default", created_at=now)  # fmt: skip
+    delivery = Delivery(tx_id="tx_rv", event=COMPLETED_EVENT, scenario="default", callback_url=receiver.url(),
+                        plan=WebhookPlan(), occurred_at=now, created_at=now)  # fmt: skip
+    store.add_payment(payment)
+    store.add_delivery(delivery)
+
+    def acknowledged(d: Delivery) -> None:  # as the provider does: the payment completes with its webhook
+        if payment.complete(d.occurred_at):
+            store.save_payment(payment)
+
+    async def scenario() -> None:
+        dispatcher = Dispatcher(store=store, sender=Http11Sender(4), clock=SystemClock(), secret=SECRET,
+                                auth_token=None, time_scale=0.001, timeout_s=2.0, max_in_flight=4,
+                                on_acknowledged=acknowledged)  # fmt: skip
+        await dispatcher.start()
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        if failure == "locked at BEGIN":
+            other.execute("BEGIN EXCLUSIVE")
+        else:  # a temporary trigger lives on the store's own connection only
+            store._db.execute(
+                "CREATE TEMP TRIGGER fail_payment_update BEFORE UPDATE ON payments "
+                "BEGIN SELECT RAISE(ABORT, 'disk'); END"
+            )
+        try:
+            assert await dispatcher.dispatch(delivery, payment) is False  # sent, acknowledged, not storable
+            assert (delivery.state, payment.status) == ("pending", "PENDING")
+        finally:
+            if failure == "locked at BEGIN":
+                other.rollback()
+            else:
+                store._db.execute("DROP TRIGGER temp.fail_payment_update")
+            other.close()
+        deadline = time.monotonic() + 10
+        while store.get_delivery(delivery.delivery_id).state != "acknowledged":  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the retry from memory never stored its result"
+            await asyncio.sleep(0.05)
+        await dispatcher.stop()
+
+    try:
+        asyncio.run(scenario())
+        assert store.get_payment("pay_tx_rv").status == "PAYMENT_COMPLETED"  # type: ignore[union-attr]
+        assert len(receiver.received) >= 2  # at least once: the unstored answer was asked for again
+    finally:
+        store.close()
+        receiver.close()
+
+
+def test_a_confirm_that_could_not_be_stored_leaves_the_payment_pending(tmp_path: Path) -> None:
+    # the transaction rolls back; the live payment must not stay "completed" in memory for later reads
+    store = SqliteStore(tmp_path / "confirm.db")
+    receiver = WebhookReceiver(SECRET)
+
+    def dispatcher(on_ack: Any) -> Dispatcher:
+        return Dispatcher(store=store, sender=Http11Sender(4), clock=SystemClock(), secret=SECRET,
+                          auth_token=None, time_scale=0.001, timeout_s=2.0, max_in_flight=4,
+                          on_acknowledged=on_ack)  # fmt: skip
+
+    async def scenario() -> None:
+        provider = Provider(store=store, book=ScenarioBook(load_paths([fixtures_dir()])), clock=SystemClock(),
+                            dispatcher_factory=dispatcher)  # fmt: skip
+        await provider.dispatcher.start()
+        request = payment_body("tx_cf", receiver.url())
+        payment = (await provider.create(request, "manual-confirm")).payment
+        store._db.execute(  # a write failing inside the confirm's transaction, as a disk error would
+            "CREATE TEMP TRIGGER fail_payment_update BEFORE UPDATE ON payments BEGIN SELECT RAISE(ABORT, 'disk'); END"
+        )
+        with pytest.raises(sqlite3.Error):
+            await provider.confirm("pay_tx_cf", None)
+        assert (payment.status, payment.confirmed_at) == ("PENDING", None)
+        store._db.execute("DROP TRIGGER temp.fail_payment_update")
+        assert (await provider.confirm("pay_tx_cf", None)).status == "PAYMENT_COMPLETED"  # a retry works
+        await provider.dispatcher.stop()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()
         receiver.close()
