@@ -111,21 +111,15 @@ class Provider:
         await self.misbehave(self.book.select(scenario_header, payment.identity()), "confirm")
         delivery = self.store.get_delivery(webhook_id(COMPLETED_EVENT, payment.tx_id))
         now = self.clock.now()
-        before = (payment.status, payment.confirmed_at, delivery.occurred_at if delivery else None)
-        try:
-            with self.store.atomic():  # the payment and its event's time land together (durable stores)
-                if delivery is not None and delivery.occurred_at > now:
-                    # a delayed completion (slow-completion) confirmed before its time: it happens now
-                    delivery.occurred_at = now
-                    self.store.save_delivery(delivery)
-                # completed when the event happened, so confirmed_at matches the webhook body
-                if payment.complete(delivery.occurred_at if delivery else now):
-                    self.store.save_payment(payment)
-        except Exception:  # not stored (a conflict, a locked file): the objects say what the store says
-            payment.status, payment.confirmed_at = before[0], before[1]
-            if delivery is not None and before[2] is not None:
-                delivery.occurred_at = before[2]
-            raise
+        # the payment and its event's time land together (durable stores), or neither object changes
+        with self.store.atomic(payment, *([delivery] if delivery else [])):
+            if delivery is not None and delivery.occurred_at > now:
+                # a delayed completion (slow-completion) confirmed before its time: it happens now
+                delivery.occurred_at = now
+                self.store.save_delivery(delivery)
+            # completed when the event happened, so confirmed_at matches the webhook body
+            if payment.complete(delivery.occurred_at if delivery else now):
+                self.store.save_payment(payment)
         if delivery is None:
             delivery = self._new_delivery(payment, self.book.scenario(payment.scenario), payment.confirmed_at or 0.0)
             self.store.add_delivery(delivery)

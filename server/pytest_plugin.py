@@ -96,8 +96,8 @@ def paymock_server(pytestconfig: pytest.Config) -> Iterator[PaymockServer]:
             webhook_timeout_s=5.0,
             access_log=False,
         )
-    except SettingsError as exc:  # named by its variable; the plugin's option sets the same value
-        raise pytest.UsageError(f"paymock plugin options: {exc}") from None  # named by the variable they set
+    except SettingsError as exc:  # the message names the variable; the plugin's option sets the same value
+        raise pytest.UsageError(f"paymock plugin options: {exc}") from None
     server = EmbeddedServer(settings).start()
     try:
         yield PaymockServer(server.base_url, secret, token, external=False, ready_after=server.ready_after)

@@ -179,7 +179,7 @@ def store_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """sqlite3.OperationalError: a file another program holds locked is a 503 to retry (the request's
     transaction was rolled back); anything else is unexpected."""
     reason = str(exc)
-    if "locked" in reason or "busy" in reason:
+    if getattr(exc, "sqlite_errorname", None) in ("SQLITE_BUSY", "SQLITE_LOCKED"):  # by code, not wording
         log.warning("store busy: %s", reason)
         detail = f"the store is busy ({reason}: another program holds the sqlite file); retry the request"
         return problem(503, detail, headers={"Retry-After": "1"})

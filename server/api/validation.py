@@ -137,21 +137,6 @@ async def read_body(receive: Any) -> bytes:
     return b"".join(chunks)
 
 
-def replay(body: bytes, receive: Any) -> Any:
-    """A receive channel that hands over `body` in one message, then the original channel's next
-    messages (it has given all the body away: what follows is the client's disconnect, when it comes)."""
-    sent = False
-
-    async def replayed() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replayed
-
-
 def with_headers(scope: Any, replace: dict[str, str], drop: tuple[str, ...] = ()) -> Any:
     """A copy of `scope` with headers set (lower-case names) and others dropped; the original is shared."""
     names = {*replace, *drop}
@@ -172,16 +157,18 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
             raise PayloadTooLarge(int(declared))
         if declared is None and "chunked" in headers.get("transfer-encoding", "").lower():
             body = await read_body(receive)
-            receive, declared = replay(body, receive), str(len(body))
+            # the body in one message, then the original channel (all it has left is the disconnect)
+            message = {"type": "http.request", "body": body, "more_body": False}
+            receive, declared = self._insert_messages(receive, messages=[message]), str(len(body))
             scope = with_headers(scope, {"content-length": declared}, drop=("transfer-encoding",))
         if not int(declared or 0) and self._required and self._schema.get("default") is None:
             raise BadRequestProblem(detail="request body is missing: send the JSON object the contract describes")
         content_type = headers.get("content-type")
         if content_type is None and int(declared or 0):
             raise UnsupportedMediaTypeProblem(detail="Content-Type header missing: send the body as application/json")
-        if content_type is not None and normalise(content_type) != content_type:
+        if content_type is not None and (normalised := normalise(content_type)) != content_type:
             # the handler's request reads the header itself; Connexion's JSON check is case-sensitive
-            scope = with_headers(scope, {"content-type": normalise(content_type)})
+            scope = with_headers(scope, {"content-type": normalised})
         return await super().wrap_receive(receive, scope=scope)
 
     async def _parse(self, stream: Any, scope: Any) -> Any:

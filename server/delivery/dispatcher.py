@@ -212,14 +212,11 @@ class Dispatcher:
             self._release_held(delivery_id)
         delivery.record(attempt)
         # one write: the delivery's state and its payment's completion land together (durable stores)
-        before = (delivery.state, delivery.next_attempt_at, delivery.reason, payment.status, payment.confirmed_at)
         try:
-            with self.store.atomic():
+            with self.store.atomic(delivery, payment):  # on failure both say again what the store says
                 self._settle(delivery, payment, attempt, ordinal, retry_after)
                 self._changed(delivery)
-        except Exception:  # the store failed (a sqlite file locked by another program): nothing was written,
-            # so the objects say what the store says again (an in-memory "acknowledged" would skip the retry)
-            delivery.state, delivery.next_attempt_at, delivery.reason, payment.status, payment.confirmed_at = before
+        except Exception:  # the store failed (a sqlite file locked by another program): nothing was written
             self._store_failed(delivery_id)
             return False
         self._store_failures.pop(delivery_id, None)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import functools
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -69,9 +73,31 @@ class Store(Protocol):
         """Forget everything; returns (payments, deliveries) removed."""
         ...
 
-    def atomic(self) -> AbstractContextManager[None]:
+    def atomic(self, *restore: object) -> AbstractContextManager[None]:
         """Writes inside the block land together or not at all (a payment and its first delivery),
-        so a crash between them cannot leave a payment whose webhook is never sent."""
+        so a crash between them cannot leave a payment whose webhook is never sent. The objects named
+        in `restore`, which the block changes, get their fields back if it fails (`restored_on_failure`)."""
         ...
 
     def close(self) -> None: ...
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+@contextlib.contextmanager
+def restored_on_failure(objects: Iterable[object]) -> Iterator[None]:
+    """If the block raises, each object (a Payment, a Delivery) gets back the field values it had when
+    the block began. Live objects must say what the store says: in memory they are its records, and a
+    durable store's rolled-back transaction leaves them changed otherwise (a delivery "acknowledged" in
+    memory but pending in the file would skip its own retry)."""
+    saved = [(obj, [(name, getattr(obj, name)) for name in _field_names(type(obj))]) for obj in objects]
+    try:
+        yield
+    except BaseException:
+        for obj, values in saved:
+            for name, value in values:
+                setattr(obj, name, value)
+        raise

@@ -8,6 +8,7 @@ from itertools import islice
 
 from ..domain.deliveries import PENDING, Delivery
 from ..domain.payments import COMPLETED, STATUSES, Payment, tx_id_of
+from .base import restored_on_failure
 
 PAYMENT_ID_PREFIX = "pay_"
 # Statuses with their own index. Completed payments are the bulk and get none: a status filter
@@ -160,9 +161,11 @@ class MemoryStore:
         return removed
 
     @contextlib.contextmanager
-    def atomic(self) -> Iterator[None]:
-        """Nothing to group: the event loop never interleaves synchronous writes."""
-        yield
+    def atomic(self, *restore: object) -> Iterator[None]:
+        """Nothing to group: the event loop never interleaves synchronous writes. The objects are the
+        records here, so putting back their fields is the rollback."""
+        with restored_on_failure(restore):
+            yield
 
     def close(self) -> None:
         """Nothing to release."""

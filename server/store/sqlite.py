@@ -35,6 +35,7 @@ from typing import Any
 from ..domain.deliveries import PENDING, Attempt, Delivery
 from ..domain.payments import STATUSES, Payment
 from ..domain.scenarios import WebhookPlan
+from .base import restored_on_failure
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x706D6B31  # "pmk1" in the file's header: this file is a paymock store
@@ -150,9 +151,13 @@ class SqliteStore:
             # check_same_thread=False: the app may open the store in one thread and serve in another;
             # all calls still come from the one event loop, never concurrently.
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._adopt()
         except BaseException:
             self._unlock()
+            raise
+        try:
+            self._adopt()
+        except BaseException:
+            self.close()  # the connection and the lock: a refused file is left to its owner
             raise
         self._live_payments: weakref.WeakValueDictionary[str, Payment] = weakref.WeakValueDictionary()
         self._live_deliveries: weakref.WeakValueDictionary[str, Delivery] = weakref.WeakValueDictionary()
@@ -432,9 +437,15 @@ class SqliteStore:
         return payments, deliveries
 
     @contextlib.contextmanager
-    def atomic(self) -> Iterator[None]:
+    def atomic(self, *restore: object) -> Iterator[None]:
         """One transaction for the block (nested blocks join the outer one); also one commit
-        instead of several, which is most of what a write costs here."""
+        instead of several, which is most of what a write costs here. On a rollback the objects in
+        `restore` get their fields back, as the rows do."""
+        with restored_on_failure(restore), self._transaction():
+            yield
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
         if self._depth:
             self._depth += 1
             try:
