@@ -59,7 +59,10 @@ def _serve(args: argparse.Namespace) -> int:
     except BaseException:
         gc_tuning.resume()
         raise
-    import uvicorn
+    # uvicorn's submodules, not the package: its __init__ imports its command line (click, ~15 ms), which
+    # the hollow package (deferred_imports) leaves out when this is the command line
+    from uvicorn.config import Config
+    from uvicorn.server import Server
 
     if settings.gc_tuned:
         gc_tuning.tune()
@@ -68,17 +71,22 @@ def _serve(args: argparse.Namespace) -> int:
     # A requested, completed shutdown is a success: exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_after_shutdown)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        access_log=settings.access_log,
-        timeout_graceful_shutdown=5,
-        lifespan="on",
-        ws="none",  # no WebSocket routes; "auto" would import the websockets package (~15 ms of start-up)
+    server = Server(
+        Config(
+            app,
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            access_log=settings.access_log,
+            timeout_graceful_shutdown=5,
+            lifespan="on",
+            ws="none",  # no WebSocket routes; "auto" would import the websockets package (~15 ms of start-up)
+        )
     )
-    return 0
+    server.run()
+    # what uvicorn.run does after Server.run: a server that never started (port taken, lifespan failed)
+    # has logged why; exit 3, uvicorn's STARTUP_FAILURE
+    return 0 if server.started else 3
 
 
 def _store_problem(spec: str) -> str | None:

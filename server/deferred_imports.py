@@ -25,14 +25,37 @@ in dev and test environments only; the others are in the server image (``pip ins
   ``uri`` format check, which runs only when a body fails the fast check (``api/fast_schema``).
   *Forwarded*: jsonschema registers its checkers exactly as before; the first ``uri`` check loads it.
 
-Not here: ``jinja2`` (~25 ms), imported by ``connexion.spec`` only to render spec files, is needed
-anyway: the Swagger UI middleware builds ``starlette.templating.Jinja2Templates`` when the stack is
-built, before the first request.
+- ``jinja2`` (markupsafe), ~35 ms: ``connexion.spec`` imports it to render spec files with arguments,
+  which paymock does not pass, and the Swagger UI builds ``starlette.templating.Jinja2Templates`` with
+  the middleware stack, before the first request, for its page only. *Deferred* (``jinja2``) and
+  *forwarded*, with the instance *built on first use* (``Jinja2Templates``): the first request for a
+  docs page loads jinja2 and builds the templates.
+- werkzeug's dev server, test client and request/response wrappers (with ``http.server``, werkzeug's
+  http/datastructures/urls modules; ~25 ms): ``werkzeug/__init__`` imports them all, and Connexion
+  needs ``werkzeug.local`` only (its context proxies), plus ``from werkzeug import Request`` for an
+  annotation. *Hollow* ``werkzeug`` (see below), with ``Request`` and ``werkzeug.wsgi``'s
+  ``ClosingIterator`` (``werkzeug.local``'s, for a WSGI middleware) *forwarded*.
+- uvicorn's command line (click, its supervisors; ~15 ms): ``uvicorn/__init__`` imports ``uvicorn.main``,
+  and ``cli._serve`` needs ``Config`` and ``Server`` only. *Hollow* ``uvicorn``; ``cli._serve`` imports
+  the two submodules and does what ``uvicorn.run`` does with them (exit 3 if the server never started).
+- ``http.server`` is also imported by ``paymock.listen``, whose arguments ``paymock serve``'s parser
+  builds: it imports it when it listens, not at the top.
+
+Measured together (``bench/ready.py --instructions``, image-like venvs, 15 rounds): 1,280 M -> 1,079 M
+instructions to ready (0.84x; callgrind, repeatable within ~0.5%), ready 0.440 s -> 0.375 s (medians).
+
+Hollow packages are package modules whose ``__init__`` has not run, put into ``sys.modules`` at the
+block's start and left there for the process's life (their submodules are bound to them): submodules
+import as usual; a name in ``HOLLOW`` is read from the submodule defining it, without the ``__init__``;
+reading any other name runs the real ``__init__`` into the module first, so ``uvicorn.run`` or
+``werkzeug.run_simple`` still work afterwards. ``from . import submodule`` asks the package for the name
+first: a name that is a submodule is never taken as a reason to run the ``__init__``.
 
 Forwarded names are stand-in modules only inside the block: each listed function (a class, for
 ``TestClient``: calling it makes the real instance) imports the real module on its first call and
 calls it. For ``from module import name``, which a lazy module cannot serve: reading the attribute
-would load it.
+would load it. A class in ``BUILT_ON_FIRST_USE`` goes one step further: calling it returns an object
+that imports the module and makes the real instance on its first attribute read.
 
 Skipped names are ``None`` in ``sys.modules`` only inside the block (``import flask`` raises
 ImportError there) and import normally afterwards. Deferral goes through a meta-path finder at the
@@ -42,11 +65,13 @@ module it finds there. Names already imported are left alone, so an in-process c
 imported Connexion (tests) sees no change.
 
 Only the command line (`paymock serve`, the image's CMD) uses this: the process is the server and
-ends with it. Two consequences are accepted there and would not be in a library: Connexion's
-``FlaskApp`` stays its not-installed stub for the process's life, and Python 3.11's LazyLoader is not
+ends with it. Three consequences are accepted there and would not be in a library: Connexion's
+``FlaskApp`` stays its not-installed stub for the process's life; the hollow packages stay, and code
+that took ``werkzeug.Request`` inside the block keeps its forwarder; and Python 3.11's LazyLoader is not
 thread-safe on first use (fixed in 3.12.3): the one user of ``requests``, Connexion's remote
 ``$ref`` resolution, runs in ``create_app`` on the main thread, and nothing touches it while serving;
-httpx is first touched, if ever, on the event loop's thread (the httpx sender, built in the lifespan).
+httpx is first touched, if ever, on the event loop's thread (the httpx sender, built in the lifespan),
+and jinja2 there too (the first docs page).
 """
 
 from __future__ import annotations
@@ -56,16 +81,26 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
-DEFERRED = ("requests", "httpx")
+DEFERRED = ("requests", "httpx", "jinja2")
 SKIPPED = ("httpx._main", "flask")
 # module -> the functions start-up takes from it with `from module import f`; each forwards to the real module
 FORWARDED: dict[str, tuple[str, ...]] = {
     "rfc3986_validator": ("validate_rfc3986",),
     "starlette.testclient": ("TestClient",),
+    "werkzeug.wrappers": ("Request",),  # connexion.lifecycle's `from werkzeug import Request`, an annotation
+    "werkzeug.wsgi": ("ClosingIterator",),  # werkzeug.local's, for a WSGI middleware Connexion never makes
+    "starlette.templating": ("Jinja2Templates",),
+}
+# forwarded classes whose instance start-up makes but only a later request uses: built on its first use
+BUILT_ON_FIRST_USE = ("Jinja2Templates",)
+# package -> {name its __init__ binds, that start-up reads: the submodule defining it}; see "Hollow packages"
+HOLLOW: dict[str, dict[str, str]] = {
+    "werkzeug": {"Request": "werkzeug.wrappers"},
+    "uvicorn": {"Config": "uvicorn.config", "Server": "uvicorn.server"},
 }
 
 
@@ -107,6 +142,8 @@ def _forwarding_module(name: str, functions: Sequence[str]) -> ModuleType:
     for function in functions:
 
         def forward(*args: Any, _function: str = function, **kwargs: Any) -> Any:
+            if _function in BUILT_ON_FIRST_USE:
+                return _BuiltOnFirstUse(lambda: getattr(load(), _function)(*args, **kwargs))
             return getattr(load(), _function)(*args, **kwargs)
 
         forward.__name__ = forward.__qualname__ = function
@@ -114,11 +151,55 @@ def _forwarding_module(name: str, functions: Sequence[str]) -> ModuleType:
     return stand_in
 
 
+class _BuiltOnFirstUse:
+    """An instance made on its first attribute read: the Swagger UI's templates (jinja2, ~15 ms of
+    start-up) are built with the middleware stack, before the first request, and used by the UI page only."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build: Callable[[], Any] | None = build
+        self._real: Any = None
+
+    def __getattr__(self, attribute: str) -> Any:  # only for what the instance itself does not have
+        if self._build is not None:
+            self._real, self._build = self._build(), None
+        return getattr(self._real, attribute)
+
+
+def _hollow_package(name: str, names: dict[str, str]) -> ModuleType | None:
+    """`name` as a package whose `__init__` has not run: its submodules import as usual; reading one of
+    `names` imports the submodule defining it, and reading any other attribute runs `__init__` first."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.submodule_search_locations is None or spec.loader is None:
+        return None  # absent, or not a package: imported as if it were not listed
+    package = importlib.util.module_from_spec(spec)
+    loader = spec.loader
+    ran: list[bool] = []
+
+    def __getattr__(attribute: str) -> Any:
+        if attribute in names:
+            # not bound on the package: inside the block this may be a forwarding stand-in (FORWARDED)
+            return getattr(importlib.import_module(names[attribute]), attribute)
+        if importlib.util.find_spec(f"{name}.{attribute}") is not None:
+            # `from . import submodule` asks the package first: no such attribute, so it imports it
+            raise AttributeError(f"module {name!r} has no attribute {attribute!r}")
+        if not ran:
+            ran.append(True)
+            loader.exec_module(package)  # the real __init__, into this module: it binds the real names
+            return getattr(package, attribute)
+        raise AttributeError(f"module {name!r} has no attribute {attribute!r}")
+
+    package.__getattr__ = __getattr__  # type: ignore[method-assign]  # PEP 562, read from the module's dict
+    return package
+
+
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
     """Around the serving process's first import of paymock.app (and so Connexion) and create_app."""
     finder = _LazyOnFirstImport([name for name in DEFERRED if name not in sys.modules])
     skipped = [name for name in SKIPPED if name not in sys.modules]
+    hollow = {name: _hollow_package(name, names) for name, names in HOLLOW.items() if name not in sys.modules}
+    # first: a forwarded submodule's find_spec below imports its package, which must be the hollow one
+    sys.modules.update({name: package for name, package in hollow.items() if package is not None})
     stand_ins = {
         name: _forwarding_module(name, functions)
         for name, functions in FORWARDED.items()

@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .domain.webhooks import DEFAULT_TOLERANCE_S, verdict, verify_seed, verify_standard
@@ -55,6 +54,10 @@ class Listener:
             import httpx
 
             self._forwarder = httpx.Client(timeout=10.0, follow_redirects=False)
+        # here, not at the top: `paymock serve` imports this module for its arguments, and http.server
+        # (email, http.client, ~25 ms) is otherwise not part of the server's start-up
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
         listener = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -67,6 +68,23 @@ def test_bad_setting_stops_startup_with_the_variable_named():
     )
     assert done.returncode == 2
     assert "PAYMOCK_TIME_SCALE='fast': expected a number" in done.stderr
+
+
+def test_port_already_taken_is_a_startup_failure_not_a_success():
+    """`paymock serve` builds uvicorn's Server itself: a server that never started must still exit 3."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "paymock.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env={**os.environ, **SERVER_ENV},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 3  # uvicorn's STARTUP_FAILURE, as `uvicorn.run` exits
+    assert "address already in use" in done.stderr.lower()
 
 
 def test_uvicorn_on_the_app_import_path(receiver):

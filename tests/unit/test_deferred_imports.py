@@ -35,6 +35,21 @@ WATCHED = (
     "starlette.testclient",
     "anyio.from_thread",
 )
+# What `paymock serve` leaves out through the hollow werkzeug and uvicorn packages (their __init__s import
+# werkzeug's dev server and test client, and uvicorn's command line) and the lazily built UI templates.
+# A library user imports none of these either (it never imports uvicorn); an in-process `serve` imports
+# them all, through the real packages.
+HOLLOWED = (
+    "werkzeug.serving",
+    "werkzeug.test",
+    "werkzeug.wrappers",
+    "werkzeug.http",
+    "http.server",
+    "uvicorn.main",
+    "click",
+    "starlette.templating",
+    "markupsafe",
+)
 
 # A module's state, read without touching a lazy module (an attribute read would load it): `type()` is
 # LazyLoader's private class until the first use, ModuleType after. Both child scripts below use it.
@@ -149,6 +164,15 @@ def test_serve_start_up_does_not_run_the_deferred_and_skipped_modules():
     assert {name: serve[name] for name in others} == dict.fromkeys(others, "absent")
 
 
+def test_serve_start_up_leaves_out_what_the_hollow_packages_and_lazy_templates_would_load():
+    states = _states(SERVE, *HOLLOWED, "jinja2", "werkzeug.local")
+    assert states.pop("jinja2") == "lazy"  # connexion.spec's `import jinja2`: the module object only
+    assert states.pop("werkzeug.local") == "loaded"  # Connexion's context proxies: a real submodule
+    assert states == dict.fromkeys(HOLLOWED, "absent")
+    # the same start-up called in-process with arguments is not deferred: the real packages, all of it
+    assert _states(SERVE_IN_PROCESS, *HOLLOWED) == dict.fromkeys(HOLLOWED, "loaded")
+
+
 def test_serve_called_in_process_with_arguments_imports_as_a_library_does():
     assert _states(SERVE_IN_PROCESS, *WATCHED) == _states(LIBRARY, *WATCHED)
 
@@ -166,6 +190,23 @@ SERVE_BAD_URI = SERVE.replace(
     "REQUESTS = []",
     f"REQUESTS = [('POST', '/api/v2/payments', {BAD_URI!r}), ('GET', '/api/v2/pending-payments', None)]",
 )
+
+
+# The serve path again; after start-up, the Swagger UI page: its templates are built on this first use.
+SERVE_DOCS_UI = SERVE.replace("REQUESTS = []", "REQUESTS = [('GET', '/api/v2/docs/', None)]")
+
+
+def test_docs_ui_templates_are_built_on_the_first_page_asked_for():
+    lines = _run(SERVE_DOCS_UI, "jinja2", "starlette.templating")
+    states = {
+        line.split(" ", 1)[0]: json.loads(line.split(" ", 1)[1])
+        for line in lines
+        if line.startswith(("STATES", "AFTER"))
+    }
+    answers = [line.split(" ", 2)[1:] for line in lines if line.startswith("ANSWER ")]
+    assert states["STATES"] == {"jinja2": "lazy", "starlette.templating": "absent"}
+    assert answers[0][0] == "200" and any("<title>Swagger UI</title>" in line for line in lines)  # the page
+    assert states["AFTER"] == {"jinja2": "loaded", "starlette.templating": "loaded"}
 
 
 def test_forwarded_uri_check_loads_its_module_on_first_use_and_still_judges():
@@ -206,6 +247,13 @@ assert requests.Session().get_adapter("https://example.org") is not None
 import httpx, connexion.security
 assert httpx is connexion.security.httpx and type(httpx) is types.ModuleType  # loaded by the TestClient
 assert callable(httpx.main) and callable(httpx.Client)
+with app.test_client() as client:  # the Swagger UI page: its templates (jinja2) are built now
+    page = client.get("/api/v2/docs/")
+    assert page.status_code == 200 and "<title>Swagger UI</title>" in page.text
+import werkzeug, werkzeug.wrappers  # hollow: reading a name its __init__ binds runs the __init__
+assert callable(werkzeug.run_simple) and werkzeug.Request is werkzeug.wrappers.Request
+import uvicorn, uvicorn.config
+assert uvicorn.Config is uvicorn.config.Config and callable(uvicorn.run) and "click" in sys.modules
 import importlib.util
 if importlib.util.find_spec("flask"):
     assert connexion.FlaskApp.__name__ == "_delayed_error"  # Connexion's not-installed stub, as in the image
@@ -287,3 +335,72 @@ def test_deferred_block_leaves_modules_already_imported_alone():
         assert all(sys.modules[name] is module for name, module in before.items())
     assert all(sys.modules[name] is module for name, module in before.items())
     assert type(before["requests"]) is ModuleType
+
+
+def _probe_package(root: Path) -> None:
+    """paymock_probe_pkg: an __init__ that binds a light and a heavy name; `light` imports a sibling."""
+    package = root / "paymock_probe_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "import sys\nsys.paymock_probe_ran = True\nfrom .light import Light\nfrom .heavy import Heavy\n"
+    )
+    (package / "light.py").write_text("from . import sibling\nclass Light:\n    kind = sibling.KIND\n")
+    (package / "sibling.py").write_text("KIND = 'light'\n")
+    (package / "heavy.py").write_text("import sys\nsys.paymock_probe_heavy = True\nclass Heavy:\n    pass\n")
+
+
+def test_hollow_package_imports_submodules_and_named_attributes_without_its_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    _probe_package(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(deferred_imports, "HOLLOW", {"paymock_probe_pkg": {"Light": "paymock_probe_pkg.light"}})
+    monkeypatch.setattr(sys, "paymock_probe_ran", False, raising=False)
+    monkeypatch.setattr(sys, "paymock_probe_heavy", False, raising=False)
+    try:
+        with deferred_imports.deferred():
+            from paymock_probe_pkg import Light  # type: ignore[import-not-found]  # the named attribute
+
+            assert Light.kind == "light"  # `from . import sibling` inside it imported the submodule
+        import paymock_probe_pkg  # type: ignore[import-not-found]
+
+        assert not sys.paymock_probe_ran and not sys.paymock_probe_heavy  # type: ignore[attr-defined]
+        assert "paymock_probe_pkg.heavy" not in sys.modules
+        assert paymock_probe_pkg.Light is Light
+        heavy = paymock_probe_pkg.Heavy  # any other name: the real __init__ runs, once
+        assert sys.paymock_probe_ran and sys.paymock_probe_heavy  # type: ignore[attr-defined]
+        assert heavy is sys.modules["paymock_probe_pkg.heavy"].Heavy and paymock_probe_pkg.Light is Light
+        with pytest.raises(AttributeError, match="no attribute 'missing'"):
+            _ = paymock_probe_pkg.missing
+    finally:
+        for name in [name for name in sys.modules if name.startswith("paymock_probe_pkg")]:
+            del sys.modules[name]
+
+
+def test_hollow_package_that_is_not_installed_stays_an_import_error(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(deferred_imports, "HOLLOW", {"paymock_probe_absent": {"f": "paymock_probe_absent.x"}})
+    with deferred_imports.deferred(), pytest.raises(ImportError):
+        import paymock_probe_absent  # type: ignore[import-not-found]  # noqa: F401
+    assert "paymock_probe_absent" not in sys.modules
+
+
+def test_class_built_on_first_use_makes_its_instance_when_first_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    (tmp_path / "paymock_probe_made.py").write_text(
+        "import sys\nsys.paymock_probe_ran = True\nclass Made:\n"
+        "    def __init__(self, value, *, scale=1):\n        self.value = value * scale\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(deferred_imports, "FORWARDED", {"paymock_probe_made": ("Made",)})
+    monkeypatch.setattr(deferred_imports, "BUILT_ON_FIRST_USE", ("Made",))
+    monkeypatch.setattr(sys, "paymock_probe_ran", False, raising=False)
+    try:
+        with deferred_imports.deferred():
+            from paymock_probe_made import Made  # type: ignore[import-not-found]
+
+            made = Made(3, scale=2)
+        assert not sys.paymock_probe_ran  # type: ignore[attr-defined]  # neither imported nor built yet
+        assert made.value == 6
+        assert sys.paymock_probe_ran  # type: ignore[attr-defined]
+        assert made.value == 6  # built once
+    finally:
+        sys.modules.pop("paymock_probe_made", None)
