@@ -2,7 +2,8 @@
 
 Control-API calls (/mock/v1) return parsed JSON and raise `PaymockError` on a non-2xx answer: a test
 that sets a scenario expects it to work. Provider-API calls (/api/v2) return the `httpx.Response`,
-because scenarios make them fail on purpose and the test wants to see how.
+because scenarios make them fail on purpose and the test wants to see how. When nothing answers at
+the URL, the error is still httpx's `ConnectError` (or `ConnectTimeout`), with a note naming the URL.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from .redact import redact
 
 SCENARIO_HEADER = "X-Mock-Scenario"
 
@@ -30,6 +33,19 @@ class PaymockError(RuntimeError):
         super().__init__(f"{response.request.method} {response.request.url.path} -> {response.status_code}: {detail}")
 
 
+class _Http(httpx.Client):
+    """httpx.Client whose connect failures say which paymock they were for (the type stays httpx's)."""
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        try:
+            return super().send(request, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # httpx's own message is only "[Errno 111] Connection refused": name the URL and what to do
+            shown = redact(str(self.base_url))  # no password in a message
+            exc.add_note(f"paymock is not reachable at {shown}; start it or fix the URL given to PaymockClient")
+            raise
+
+
 def _segment(value: str) -> str:
     """One path segment: an id with `/`, `?` or `..` in it must name that id, not another route."""
     return quote(value, safe="")
@@ -39,7 +55,7 @@ class PaymockClient:
     def __init__(self, base_url: str, *, auth_token: str | None = None, timeout: float = 30.0) -> None:
         headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else {}
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        self.http: httpx.Client = _Http(base_url=self.base_url, headers=headers, timeout=timeout)
 
     def close(self) -> None:
         self.http.close()
@@ -137,8 +153,34 @@ class PaymockClient:
         return self._control("GET", f"/payments/{_segment(payment_id)}")
 
     def deliveries(self, **filters: Any) -> list[dict[str, Any]]:
-        """Delivery summaries, newest first; filters: payment_id, tx_id, state, event, scenario, limit."""
-        return self._control("GET", "/deliveries", params=filters)["deliveries"]
+        """One page of delivery summaries, newest first (the first 100 unless `limit`/`offset` say
+        otherwise); filters: payment_id, tx_id, state, event, scenario. `deliveries_page` has the
+        total, `iter_deliveries` goes through every page."""
+        return self.deliveries_page(**filters)["deliveries"]
+
+    def deliveries_page(self, **filters: Any) -> dict[str, Any]:
+        """The whole answer, as `payments()` gives it: `total`, `next_offset` (None on the last page)
+        and `deliveries`; filters as `deliveries()`, with `offset` and `limit` (1-1000) for the page."""
+        return self._control("GET", "/deliveries", params=filters)
+
+    def iter_deliveries(self, *, page_size: int = 100, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every matching delivery summary, newest first, fetched `page_size` (1-1000) at a time.
+
+        Deliveries created while it pages push the ones it has seen onto its next page: it skips
+        them there, so each comes once (the new ones may not come at all). With a `state` filter, one
+        that changes state between two pages can be missed.
+        """
+        if "limit" in filters or "offset" in filters:
+            raise TypeError("iter_deliveries pages by itself: give page_size, not limit or offset")
+        seen: set[str] = set()
+        offset: int | None = 0
+        while offset is not None:
+            page = self.deliveries_page(**filters, offset=offset, limit=page_size)
+            for summary in page["deliveries"]:
+                if summary["delivery_id"] not in seen:
+                    seen.add(summary["delivery_id"])
+                    yield summary
+            offset = page["next_offset"]
 
     def delivery(self, delivery_id: str) -> dict[str, Any]:
         return self._control("GET", f"/deliveries/{_segment(delivery_id)}")

@@ -62,6 +62,7 @@ class Provider:
         existing = self.store.get_payment(payment_id_for(tx_id))
         if existing is not None:
             existing.check_same_request(request)
+            existing.check_same_scenario(scenario_header)
             first = self._creating.get(tx_id)
             if first is not None:
                 await asyncio.shield(first)

@@ -2,7 +2,8 @@
 
 Fixtures
 - `paymock_server` (session): paymock served in-process on a free loopback port, started on first use;
-  or the server at `--paymock-url` (e.g. a CI sidecar), which is then only reset, never started.
+  or the server at `--paymock-url` (e.g. a CI sidecar), which is then only reset, never started; it is
+  checked once, on first use (answers, is paymock, takes the token): a usage error says what to fix.
 - `paymock_url` (session): its base URL.
 - `paymock` (function): a `PaymockClient` on it, after resetting it (payments, deliveries, scenarios).
 - `webhook_receiver` (function): a loopback `WebhookReceiver` verifying with the same secret.
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    import httpx
+
     from .client import PaymockClient
     from .testing import WebhookReceiver
 
@@ -67,12 +70,58 @@ class PaymockServer:
     ready_after: float | None = None
 
 
+def _check_external(url: str, token: str | None) -> None:
+    """Ask the server at --paymock-url once, when the session first needs it: a wrong URL or token is
+    then one usage error that says what to fix, not an httpx traceback or a 401 in every test."""
+    __tracebackhide__ = True  # pytest would print this frame's arguments, the token among them
+    import httpx
+
+    from .client import PaymockClient, PaymockError
+    from .redact import redact
+
+    shown = redact(url)  # messages quote the URL: never a password in it
+    fix_url = "fix --paymock-url / paymock_url"
+    fix_token = "give the SERVICE_AUTH_TOKEN it runs with as --paymock-auth-token / paymock_auth_token"
+
+    def not_paymock(path: str, status: int) -> pytest.UsageError:
+        said = f"GET {path} -> {status} {httpx.codes.get_reason_phrase(status)}".rstrip()
+        return pytest.UsageError(f"something answers at {shown} but it is not paymock ({said}); {fix_url}")
+
+    try:
+        with PaymockClient(url, auth_token=token, timeout=10.0) as client:
+            answer = client.http.get("/healthz")  # no auth on it: tells "not paymock" from "wrong token"
+            if answer.status_code != 200 or _json_field(answer, "status") != "ok":
+                raise not_paymock("/healthz", answer.status_code)
+            try:
+                client.health()
+            except PaymockError as exc:
+                if exc.status_code == 401:  # the message never says the token back
+                    problem = "refused the auth token" if token else "requires an auth token"
+                    raise pytest.UsageError(f"paymock at {shown} {problem} (401); {fix_token}") from None
+                if exc.status_code in (404, 405):
+                    raise not_paymock("/mock/v1/health", exc.status_code) from None
+                raise pytest.UsageError(f"paymock at {shown} fails its control API ({exc})") from None
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        reason = redact(str(exc)) or type(exc).__name__
+        raise pytest.UsageError(f"paymock is not reachable at {shown} ({reason}); start it or {fix_url}") from None
+
+
+def _json_field(response: httpx.Response, name: str) -> object:
+    """`name` from a JSON object body; None for any other body (an HTML page, a list)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get(name) if isinstance(body, dict) else None
+
+
 @pytest.fixture(scope="session")
 def paymock_server(pytestconfig: pytest.Config) -> Iterator[PaymockServer]:
     secret = _setting(pytestconfig, "secret")
     token = _setting(pytestconfig, "auth_token") or None
     url = _setting(pytestconfig, "url")
     if url:
+        _check_external(url.rstrip("/"), token)
         yield PaymockServer(url.rstrip("/"), secret, token, external=True)
         return
 

@@ -1,17 +1,19 @@
-"""What handlers need from the request: the provider (lifespan state) and the scenario header.
+"""What handlers need from the request: the provider (lifespan state), the scenario header, and
+whether a body came where the contract takes none.
 
 Read from Connexion's request scope: every attribute of `connexion.request` builds a new
-`ConnexionRequest`, and handlers need only these two values.
+`ConnexionRequest`, and handlers need only these few values.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from connexion.context import scope
+from connexion.context import receive, scope
 
 from ..domain.errors import BadRequest
 from ..provider import Provider
+from .validation import read_body
 
 SCENARIO_HEADER = "X-Mock-Scenario"
 _SCENARIO_KEY = SCENARIO_HEADER.lower().encode("latin-1")
@@ -33,6 +35,21 @@ def scenario_header() -> str | None:
     if not values:
         return None
     return values[0].decode("latin-1") or None
+
+
+async def no_body(operation: str) -> None:
+    """A 400 if the request has a body: for operations whose contract declares none, so Connexion
+    neither reads nor checks it, and a client that sends options there would see them ignored."""
+    size = 0
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            size = int(value)  # the server (h11/httptools) has refused a malformed one already
+            break
+        if name == b"transfer-encoding" and b"chunked" in value.lower():
+            size = len(await read_body(receive))  # at most 1 MiB is read (413 past it)
+            break
+    if size:
+        raise BadRequest(f"{operation} takes no request body, and this one has {size:,} bytes: send none")
 
 
 JSON = {"Content-Type": "application/json"}

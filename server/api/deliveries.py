@@ -6,7 +6,7 @@ from typing import Any
 
 from ..domain.errors import BadRequest, WaitTimeout
 from ..domain.payments import tx_id_of
-from .context import next_offset, ok, provider
+from .context import next_offset, no_body, ok, provider
 
 
 async def payment_detail(payment_id: str) -> tuple[Any, int, dict[str, str]]:
@@ -41,8 +41,36 @@ async def get_one(delivery_id: str) -> tuple[Any, int, dict[str, str]]:
 
 
 async def redeliver(delivery_id: str) -> tuple[Any, int, dict[str, str]]:
+    await no_body("redeliver")  # before anything is sent
     mock = provider()
     return ok(mock.delivery_detail(await mock.redeliver(delivery_id)))
+
+
+SELECTORS = ("delivery_id", "payment_id", "tx_id")
+
+
+def check_wait(selectors: dict[str, str | None], event: str | None, state: str, min_attempts: int) -> None:
+    """A 400 for a wait-for-delivery query where one parameter makes another meaningless."""
+    named = [name for name in SELECTORS if selectors[name] is not None]
+    if not named:
+        raise BadRequest("name what to wait for: exactly one of delivery_id, payment_id or tx_id")
+    if len(named) > 1:
+        given = [f"{name}={selectors[name]!r}" for name in named]
+        listed = ", ".join(given[:-1]) + " and " + given[-1]
+        raise BadRequest(f"{listed} each name what to wait for: give exactly one of delivery_id, payment_id or tx_id")
+    delivery_id = selectors["delivery_id"]
+    if delivery_id is not None and event is not None:
+        # the id holds the event already (evt_completed_... / evt_failed_...)
+        raise BadRequest(
+            f"event={event!r} chooses among a payment's deliveries, but delivery_id={delivery_id!r} names one: "
+            "drop event, or name the payment (payment_id or tx_id) instead of the delivery"
+        )
+    if min_attempts != 1 and state != "attempted":  # 1 (the default) asks for nothing; clients send it
+        default = " (the default)" if state == "settled" else ""
+        raise BadRequest(
+            f"min_attempts={min_attempts} counts only with state=attempted, not state={state}{default}: "
+            "send state=attempted, or drop min_attempts"
+        )
 
 
 async def wait(
@@ -54,9 +82,7 @@ async def wait(
     min_attempts: int = 1,
     timeout_ms: int = 10_000,
 ) -> tuple[Any, int, dict[str, str]]:
-    named = [n for n in (delivery_id, payment_id, tx_id) if n is not None]
-    if len(named) != 1:
-        raise BadRequest("name exactly one of delivery_id, payment_id or tx_id")
+    check_wait({"delivery_id": delivery_id, "payment_id": payment_id, "tx_id": tx_id}, event, state, min_attempts)
     mock = provider()
     found, where = await mock.wait(
         delivery_id=delivery_id,

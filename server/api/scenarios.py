@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..domain.scenarios import Scenario
+from ..domain.scenarios import Scenario, scenario_warnings
 from .context import ok, provider
 
 
@@ -43,7 +43,8 @@ async def get_one(name: str) -> tuple[Any, int, dict[str, str]]:
 
 async def put(name: str, body: dict[str, Any], dry_run: bool = False) -> tuple[Any, int, dict[str, str]]:
     scenario, created = provider().book.put(body, name, dry_run=dry_run)
-    return ok(_info(scenario, "runtime"), 201 if created and not dry_run else 200)
+    answer = {**_info(scenario, "runtime"), "warnings": scenario_warnings(scenario)}
+    return ok(answer, 201 if created and not dry_run else 200)
 
 
 async def delete(name: str) -> Response:

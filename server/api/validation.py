@@ -6,7 +6,6 @@ these say which parameter, and list every violation of a body in the problem's `
 
 from __future__ import annotations
 
-import re
 import reprlib
 from collections.abc import Iterable
 from typing import Any
@@ -20,6 +19,8 @@ from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import Headers
 
 from ..domain.patterns import EcmaDraft4Validator, with_ecma_pattern
+from ..redact import redact
+from . import query
 from .content_type import normalise
 from .fast_schema import FastCheck
 
@@ -35,7 +36,6 @@ MAX_MESSAGE = 300
 # The detail repeats the first few errors; `errors` has them all.
 DETAIL_ERRORS = 3
 
-_USERINFO = re.compile(r"://[^/?#@\s'\"]*@")
 _short = reprlib.Repr()
 _short.maxstring = 60
 _short.maxother = 60
@@ -51,11 +51,6 @@ def short(value: Any) -> str:
 def key_path(path: Iterable[Any]) -> str:
     """`payment.outcome`, `api.operations.0`; `(top level)` for the body itself."""
     return ".".join(str(p) for p in path) or "(top level)"
-
-
-def redact(message: str) -> str:
-    """`scheme://user:password@host` -> `scheme://***@host`: errors quote values, and are logged."""
-    return _USERINFO.sub("://***@", message)
 
 
 def message_of(error: ValidationError) -> str:
@@ -95,7 +90,18 @@ class BodyProblem(BadRequestProblem):
 
 class NamedParameterValidator(ParameterValidator):
     """Connexion's parameter check (its `validate_parameter`), with ECMA-262 patterns; its errors name
-    the value but not the parameter, then dump the schema: these say which parameter, in one line."""
+    the value but not the parameter, then dump the schema: these say which parameter, in one line.
+    Before it, the query string's own strictness (`query`): repeats and loosely written numbers."""
+
+    def __init__(self, parameters: list[dict[str, Any]], *args: Any, **kwargs: Any) -> None:
+        super().__init__(parameters, *args, **kwargs)
+        self._operation_parameters = parameters  # the operation's own list: `query.Rules` caches on it
+
+    def validate(self, scope: Any) -> None:
+        query_string = scope.get("query_string")
+        if query_string:  # nearly every request (each create) has none: nothing to do
+            query.check(query_string, self._operation_parameters)
+        super().validate(scope)
 
     @staticmethod
     def validate_parameter(

@@ -87,6 +87,17 @@ class Payment:
                 "a repeated tx_id must repeat the same fields"
             )
 
+    def check_same_scenario(self, requested: str | None) -> None:
+        """A repeat that names a scenario must name this payment's: the stored payment is answered and
+        no scenario runs again, so a different one would look run when it was not. Only an explicit
+        name counts; match rules and the active scenario may have changed since the create."""
+        if requested and requested != self.scenario:  # "" is no header, as in ScenarioBook.select
+            raise Conflict(
+                f"tx_id {self.tx_id!r} already exists, created under scenario {self.scenario!r}; this request "
+                f"names scenario {requested!r}, but a repeated tx_id only answers the stored payment and "
+                f"runs no scenario: use a new tx_id to run {requested!r}"
+            )
+
     def complete(self, at: float) -> bool:
         """Mark completed; returns False if it already was. A failed payment cannot complete."""
         if self.status == FAILED:

@@ -249,6 +249,28 @@ def parse(document: Any, source: str) -> Scenario:
     )
 
 
+def _name_mismatch(document: Mapping[str, Any], name: str) -> list[str]:
+    """The error for a document whose `name` is not the one it is stored under (absent is fine)."""
+    given = document.get("name", name)
+    if given == name:
+        return []
+    return [f"name: {given!r} differs from the path's {name!r}; leave it out or make it the same"]
+
+
+def scenario_warnings(scenario: Scenario) -> list[str]:
+    """Settings that are valid but defeat themselves. Not refused: a test may want exactly that
+    (a webhook that is never delivered), but whoever wrote it by mistake should hear of it."""
+    found = []
+    plan = scenario.webhook
+    if plan.mode != "drop" and plan.fail_attempts >= plan.max_attempts:
+        attempts = f"{plan.max_attempts} attempt{'s' if plan.max_attempts != 1 else ''}"
+        found.append(
+            f"webhook.fail_attempts {plan.fail_attempts} >= the {attempts} of the retry schedule: "
+            "no scheduled attempt is sent, so every delivery ends failed"
+        )
+    return found
+
+
 def load_file(path: Path) -> Scenario:
     source = str(path)
     try:
@@ -366,10 +388,15 @@ class ScenarioBook:
         return scenario
 
     def put(self, document: Mapping[str, Any], name: str, dry_run: bool = False) -> tuple[Scenario, bool]:
-        """Validate and store a run-time scenario; returns it and whether it is new."""
-        if document.get("name", name) != name:
-            raise InvalidScenario("request body", [f"name: {document.get('name')!r} differs from the path's {name!r}"])
-        scenario = parse({**document, "name": name}, "request body")
+        """Validate and store a run-time scenario named `name` (the document's own `name` may be left
+        out); returns it and whether it is new."""
+        mismatch = _name_mismatch(document, name)
+        try:
+            scenario = parse({**document, "name": name}, "request body")
+        except InvalidScenario as exc:  # one answer lists every error, the name's first
+            raise InvalidScenario("request body", mismatch + exc.errors) from None
+        if mismatch:
+            raise InvalidScenario("request body", mismatch)
         created = name not in self._runtime and name not in self._fixtures
         if not dry_run:
             self._runtime[name] = scenario

@@ -161,3 +161,26 @@ def test_docs_and_spec_are_served(client):
     assert spec["openapi"] == "3.0.3"
     assert "callbacks" in spec["paths"]["/payments"]["post"]
     assert client.get("/mock/v1/openapi.json").json()["info"]["title"] == "paymock control API"
+
+
+def test_same_tx_id_under_another_explicit_scenario_is_a_409(client, receiver):
+    create(client, "tx_scn", receiver)  # no header: the default scenario
+    receiver.wait_for(1)
+    r = client.post(
+        "/api/v2/payments",
+        json=payment_body("tx_scn", receiver.url("/hook/tx_scn")),
+        headers={"X-Mock-Scenario": "declined"},
+    )
+    assert r.status_code == 409
+    assert r.headers["content-type"] == "application/problem+json"
+    detail = r.json()["detail"]
+    assert "'default'" in detail and "'declined'" in detail and "new tx_id" in detail
+    stored = client.get("/api/v2/pending-payments").json()["payments"]["pay_tx_scn"]
+    assert (stored["status"], stored["scenario"]) == ("PAYMENT_COMPLETED", "default")
+    same = client.post(
+        "/api/v2/payments",
+        json=payment_body("tx_scn", receiver.url("/hook/tx_scn")),
+        headers={"X-Mock-Scenario": "default"},
+    )
+    assert same.status_code == 200 and same.json()["status"] == "PAYMENT_COMPLETED"
+    assert len(receiver.received) == 1

@@ -1,6 +1,7 @@
 """Hardening end to end: request bodies (chunked, over 1 MiB, media type case, huge integers), callback
 URLs no webhook could reach, auth and method challenges, confirming a delayed completion early, API faults
-before the lookup, delivery paging, the 408's reason and faults that count attempts actually sent."""
+before the lookup, delivery paging, the 408's reason, faults that count attempts actually sent, and query
+strings and bodies Connexion took silently (repeats, loose integers, a body on redeliver)."""
 
 from __future__ import annotations
 
@@ -441,3 +442,49 @@ def test_client_escapes_ids_and_restores_the_active_scenario(live, live_server):
         client.put_scenario({"name": "mine", "description": "d"})
         client.delete_scenario("mine")
         assert "mine" not in {s["name"] for s in client.scenarios()["scenarios"]}
+
+
+# 11. query strings and bodies Connexion took silently
+
+
+@pytest.mark.parametrize(
+    ("query_string", "mentions"),
+    [
+        ("status=PENDING&status=PAYMENT_FAILED", ("'status' is given 2 times",)),
+        ("limit=1_0", ("'limit' is '1_0'", "plain decimal digits")),
+        ("limit=+10", ("'limit' is ' 10'",)),  # a raw `+` is a space in a query string
+        ("limit=%2B10", ("'limit' is '+10'",)),
+        ("offset=-0", ("'offset' is '-0'",)),
+    ],
+)
+def test_repeated_and_loosely_written_query_parameters_are_400s(live, query_string: str, mentions: tuple[str, ...]):
+    problem = _assert_problem(live.get(f"/api/v2/pending-payments?{query_string}"), 400)
+    for mention in mentions:
+        assert mention in problem["detail"], problem["detail"]
+
+
+def test_redeliver_refuses_a_chunked_body_and_takes_an_empty_one(live, receiver):
+    create_ok(live, "tx_redeliver_body", receiver.url())
+    receiver.wait_for(1)
+    path = "/mock/v1/deliveries/evt_completed_tx_redeliver_body/redeliver"
+    problem = _assert_problem(live.post(path, content=_chunks(b'{"scenario": "declined"}')), 400)
+    assert "no request body" in problem["detail"] and "24 bytes" in problem["detail"], problem["detail"]
+    assert len(delivery(live, "evt_completed_tx_redeliver_body")["attempts"]) == 1  # nothing was sent
+    assert live.post(path, content=_chunks(b"")).status_code == 200
+    receiver.wait_for(2)
+
+
+def test_client_waits_keep_working_and_contradictions_are_400s(live, live_server, receiver):
+    create_ok(live, "tx_client_wait", receiver.url())
+    with PaymockClient(live_server.base_url) as client:
+        # the client always sends min_attempts (1 by default): with any state that asks for nothing more
+        assert client.wait_for_delivery(tx_id="tx_client_wait", state="acknowledged")["state"] == "acknowledged"
+        found = client.wait_for_delivery(tx_id="tx_client_wait", event="payment.completed", state="attempted")
+        assert found["delivery_id"] == "evt_completed_tx_client_wait"
+        with pytest.raises(PaymockError) as info:
+            client.wait_for_delivery(tx_id="tx_client_wait", state="acknowledged", min_attempts=3)
+        assert info.value.status_code == 400
+        assert "min_attempts=3" in str(info.value) and "state=acknowledged" in str(info.value)
+        with pytest.raises(PaymockError) as info:
+            client.wait_for_delivery(delivery_id="evt_completed_tx_client_wait", event="payment.failed")
+        assert info.value.status_code == 400 and "drop event" in str(info.value)

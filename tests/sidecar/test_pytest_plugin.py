@@ -8,14 +8,24 @@ the entry-point registration itself is checked in-process by the last tests.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
+import httpcore  # noqa: F401  # see below
 import pytest
 
+from paymock.testing import free_port
 from tests.conftest import SERVER_ENV
 from tests.sidecar.helpers import start_server
 
 pytest_plugins = ["pytester"]
+# httpx imports httpcore on its first request. `pytester` forgets the modules a test imported when the test
+# ends, so a later request would load a second httpcore whose ConnectError httpx no longer converts, and
+# a server still starting would fail a later test's `wait_ready` with it. Imported here, before any test.
 
 
 @pytest.fixture
@@ -120,6 +130,113 @@ def test_paymock_url_uses_a_running_sidecar(pytester: pytest.Pytester, run) -> N
         result.assert_outcomes(passed=1)
     finally:
         server.stop()
+
+
+# --paymock-url that is wrong: one usage error that says what to fix, checked once per session
+
+USES_PAYMOCK = """
+def test_one(paymock):
+    paymock.health()
+
+
+def test_two(paymock_url):
+    assert paymock_url
+
+
+def test_without_paymock():
+    pass
+"""
+
+
+def output_of(result: pytest.RunResult) -> str:
+    return result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize("userinfo", ["", "qa:pw-never-shown@"], ids=["plain", "with-credentials"])
+def test_paymock_url_nobody_listens_on_is_a_usage_error(pytester: pytest.Pytester, run, userinfo: str) -> None:  # type: ignore[no-untyped-def]
+    # before: every test using it failed with a bare httpx.ConnectError traceback that named no URL
+    port = free_port()  # bound and released: nobody listens there
+    pytester.makepyfile(USES_PAYMOCK)
+    result = run(f"--paymock-url=http://{userinfo}127.0.0.1:{port}")
+    output = output_of(result)
+    shown = "***@" if userinfo else ""  # a password in the URL is never said back
+    assert f"UsageError: paymock is not reachable at http://{shown}127.0.0.1:{port} (" in output
+    assert "pw-never-shown" not in output
+    assert "start it or fix --paymock-url / paymock_url" in output
+    assert "httpx/_transports" not in output  # no httpx traceback under it
+    # each test that uses it errors (paymock_url as well: the code under test would get a dead URL);
+    # a test that does not still runs
+    result.assert_outcomes(passed=1, errors=2)
+
+
+@contextlib.contextmanager
+def http_server(routes: dict[str, tuple[int, bytes]], hits: list[str]) -> Iterator[str]:
+    """A loopback HTTP server that is not paymock: GET answers `routes[path]`, anything else 404;
+    `hits` gets every path asked for."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            status, body = routes.get(self.path, (404, b"<html>Not Found</html>"))
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("routes", "said"),
+    [
+        ({}, "GET /healthz -> 404 Not Found"),  # some other web server
+        ({"/healthz": (200, b"<html>up</html>")}, "GET /healthz -> 200 OK"),  # a health page, not paymock's
+        ({"/healthz": (200, b'{"status": "ok"}')}, "GET /mock/v1/health -> 404 Not Found"),  # no control API
+    ],
+    ids=["no-healthz", "html-healthz", "no-control-api"],
+)
+def test_paymock_url_that_is_not_paymock_is_a_usage_error(  # type: ignore[no-untyped-def]
+    pytester: pytest.Pytester, run, routes: dict[str, tuple[int, bytes]], said: str
+) -> None:
+    # before: the first reset failed with a PaymockError (or a JSON error) about /mock/v1/reset
+    pytester.makepyfile(USES_PAYMOCK)
+    hits: list[str] = []
+    with http_server(routes, hits) as url:
+        result = run(f"--paymock-url={url}")
+    assert f"UsageError: something answers at {url} but it is not paymock ({said}); fix --paymock-url" in output_of(
+        result
+    )
+    assert hits.count("/healthz") == 1  # asked once per session, not once per test
+    result.assert_outcomes(passed=1, errors=2)
+
+
+def test_paymock_url_with_a_token_it_refuses_is_a_usage_error(pytester: pytest.Pytester, run) -> None:  # type: ignore[no-untyped-def]
+    # before: each test failed on its reset with "POST /mock/v1/reset -> 401", which did not say what to set
+    server = start_server({**SERVER_ENV, "SERVICE_AUTH_TOKEN": "the-sidecar-token"})
+    try:
+        pytester.makepyfile(USES_PAYMOCK)
+        wrong = run(f"--paymock-url={server.base_url}", "--paymock-auth-token=not-the-token-42")
+        missing = run(f"--paymock-url={server.base_url}")
+        right = run(f"--paymock-url={server.base_url}", "--paymock-auth-token=the-sidecar-token")
+    finally:
+        server.stop()
+    fix = "(401); give the SERVICE_AUTH_TOKEN it runs with as --paymock-auth-token / paymock_auth_token"
+    assert f"UsageError: paymock at {server.base_url} refused the auth token {fix}" in output_of(wrong)
+    assert "not-the-token-42" not in output_of(wrong)  # the token is never said back, not even in a traceback
+    wrong.assert_outcomes(passed=1, errors=2)
+    assert f"UsageError: paymock at {server.base_url} requires an auth token {fix}" in output_of(missing)
+    missing.assert_outcomes(passed=1, errors=2)
+    right.assert_outcomes(passed=3)
 
 
 def test_registered_as_a_pytest11_entry_point() -> None:
