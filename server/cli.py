@@ -83,9 +83,8 @@ def _serve(args: argparse.Namespace) -> int:
             ws="none",  # no WebSocket routes; "auto" would import the websockets package (~15 ms of start-up)
         )
     )
-    server.run()
-    # what uvicorn.run does after Server.run: a server that never started (port taken, lifespan failed)
-    # has logged why; exit 3, uvicorn's STARTUP_FAILURE
+    server.run()  # a port taken or a failed lifespan: uvicorn logs why and exits 3 (STARTUP_FAILURE) itself
+    # as uvicorn.run ends: any other way of never starting (a signal before startup) is that failure too
     return 0 if server.started else 3
 
 

@@ -81,6 +81,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any
@@ -152,14 +153,19 @@ def _forwarding_module(name: str, functions: Sequence[str]) -> ModuleType:
 
 
 class _BuiltOnFirstUse:
-    """An instance made on its first attribute read: the Swagger UI's templates (jinja2, ~15 ms of
-    start-up) are built with the middleware stack, before the first request, and used by the UI page only."""
+    """An instance made on its first attribute read: the Swagger UI's templates (jinja2: ~35 ms of
+    `-X importtime` self time) are built with the middleware stack, before the first request, and used
+    by the UI page only."""
 
     def __init__(self, build: Callable[[], Any]) -> None:
         self._build: Callable[[], Any] | None = build
         self._real: Any = None
 
     def __getattr__(self, attribute: str) -> Any:  # only for what the instance itself does not have
+        if attribute.startswith("_"):
+            # its own two fields, when missing (copy and pickle make instances without __init__), and
+            # private or special names, which are the stand-in's business, not the templates'
+            raise AttributeError(attribute)
         if self._build is not None:
             self._real, self._build = self._build(), None
         return getattr(self._real, attribute)
@@ -174,18 +180,26 @@ def _hollow_package(name: str, names: dict[str, str]) -> ModuleType | None:
     package = importlib.util.module_from_spec(spec)
     loader = spec.loader
     ran: list[bool] = []
+    lock = threading.RLock()  # another thread waits for the __init__ instead of reading a half-run one
 
     def __getattr__(attribute: str) -> Any:
         if attribute in names:
             # not bound on the package: inside the block this may be a forwarding stand-in (FORWARDED)
             return getattr(importlib.import_module(names[attribute]), attribute)
-        if importlib.util.find_spec(f"{name}.{attribute}") is not None:
-            # `from . import submodule` asks the package first: no such attribute, so it imports it
+        if attribute.isidentifier() and importlib.util.find_spec(f"{name}.{attribute}") is not None:
+            # `from . import submodule` asks the package first: no such attribute, so it imports it.
+            # (A name that is a submodule and also bound by __init__, as uvicorn's `main`, is the module.)
             raise AttributeError(f"module {name!r} has no attribute {attribute!r}")
-        if not ran:
-            ran.append(True)
-            loader.exec_module(package)  # the real __init__, into this module: it binds the real names
-            return getattr(package, attribute)
+        with lock:
+            if not ran:
+                ran.append(True)
+                try:
+                    loader.exec_module(package)  # the real __init__, into this module: it binds the real names
+                except BaseException:
+                    ran.clear()  # a later read tries again; inside the block a forwarded stand-in can fail it
+                    raise
+            if attribute in vars(package):
+                return vars(package)[attribute]
         raise AttributeError(f"module {name!r} has no attribute {attribute!r}")
 
     package.__getattr__ = __getattr__  # type: ignore[method-assign]  # PEP 562, read from the module's dict

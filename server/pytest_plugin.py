@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,8 +64,8 @@ class PaymockServer:
     """Where the session's paymock answers and how it signs."""
 
     base_url: str
-    secret: str
-    auth_token: str | None
+    secret: str = field(repr=False)  # pytest prints fixture values in failing tests' tracebacks
+    auth_token: str | None = field(repr=False)
     external: bool
     ready_after: float | None = None
 
@@ -77,9 +77,9 @@ def _check_external(url: str, token: str | None) -> None:
     import httpx
 
     from .client import PaymockClient, PaymockError
-    from .redact import redact
+    from .redact import redact, redact_url
 
-    shown = redact(url)  # messages quote the URL: never a password in it
+    shown = redact_url(url)  # messages quote the URL: never a password in it
     fix_url = "fix --paymock-url / paymock_url"
     fix_token = "give the SERVICE_AUTH_TOKEN it runs with as --paymock-auth-token / paymock_auth_token"
 
@@ -94,6 +94,8 @@ def _check_external(url: str, token: str | None) -> None:
                 raise not_paymock("/healthz", answer.status_code)
             try:
                 client.health()
+            except ValueError:  # a 2xx whose body is not JSON: some other server's page
+                raise not_paymock("/mock/v1/health", 200) from None
             except PaymockError as exc:
                 if exc.status_code == 401:  # the message never says the token back
                     problem = "refused the auth token" if token else "requires an auth token"
@@ -102,7 +104,7 @@ def _check_external(url: str, token: str | None) -> None:
                     raise not_paymock("/mock/v1/health", exc.status_code) from None
                 raise pytest.UsageError(f"paymock at {shown} fails its control API ({exc})") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        reason = redact(str(exc)) or type(exc).__name__
+        reason = redact(str(exc).replace(url, shown)) or type(exc).__name__
         raise pytest.UsageError(f"paymock is not reachable at {shown} ({reason}); start it or {fix_url}") from None
 
 

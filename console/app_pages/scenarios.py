@@ -41,10 +41,10 @@ def _check(text: str) -> dict[str, Any]:
     if data is None:
         return {"ok": False, "errors": errors}
     try:
-        ui.client().put_scenario(data, dry_run=True)
+        info = ui.client().put_scenario(data, dry_run=True)
     except ApiError as exc:
         return {"ok": False, "errors": exc.errors or [exc.detail or str(exc)], "message": str(exc), "data": data}
-    return {"ok": True, "data": data}
+    return {"ok": True, "data": data, "warnings": info.get("warnings", [])}
 
 
 def _validate() -> None:
@@ -61,7 +61,7 @@ def _save() -> None:
     except ApiError as exc:
         st.session_state["sc_check"] = {"ok": False, "errors": exc.errors or [str(exc)]}
         return
-    st.session_state["sc_check"] = {"ok": True, "saved": info["scenario"]["name"]}
+    st.session_state["sc_check"] = {"ok": True, "saved": info["scenario"]["name"], "warnings": info.get("warnings", [])}
 
 
 def _load() -> None:
@@ -145,6 +145,8 @@ def editor(names: list[str]) -> None:
         st.success("Valid: the server accepts this scenario (not saved yet).")
     else:
         st.error("Not valid, nothing saved:\n\n" + "\n".join(f"- `{e}`" for e in check["errors"]))
+    if check.get("warnings"):  # allowed, but it defeats itself: the server says how
+        st.warning("Allowed, but check it:\n\n" + "\n".join(f"- {w}" for w in check["warnings"]))
 
 
 st.title("Scenarios")

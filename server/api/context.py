@@ -13,7 +13,11 @@ from connexion.context import receive, scope
 
 from ..domain.errors import BadRequest
 from ..provider import Provider
+from .content_type import normalise
 from .validation import read_body
+
+# the media types Starlette parses as forms, which Connexion's decorator reads for every operation
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 SCENARIO_HEADER = "X-Mock-Scenario"
 _SCENARIO_KEY = SCENARIO_HEADER.lower().encode("latin-1")
@@ -41,13 +45,16 @@ async def no_body(operation: str) -> None:
     """A 400 if the request has a body: for operations whose contract declares none, so Connexion
     neither reads nor checks it, and a client that sends options there would see them ignored."""
     size = 0
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            size = int(value)  # the server (h11/httptools) has refused a malformed one already
-            break
-        if name == b"transfer-encoding" and b"chunked" in value.lower():
-            size = len(await read_body(receive))  # at most 1 MiB is read (413 past it)
-            break
+    headers = dict(scope["headers"])  # a name given twice: its last value
+    if b"content-length" in headers:
+        size = int(headers[b"content-length"])  # the server (h11/httptools) has refused a malformed one already
+    elif b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+        media_type = normalise(headers.get(b"content-type", b"").decode("latin-1")).partition(";")[0].strip()
+        if media_type in FORM_TYPES:
+            # Connexion's parameter decorator has read a form body already (request.files()): reading
+            # again would wait for the client to hang up. A form is a body, empty or not.
+            raise BadRequest(f"{operation} takes no request body, and this one is a form ({media_type}): send none")
+        size = len(await read_body(receive))  # at most 1 MiB is read (413 past it)
     if size:
         raise BadRequest(f"{operation} takes no request body, and this one has {size:,} bytes: send none")
 

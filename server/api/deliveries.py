@@ -6,6 +6,7 @@ from typing import Any
 
 from ..domain.errors import BadRequest, WaitTimeout
 from ..domain.payments import tx_id_of
+from ..domain.webhooks import webhook_id
 from .context import next_offset, no_body, ok, provider
 
 
@@ -59,10 +60,10 @@ def check_wait(selectors: dict[str, str | None], event: str | None, state: str, 
         listed = ", ".join(given[:-1]) + " and " + given[-1]
         raise BadRequest(f"{listed} each name what to wait for: give exactly one of delivery_id, payment_id or tx_id")
     delivery_id = selectors["delivery_id"]
-    if delivery_id is not None and event is not None:
-        # the id holds the event already (evt_completed_... / evt_failed_...)
+    # the id holds its event already (evt_completed_... / evt_failed_...): an event that agrees is harmless
+    if delivery_id is not None and event is not None and not delivery_id.startswith(webhook_id(event, "")):
         raise BadRequest(
-            f"event={event!r} chooses among a payment's deliveries, but delivery_id={delivery_id!r} names one: "
+            f"event={event!r} contradicts delivery_id={delivery_id!r}, which names one delivery and its event: "
             "drop event, or name the payment (payment_id or tx_id) instead of the delivery"
         )
     if min_attempts != 1 and state != "attempted":  # 1 (the default) asks for nothing; clients send it

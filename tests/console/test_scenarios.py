@@ -69,6 +69,36 @@ def test_valid_scenario_validates_then_saves_and_can_be_deleted(console, console
     assert console_env.get("/mock/v1/scenarios/qa-console-good").status_code == 404
 
 
+NEVER_DELIVERED = """\
+name: qa-console-never
+description: Every attempt fails, on purpose or not.
+webhook:
+  fail_attempts: 3
+  retry_schedule_ms: [1000, 2000]
+"""
+
+
+def test_a_scenario_that_defeats_itself_is_saved_with_the_servers_warning(console, console_env):
+    at = console("scenarios")
+    at.text_area(key="sc_yaml").set_value(NEVER_DELIVERED)
+    click(at, "Validate")
+    assert any("not saved yet" in s for s in texts(at, "success"))
+    warned = texts(at, "warning")
+    assert any("fail_attempts 3 >= the 3 attempts" in w and "ends failed" in w for w in warned), warned
+    click(at, "Save")
+    assert any("Saved run-time scenario `qa-console-never`" in s for s in texts(at, "success"))
+    assert any("fail_attempts 3" in w for w in texts(at, "warning"))
+    assert console_env.get("/mock/v1/scenarios/qa-console-never").status_code == 200
+    assert not texts(at, "error")
+
+
+def test_valid_scenario_shows_no_warning(console):
+    at = console("scenarios")
+    at.text_area(key="sc_yaml").set_value(GOOD)
+    click(at, "Validate")
+    assert not texts(at, "warning")
+
+
 def test_load_an_existing_scenario_into_the_editor(console):
     at = console("scenarios")
     at.selectbox(key="sc_base").set_value("webhook-flaky")

@@ -152,7 +152,11 @@ def output_of(result: pytest.RunResult) -> str:
     return result.stdout.str() + result.stderr.str()
 
 
-@pytest.mark.parametrize("userinfo", ["", "qa:pw-never-shown@"], ids=["plain", "with-credentials"])
+@pytest.mark.parametrize(
+    "userinfo",
+    ["", "qa:pw-never-shown@", "qa:pw/never@shown@"],  # the last: a raw `/` and `@` in the password
+    ids=["plain", "with-credentials", "raw-password"],
+)
 def test_paymock_url_nobody_listens_on_is_a_usage_error(pytester: pytest.Pytester, run, userinfo: str) -> None:  # type: ignore[no-untyped-def]
     # before: every test using it failed with a bare httpx.ConnectError traceback that named no URL
     port = free_port()  # bound and released: nobody listens there
@@ -161,7 +165,7 @@ def test_paymock_url_nobody_listens_on_is_a_usage_error(pytester: pytest.Pyteste
     output = output_of(result)
     shown = "***@" if userinfo else ""  # a password in the URL is never said back
     assert f"UsageError: paymock is not reachable at http://{shown}127.0.0.1:{port} (" in output
-    assert "pw-never-shown" not in output
+    assert not userinfo or userinfo.split(":")[1].rstrip("@") not in output
     assert "start it or fix --paymock-url / paymock_url" in output
     assert "httpx/_transports" not in output  # no httpx traceback under it
     # each test that uses it errors (paymock_url as well: the code under test would get a dead URL);
@@ -202,8 +206,12 @@ def http_server(routes: dict[str, tuple[int, bytes]], hits: list[str]) -> Iterat
         ({}, "GET /healthz -> 404 Not Found"),  # some other web server
         ({"/healthz": (200, b"<html>up</html>")}, "GET /healthz -> 200 OK"),  # a health page, not paymock's
         ({"/healthz": (200, b'{"status": "ok"}')}, "GET /mock/v1/health -> 404 Not Found"),  # no control API
+        (  # a page where the control API would be
+            {"/healthz": (200, b'{"status": "ok"}'), "/mock/v1/health": (200, b"<html>ok</html>")},
+            "GET /mock/v1/health -> 200 OK",
+        ),
     ],
-    ids=["no-healthz", "html-healthz", "no-control-api"],
+    ids=["no-healthz", "html-healthz", "no-control-api", "html-control-api"],
 )
 def test_paymock_url_that_is_not_paymock_is_a_usage_error(  # type: ignore[no-untyped-def]
     pytester: pytest.Pytester, run, routes: dict[str, tuple[int, bytes]], said: str
@@ -237,6 +245,21 @@ def test_paymock_url_with_a_token_it_refuses_is_a_usage_error(pytester: pytest.P
     assert f"UsageError: paymock at {server.base_url} requires an auth token {fix}" in output_of(missing)
     missing.assert_outcomes(passed=1, errors=2)
     right.assert_outcomes(passed=3)
+
+
+def test_a_failing_test_never_prints_the_secret_or_the_token(pytester: pytest.Pytester, run) -> None:  # type: ignore[no-untyped-def]
+    # pytest prints a failing test's fixture values: PaymockServer's repr used to hold both
+    pytester.makepyfile(
+        """
+        def test_fails(paymock_server, paymock):
+            assert paymock_server.external is None
+        """
+    )
+    result = run("--paymock-secret=secret-never-printed-77", "--paymock-auth-token=token-never-printed-77", "-l")
+    result.assert_outcomes(failed=1)
+    output = output_of(result)
+    assert "PaymockServer(base_url=" in output  # the fixture value was printed...
+    assert "never-printed-77" not in output  # ...without either
 
 
 def test_registered_as_a_pytest11_entry_point() -> None:

@@ -6,9 +6,11 @@ process has imported Connexion (and so everything) long before.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -131,6 +133,17 @@ with create_app(Settings.from_env()).test_client() as client:
 print("STATES " + json.dumps({name: state(name) for name in sys.argv[1:]}))
 """
 )
+
+
+REAL_HOLLOW = deferred_imports.HOLLOW
+
+
+@pytest.fixture(autouse=True)
+def no_hollow_packages_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process `deferred()` calls here must not leave a hollow uvicorn or werkzeug behind for the rest
+    of the session (they stay for the process's life, by design, when not imported yet): none unless a
+    test asks. The serve-path checks run the real list in child processes."""
+    monkeypatch.setattr(deferred_imports, "HOLLOW", {})
 
 
 def _env() -> dict[str, str]:
@@ -324,13 +337,16 @@ def test_forwarded_module_that_is_not_installed_stays_an_import_error(monkeypatc
     assert "paymock_probe_absent" not in sys.modules
 
 
-def test_deferred_block_leaves_modules_already_imported_alone():
+def test_deferred_block_leaves_modules_already_imported_alone(monkeypatch: pytest.MonkeyPatch):
     import requests  # noqa: F401  # imported here anyway (Connexion); made sure of
     import rfc3986_validator  # noqa: F401  # (jsonschema's)
+    import uvicorn  # noqa: F401
+    import werkzeug  # noqa: F401
 
-    names = (*deferred_imports.DEFERRED, *deferred_imports.SKIPPED, *deferred_imports.FORWARDED)
+    monkeypatch.setattr(deferred_imports, "HOLLOW", REAL_HOLLOW)  # safe: both are imported already
+    names = (*deferred_imports.DEFERRED, *deferred_imports.SKIPPED, *deferred_imports.FORWARDED, *REAL_HOLLOW)
     before = {name: sys.modules[name] for name in names if name in sys.modules}
-    assert "requests" in before and "rfc3986_validator" in before
+    assert {"requests", "rfc3986_validator", "uvicorn", "werkzeug"} <= set(before)
     with deferred_imports.deferred():
         assert all(sys.modules[name] is module for name, module in before.items())
     assert all(sys.modules[name] is module for name, module in before.items())
@@ -372,9 +388,34 @@ def test_hollow_package_imports_submodules_and_named_attributes_without_its_init
         assert heavy is sys.modules["paymock_probe_pkg.heavy"].Heavy and paymock_probe_pkg.Light is Light
         with pytest.raises(AttributeError, match="no attribute 'missing'"):
             _ = paymock_probe_pkg.missing
+        assert getattr(paymock_probe_pkg, "light.Light", "default") == "default"  # not a name: no lookup
     finally:
         for name in [name for name in sys.modules if name.startswith("paymock_probe_pkg")]:
             del sys.modules[name]
+
+
+def test_hollow_package_whose_init_fails_runs_it_again_on_the_next_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    package = tmp_path / "paymock_probe_flaky"
+    package.mkdir()
+    # fails while sys.paymock_probe_fail is set (as a forwarded stand-in inside the block could make it)
+    (package / "__init__.py").write_text(
+        "import sys\nif sys.paymock_probe_fail:\n    raise ImportError('not yet')\nVALUE = 7\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(deferred_imports, "HOLLOW", {"paymock_probe_flaky": {}})
+    monkeypatch.setattr(sys, "paymock_probe_fail", True, raising=False)
+    try:
+        with deferred_imports.deferred():
+            import paymock_probe_flaky  # type: ignore[import-not-found]
+
+            with pytest.raises(ImportError, match="not yet"):
+                _ = paymock_probe_flaky.VALUE
+        sys.paymock_probe_fail = False  # type: ignore[attr-defined]
+        assert paymock_probe_flaky.VALUE == 7  # not "no attribute" for good
+    finally:
+        sys.modules.pop("paymock_probe_flaky", None)
 
 
 def test_hollow_package_that_is_not_installed_stays_an_import_error(monkeypatch: pytest.MonkeyPatch):
@@ -402,5 +443,7 @@ def test_class_built_on_first_use_makes_its_instance_when_first_read(tmp_path: P
         assert made.value == 6
         assert sys.paymock_probe_ran  # type: ignore[attr-defined]
         assert made.value == 6  # built once
+        assert copy.copy(made).value == 6 and pickle.loads(pickle.dumps(made)).value == 6  # no endless lookup
+        assert copy.deepcopy(Made(2)).value == 2
     finally:
         sys.modules.pop("paymock_probe_made", None)
