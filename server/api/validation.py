@@ -6,6 +6,7 @@ these say which parameter, and list every violation of a body in the problem's `
 
 from __future__ import annotations
 
+import json
 import reprlib
 from collections.abc import Iterable
 from typing import Any
@@ -143,6 +144,23 @@ async def read_body(receive: Any) -> bytes:
     return b"".join(chunks)
 
 
+class RepeatedKey(ValueError):
+    """A JSON object with a key twice: which value was meant is unknowable, so neither is taken."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads' object_pairs_hook: the object as json builds it, unless a key repeats."""
+    found = dict(pairs)
+    if len(found) == len(pairs):  # nearly always: one comparison
+        return found
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise RepeatedKey(f"the key {short(key)} is given twice in one object: give each key once")
+        seen.add(key)
+    raise AssertionError("unreachable: fewer keys than pairs means a repeat")
+
+
 def with_headers(scope: Any, replace: dict[str, str], drop: tuple[str, ...] = ()) -> Any:
     """A copy of `scope` with headers set (lower-case names) and others dropped; the original is shared."""
     names = {*replace, *drop}
@@ -178,10 +196,15 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         return await super().wrap_receive(receive, scope=scope)
 
     async def _parse(self, stream: Any, scope: Any) -> Any:
+        # Connexion's own parse (JSONRequestBodyValidator._parse), with repeated keys refused: json.loads
+        # keeps the last value of a key given twice, and the handler's own parse would do the same
         try:
-            return await super()._parse(stream, scope)
-        except BadRequestProblem as exc:  # Connexion's is json's bare message ("Expecting value: line 1 ...")
-            raise BadRequestProblem(detail=f"request body is not valid JSON: {exc.detail}") from None
+            text = b"".join([message async for message in stream]).decode(self._encoding)
+            return json.loads(text, object_pairs_hook=_unique_keys) if text else None
+        except json.JSONDecodeError as exc:  # json's bare message ("Expecting value: line 1 ...")
+            raise BadRequestProblem(detail=f"request body is not valid JSON: {exc}") from None
+        except RepeatedKey as exc:
+            raise BadRequestProblem(detail=f"request body is not usable JSON: {exc}") from None
         except UnicodeDecodeError as exc:
             raise BadRequestProblem(detail=f"request body is not valid UTF-8 JSON: {exc}") from None
         except RecursionError:

@@ -498,3 +498,24 @@ def test_client_waits_keep_working_and_contradictions_are_400s(live, live_server
         with pytest.raises(PaymockError) as info:
             client.wait_for_delivery(delivery_id="evt_completed_tx_client_wait", event="payment.failed")
         assert info.value.status_code == 400 and "drop event" in str(info.value)
+
+
+# 12. a JSON key given twice: json.loads keeps the last value, so the client's intent is unknowable
+
+
+def test_a_repeated_json_key_is_a_400_and_stores_nothing(live, receiver):
+    body = json.dumps(payment_body("tx_twice", receiver.url()))
+    # the amount twice: 1000 as the client meant it, or 999999 as a merge bug left it?
+    data = body[:-1] + ', "amount": 999999}'
+    r = live.post("/api/v2/payments", content=data, headers={"Content-Type": "application/json"})
+    problem = _assert_problem(r, 400)
+    assert "the key 'amount' is given twice in one object" in problem["detail"], problem["detail"]
+    _nothing_stored(live)
+    # nested objects too, on the control API: a scenario whose webhook says two things
+    scenario = '{"description": "d", "webhook": {"fail_attempts": 1, "fail_attempts": 0}}'
+    r = live.put("/mock/v1/scenarios/qa-twice", content=scenario, headers={"Content-Type": "application/json"})
+    assert "'fail_attempts' is given twice" in _assert_problem(r, 400)["detail"]
+    assert live.get("/mock/v1/scenarios/qa-twice").status_code == 404
+    # the same keys once each still work
+    assert live.post("/api/v2/payments", content=body, headers={"Content-Type": "application/json"}).status_code == 200
+    receiver.wait_for(1)
