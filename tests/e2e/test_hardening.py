@@ -516,6 +516,10 @@ def test_a_repeated_json_key_is_a_400_and_stores_nothing(live, receiver):
     r = live.put("/mock/v1/scenarios/qa-twice", content=scenario, headers={"Content-Type": "application/json"})
     assert "'fail_attempts' is given twice" in _assert_problem(r, 400)["detail"]
     assert live.get("/mock/v1/scenarios/qa-twice").status_code == 404
+    # a byte order mark (json.loads refuses it): still a clear 400
+    r = live.post("/api/v2/payments", content=("\ufeff" + body).encode(), headers={"Content-Type": "application/json"})
+    assert "byte order mark" in _assert_problem(r, 400)["detail"]
+    _nothing_stored(live)
     # the same keys once each still work
     assert live.post("/api/v2/payments", content=body, headers={"Content-Type": "application/json"}).status_code == 200
     receiver.wait_for(1)
