@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
-from .context import ok, provider
+from .context import no_body, ok, provider
 
 
 async def reset() -> tuple[Any, int, dict[str, str]]:
+    await no_body("reset")  # options sent here would look applied: reset takes none
     payments, deliveries = provider().reset()
     return ok({"ok": True, "payments_removed": payments, "deliveries_removed": deliveries})
 

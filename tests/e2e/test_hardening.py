@@ -484,6 +484,15 @@ def test_redeliver_refuses_a_chunked_body_and_takes_an_empty_one(live, receiver)
     receiver.wait_for(2)
 
 
+def test_reset_refuses_a_body_and_resets_nothing(live, receiver):
+    create_ok(live, "tx_reset_body", receiver.url())
+    receiver.wait_for(1)
+    r = live.post("/mock/v1/reset", json={"keep_scenarios": True})  # options it does not have
+    assert "reset takes no request body" in _assert_problem(r, 400)["detail"]
+    assert listing(live)["total"] == 1  # nothing was reset
+    assert live.post("/mock/v1/reset").json()["payments_removed"] == 1
+
+
 def test_client_waits_keep_working_and_contradictions_are_400s(live, live_server, receiver):
     create_ok(live, "tx_client_wait", receiver.url())
     with PaymockClient(live_server.base_url) as client:
