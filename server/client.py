@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from .redact import redact
+from .quoting import redact
 
 SCENARIO_HEADER = "X-Mock-Scenario"
 

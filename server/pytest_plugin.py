@@ -77,7 +77,7 @@ def _check_external(url: str, token: str | None) -> None:
     import httpx
 
     from .client import PaymockClient, PaymockError
-    from .redact import redact, redact_url
+    from .quoting import redact, redact_url
 
     shown = redact_url(url)  # messages quote the URL: never a password in it
     fix_url = "fix --paymock-url / paymock_url"

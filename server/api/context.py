@@ -49,7 +49,7 @@ async def no_body(operation: str) -> None:
     if b"content-length" in headers:
         size = int(headers[b"content-length"])  # the server (h11/httptools) has refused a malformed one already
     elif b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-        media_type = normalise(headers.get(b"content-type", b"").decode("latin-1")).partition(";")[0].strip()
+        media_type = normalise(headers.get(b"content-type", b"").decode("latin-1")).partition(";")[0]
         if media_type in FORM_TYPES:
             # Connexion's parameter decorator has read a form body already (request.files()): reading
             # again would wait for the client to hang up. A form is a body, empty or not.

@@ -24,7 +24,7 @@ from ..domain.errors import (
     UnknownScenario,
     WaitTimeout,
 )
-from .validation import short
+from ..quoting import short
 
 log = logging.getLogger("paymock.api")
 

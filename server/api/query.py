@@ -21,13 +21,13 @@ from connexion.exceptions import BadRequestProblem
 from connexion.utils import is_null, is_nullable
 from starlette.datastructures import QueryParams
 
+from ..quoting import short
+
 # ASCII digits only (`[0-9]`, not `\d`, which takes any Unicode digit); matched with fullmatch.
 UNSIGNED = re.compile(r"[0-9]+")
 SIGNED = re.compile(r"-?[0-9]+")
 NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 UNSIGNED_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
-# A value is quoted in messages up to this many characters: fuzzed ones can be megabytes.
-SHOWN = 60
 # How an array parameter's items are joined in one value (OpenAPI `style`), as Connexion splits them.
 DELIMITERS = {"form": ",", "spaceDelimited": " ", "pipeDelimited": "|"}
 
@@ -42,11 +42,6 @@ class Rule:
     grammar: re.Pattern[str] | None = None  # None: any text (Connexion's schema check judges it)
     expected: str = ""  # what to give instead, for the message
     delimiter: str | None = None  # array items: split each value on this before the grammar check
-
-
-def shown(value: str) -> str:
-    """The value quoted, cut to SHOWN characters."""
-    return repr(value) if len(value) <= SHOWN else repr(value[:SHOWN]) + "..."
 
 
 def _bounds(schema: dict[str, Any]) -> str:
@@ -100,7 +95,7 @@ class Rules:
 def problem(rule: Rule, values: list[str]) -> str | None:
     """Why these values (every occurrence of the parameter) are refused; None if they are fine."""
     if len(values) > 1 and not rule.repeatable:
-        given = ", ".join(shown(v) for v in values[:3]) + (", ..." if len(values) > 3 else "")
+        given = ", ".join(short(v) for v in values[:3]) + (", ..." if len(values) > 3 else "")
         return f"query parameter {rule.name!r} is given {len(values)} times ({given}); give it once"
     if rule.grammar is None:
         return None
@@ -110,7 +105,7 @@ def problem(rule: Rule, values: list[str]) -> str | None:
         items = value.split(rule.delimiter) if rule.delimiter else [value]
         for item in items:
             if not rule.grammar.fullmatch(item):
-                return f"query parameter {rule.name!r} is {shown(item)}: give {rule.expected}"
+                return f"query parameter {rule.name!r} is {short(item)}: give {rule.expected}"
     return None
 
 

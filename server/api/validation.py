@@ -7,7 +7,6 @@ these say which parameter, and list every violation of a body in the problem's `
 from __future__ import annotations
 
 import json
-import reprlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,7 +19,7 @@ from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import Headers
 
 from ..domain.patterns import EcmaDraft4Validator, with_ecma_pattern
-from ..redact import redact
+from ..quoting import redact, short
 from . import query
 from .content_type import normalise
 from .fast_schema import FastCheck
@@ -36,17 +35,6 @@ MAX_BODY_BYTES = 1 << 20
 MAX_MESSAGE = 300
 # The detail repeats the first few errors; `errors` has them all.
 DETAIL_ERRORS = 3
-
-_short = reprlib.Repr()
-_short.maxstring = 60
-_short.maxother = 60
-_short.maxlist = _short.maxdict = _short.maxtuple = 4
-_short.maxlevel = 2
-
-
-def short(value: Any) -> str:
-    """A repr cut to ~60 characters: fuzzed values can be megabytes."""
-    return _short.repr(value)
 
 
 def key_path(path: Iterable[Any]) -> str:

@@ -1,11 +1,25 @@
-"""Credentials in URLs masked before a message quotes them: messages are shown and logged."""
+"""What a message may quote of what a client sent: values cut short, URL credentials masked.
+Messages are shown to clients and logged, and fuzzed values can be megabytes."""
 
 from __future__ import annotations
 
 import re
+import reprlib
+from typing import Any
+
+_short = reprlib.Repr()
+_short.maxstring = 60
+_short.maxother = 60
+_short.maxlist = _short.maxdict = _short.maxtuple = 4
+_short.maxlevel = 2
 
 # greedy up to the last `@` before the path, a space or a quote: a password may hold an `@` itself
 _USERINFO = re.compile(r"://[^/?#\s'\"]*@")
+
+
+def short(value: Any) -> str:
+    """A repr cut to ~60 characters."""
+    return _short.repr(value)
 
 
 def redact(text: str) -> str:
