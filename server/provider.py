@@ -16,7 +16,7 @@ from .domain import deliveries as dl
 from .domain.clock import Clock
 from .domain.deliveries import Delivery
 from .domain.errors import BadRequest, Conflict, InjectedFailure, NotFound
-from .domain.payments import PENDING, Payment, check_callback_url, payment_id_for
+from .domain.payments import PENDING, Payment, check_callback_host, check_callback_url, payment_id_for
 from .domain.scenarios import Scenario, ScenarioBook
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
 from .store.base import Store
@@ -29,8 +29,11 @@ class CreateResult:
 
 
 class Provider:
-    def __init__(self, *, store: Store, book: ScenarioBook, clock: Clock, dispatcher_factory) -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self, *, store: Store, book: ScenarioBook, clock: Clock, dispatcher_factory, callback_hosts=frozenset()
+    ) -> None:
         self.store = store
+        self.callback_hosts: frozenset[str] = callback_hosts  # empty: any host
         self.book = book
         self.clock = clock
         self.dispatcher: Dispatcher = dispatcher_factory(self._acknowledged)
@@ -56,6 +59,7 @@ class Provider:
     # provider operations
     async def create(self, request: Mapping[str, Any], scenario_header: str | None) -> CreateResult:
         check_callback_url(request["callback_url"])
+        check_callback_host(request["callback_url"], self.callback_hosts)
         scenario = self.book.select(scenario_header, request)
         await self.misbehave(scenario, "create")
         tx_id = request["tx_id"]

@@ -27,6 +27,11 @@ class Conflict(DomainError):
     pass
 
 
+class Forbidden(DomainError):
+    """A well-formed request this paymock is configured not to carry out (e.g. a callback host outside
+    PAYMOCK_CALLBACK_HOSTS)."""
+
+
 class UnknownScenario(DomainError):
     def __init__(self, name: str, known: list[str]) -> None:
         super().__init__(f"unknown scenario {name!r}; known scenarios: {', '.join(known)}")
