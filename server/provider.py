@@ -15,7 +15,7 @@ from .delivery.dispatcher import Dispatcher
 from .domain import deliveries as dl
 from .domain.clock import Clock
 from .domain.deliveries import Delivery
-from .domain.errors import BadRequest, Conflict, InjectedFailure, NotFound
+from .domain.errors import BadRequest, Conflict, InjectedFailure, NeverReached, NotFound
 from .domain.payments import PENDING, Payment, check_callback_host, check_callback_url, payment_id_for
 from .domain.scenarios import Scenario, ScenarioBook
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
@@ -172,7 +172,8 @@ class Provider:
         min_attempts: int,
         timeout_s: float,
     ) -> tuple[Delivery | None, str]:
-        """Wait for a delivery to reach `state`; returns it (or None) and where it stands."""
+        """Wait for a delivery to reach `state`; returns it (or None) and where it stands. Raises
+        NeverReached as soon as it settles in another state."""
         if delivery_id:
             tx_id = delivery_id.split("_", 2)[2]
         if tx_id is None:
@@ -188,6 +189,8 @@ class Provider:
             d = current()
             if d is None:
                 return None
+            if dl.never_reaches(d.state, state):  # checked on every change: answered as soon as it settles
+                raise NeverReached(d.delivery_id, d.state, state, len(d.attempts))
             if state == "attempted":
                 ok = len(d.attempts) >= min_attempts
             elif state == "settled":

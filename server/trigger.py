@@ -85,7 +85,7 @@ def build_request(args: argparse.Namespace, now: float, nonce: str) -> tuple[str
     body_dict.update(_parse_set(args.set))
     body = encode(body_dict)
     headers = build_headers(
-        secret=args.secret,
+        secret=resolve_secret(args.secret)[0],  # run() has warned, or refused a bad one
         event=args.event,
         msg_id=webhook_id(args.event, str(body_dict.get("tx_id", tx_id))),
         body=body,
