@@ -24,7 +24,7 @@ from ..domain.errors import (
     UnknownScenario,
     WaitTimeout,
 )
-from ..quoting import short
+from ..domain.quoting import short
 
 log = logging.getLogger("paymock.api")
 

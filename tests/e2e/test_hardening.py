@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from paymock.client import PaymockClient, PaymockError
-from paymock.testing import ServerProcess, WebhookReceiver
+from paymock.testing.client import PaymockClient, PaymockError
+from paymock.testing.process import ServerProcess
+from paymock.testing.receiver import WebhookReceiver
 from tests.conftest import SERVER_ENV, payment_body
 from tests.e2e.helpers import (
     SCENARIO_HEADER,

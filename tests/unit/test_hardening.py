@@ -24,14 +24,14 @@ import httpx
 import pytest
 import yaml
 
-from paymock.cli import build_parser
+from paymock.cli.main import build_parser
+from paymock.cli.trigger import build_request
 from paymock.domain.errors import InvalidScenario
 from paymock.domain.scenarios import ScenarioBook, WebhookPlan, load_file, load_paths
 from paymock.domain.webhooks import build_headers, verdict, verify_standard
 from paymock.resources import fixtures_dir, load_yaml
 from paymock.settings import Settings, SettingsError
-from paymock.testing import ReceivedWebhook, WebhookReceiver
-from paymock.trigger import build_request
+from paymock.testing.receiver import ReceivedWebhook, WebhookReceiver
 from paymock_console.scripts import ScriptError, parse_script
 
 # --- 1. settings: a bad secret or token is refused at start, and never said back ------------------------
