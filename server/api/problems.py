@@ -26,7 +26,7 @@ from ..domain.errors import (
     UnknownScenario,
     WaitTimeout,
 )
-from ..quoting import short
+from ..domain.quoting import short
 
 log = logging.getLogger("paymock.api")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from paymock.testing import WebhookReceiver
+from paymock.testing.receiver import WebhookReceiver
 from tests.conftest import SECRET, SERVER_ENV, payment_body
 from tests.sidecar.helpers import READY_TIMEOUT_S, start_server
 
@@ -173,7 +173,7 @@ def test_listen_status_drives_paymock_retries(listen: Any) -> None:
 
 
 def test_trigger_reports_an_unreachable_receiver() -> None:
-    from paymock.testing import free_port
+    from paymock.testing.process import free_port
 
     done = trigger("payment.completed", f"http://127.0.0.1:{free_port()}/x", "--timeout", "2")
     assert done.returncode == 1 and "failed" in done.stderr

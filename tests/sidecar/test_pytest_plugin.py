@@ -2,7 +2,7 @@
 
 The inner runs are subprocesses: an in-process run re-imports modules (httpx, httpcore, ...) and
 leaves this process with two copies of their exception classes. They load only this plugin
-(`-p paymock.pytest_plugin`, autoload off: the other installed plugins triple the start-up time);
+(`-p paymock.testing.pytest_plugin`, autoload off: the other installed plugins triple the start-up time);
 the entry-point registration itself is checked in-process by the last tests.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import httpcore  # noqa: F401  # see below
 import pytest
 
-from paymock.testing import free_port
+from paymock.testing.process import free_port
 from tests.conftest import SERVER_ENV
 from tests.sidecar.helpers import start_server
 
@@ -33,7 +33,7 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):  # type: ig
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
 
     def run_inner(*args: str) -> pytest.RunResult:
-        return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "paymock.pytest_plugin", *args)
+        return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "paymock.testing.pytest_plugin", *args)
 
     return run_inner
 
@@ -42,7 +42,7 @@ def test_fixtures_serve_reset_and_verify(pytester: pytest.Pytester, run) -> None
     pytester.makepyfile(
         """
         import httpx
-        from paymock.client import PaymockClient
+        from paymock.testing.client import PaymockClient
 
 
         def test_payment_and_webhook(paymock, paymock_url, webhook_receiver):
@@ -264,14 +264,14 @@ def test_a_failing_test_never_prints_the_secret_or_the_token(pytester: pytest.Py
 
 def test_registered_as_a_pytest11_entry_point() -> None:
     plugins = {e.name: e.value for e in importlib.metadata.entry_points(group="pytest11")}
-    assert plugins.get("paymock.pytest_plugin") == "paymock.pytest_plugin"
+    assert plugins.get("paymock.testing.pytest_plugin") == "paymock.testing.pytest_plugin"
 
 
 def test_loading_it_explicitly_as_well_is_fine(pytester: pytest.Pytester) -> None:
     # autoload on (the entry point) plus `-p` and `pytest_plugins`: as users write it in a conftest
-    pytester.makeconftest('pytest_plugins = ["paymock.pytest_plugin"]\n')
+    pytester.makeconftest('pytest_plugins = ["paymock.testing.pytest_plugin"]\n')
     pytester.makepyfile("def test_loaded(pytestconfig):\n    assert pytestconfig.getoption('paymock_url') is None\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "paymock.pytest_plugin")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "paymock.testing.pytest_plugin")
     result.assert_outcomes(passed=1)
 
 

@@ -29,7 +29,8 @@ from paymock.domain.webhooks import COMPLETED_EVENT
 from paymock.provider import Provider
 from paymock.resources import fixtures_dir
 from paymock.store.sqlite import SqliteStore, StoreError
-from paymock.testing import ServerProcess, WebhookReceiver
+from paymock.testing.process import ServerProcess
+from paymock.testing.receiver import WebhookReceiver
 from tests.conftest import SECRET, SERVER_ENV, payment_body
 
 

@@ -15,9 +15,9 @@ import sys
 import time
 from typing import Any
 
-from .domain.payments import Payment
-from .domain.webhooks import EVENTS, FAILED_EVENT, SIGNATURE_MODES, build_headers, encode, payload, webhook_id
-from .settings import SettingsError, resolve_secret, unset_secret_warning
+from ..domain.payments import Payment
+from ..domain.webhooks import EVENTS, FAILED_EVENT, SIGNATURE_MODES, build_headers, encode, payload, webhook_id
+from ..settings import SettingsError, resolve_secret, unset_secret_warning
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

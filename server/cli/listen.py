@@ -15,8 +15,8 @@ import threading
 import time
 from typing import Any
 
-from .domain.webhooks import DEFAULT_TOLERANCE_S, verdict, verify_seed, verify_standard
-from .settings import SettingsError, resolve_secret, unset_secret_warning
+from ..domain.webhooks import DEFAULT_TOLERANCE_S, verdict, verify_seed, verify_standard
+from ..settings import SettingsError, resolve_secret, unset_secret_warning
 
 # Headers that describe the hop, not the webhook; never forwarded.
 _HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding", "keep-alive"}

@@ -1,4 +1,4 @@
-"""Test helpers shipped with paymock: a real loopback webhook receiver and a server process.
+"""A real loopback webhook receiver that records and verifies what it is sent (`WebhookReceiver`).
 
 Used by paymock's own tests, the pytest plugin and `examples/`. Everything binds 127.0.0.1.
 """
@@ -7,27 +7,14 @@ from __future__ import annotations
 
 import bisect
 import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
-
-from .domain.webhooks import verdict, verify_seed, verify_standard
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from ..domain.webhooks import verdict, verify_seed, verify_standard
 
 
 @dataclass
@@ -209,73 +196,3 @@ class WebhookReceiver:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-
-class ServerProcess:
-    """`paymock serve` in a child process on a free loopback port; ready when /healthz answers."""
-
-    def __init__(self, env: Mapping[str, str] | None = None, args: list[str] | None = None) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, **(env or {})}
-        # a file, not a pipe: an unread pipe would block a chatty server once its buffer fills
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "paymock.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                *(args or []),
-            ],
-            env=full_env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self.started = time.monotonic()
-        self.ready_after: float | None = None
-
-    def wait_ready(self, timeout: float = 15.0) -> ServerProcess:
-        """Poll /healthz; on any failure (or Ctrl-C) the child is stopped, never left running."""
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"paymock exited with {self.process.returncode}:\n{self.output()}")
-                try:
-                    if httpx.get(self.base_url + "/healthz", timeout=0.5).status_code == 200:
-                        self.ready_after = time.monotonic() - self.started
-                        return self
-                except httpx.HTTPError:
-                    time.sleep(0.02)
-            raise RuntimeError(f"paymock not ready after {timeout} s:\n{self.output()}")
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self, timeout: float = 10.0) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-    def output(self) -> str:
-        """Everything the process printed so far."""
-        self._log.seek(0)
-        return self._log.read().decode("utf-8", "replace")
-
-
-def running_server(env: Mapping[str, str] | None = None, args: list[str] | None = None) -> Iterator[ServerProcess]:
-    server = ServerProcess(env, args).wait_ready()
-    try:
-        yield server
-    finally:
-        server.stop()
