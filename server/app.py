@@ -18,7 +18,8 @@ from .delivery.dispatcher import Dispatcher
 from .delivery.senders import Sender, make_sender
 from .domain.clock import Clock, SystemClock
 from .domain.errors import DomainError
-from .domain.scenarios import ScenarioBook, load_paths
+from .domain.scenarios.loading import load_paths
+from .domain.scenarios.registry import ScenarioBook
 from .provider import Provider
 from .resources import fixtures_dir, load_spec
 from .settings import Settings, unset_secret_warning

@@ -17,7 +17,8 @@ from .domain.clock import Clock
 from .domain.deliveries import Delivery
 from .domain.errors import BadRequest, Conflict, InjectedFailure, NeverReached, NotFound
 from .domain.payments import PENDING, Payment, check_callback_host, check_callback_url, payment_id_for
-from .domain.scenarios import Scenario, ScenarioBook
+from .domain.scenarios.model import Scenario
+from .domain.scenarios.registry import ScenarioBook
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
 from .store.base import Store
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from .clock import iso
 from .payments import Payment
-from .scenarios import WebhookPlan
+from .scenarios.model import WebhookPlan
 from .webhooks import build_headers, encode, malform, payload, webhook_id
 
 PENDING = "pending"

@@ -24,7 +24,9 @@ from paymock.delivery.http11 import Http11Sender
 from paymock.domain.clock import SystemClock
 from paymock.domain.deliveries import Delivery
 from paymock.domain.payments import Payment
-from paymock.domain.scenarios import ScenarioBook, WebhookPlan, load_paths
+from paymock.domain.scenarios.loading import load_paths
+from paymock.domain.scenarios.model import WebhookPlan
+from paymock.domain.scenarios.registry import ScenarioBook
 from paymock.domain.webhooks import COMPLETED_EVENT
 from paymock.provider import Provider
 from paymock.resources import fixtures_dir
