@@ -27,7 +27,8 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Page, expect, sync_playwright
 
-from paymock.testing import ServerProcess, WebhookReceiver, free_port
+from paymock.testing.process import ServerProcess, free_port
+from paymock.testing.receiver import WebhookReceiver
 
 SECRET = "screenshot-secret"
 # as the browser tests launch it (tests/console/browser/conftest.py), without scrollbars in the pictures

@@ -14,7 +14,7 @@ import httpx
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from paymock.domain.webhooks import standard_secret
-from paymock.testing import ReceivedWebhook
+from paymock.testing.receiver import ReceivedWebhook
 from tests.conftest import SECRET, TIME_SCALE, payment_body
 
 SCENARIO_HEADER = "X-Mock-Scenario"

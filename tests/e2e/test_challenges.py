@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from paymock.testing import ServerProcess
+from paymock.testing.process import ServerProcess
 from tests.conftest import SERVER_ENV
 from tests.e2e.helpers import assert_problem
 

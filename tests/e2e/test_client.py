@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from paymock.client import PaymockClient, PaymockError
+from paymock.testing.client import PaymockClient, PaymockError
 from tests.e2e.helpers import create_ok
 
 

@@ -11,7 +11,8 @@ from datetime import datetime
 import httpx
 import pytest
 
-from paymock.testing import ServerProcess, WebhookReceiver
+from paymock.testing.process import ServerProcess
+from paymock.testing.receiver import WebhookReceiver
 from tests.conftest import SECRET, SERVER_ENV
 from tests.e2e.helpers import (
     EARLY_SLACK_S,

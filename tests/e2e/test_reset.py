@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from paymock.testing import WebhookReceiver
+from paymock.testing.receiver import WebhookReceiver
 from tests.e2e.helpers import create, create_ok, status_of
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from paymock.testing import ServerProcess, free_port
+from paymock.testing.process import ServerProcess, free_port
 from tests.conftest import SERVER_ENV
 from tests.e2e.helpers import create_ok, status_of
 
@@ -212,8 +212,8 @@ def test_scenarios_env_var_and_a_single_file_path(process_runs):
 # to serve is killed after EXIT_TIMEOUT_S instead of hanging this one.
 EMBEDDER = """
 import gc, sys
-from paymock import cli
-code = cli.main(["serve", "--host", "127.0.0.1", "--port", sys.argv[1], "--scenarios", sys.argv[2]])
+from paymock.cli.main import main
+code = main(["serve", "--host", "127.0.0.1", "--port", sys.argv[1], "--scenarios", sys.argv[2]])
 print(code, gc.isenabled())
 """
 

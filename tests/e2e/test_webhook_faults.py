@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from paymock.testing import WebhookReceiver
+from paymock.testing.receiver import WebhookReceiver
 from tests.e2e.helpers import (
     EARLY_SLACK_S,
     assert_log_matches,

@@ -7,7 +7,7 @@ import threading
 
 import httpx
 
-from paymock.testing import ReceivedWebhook, WebhookReceiver
+from paymock.testing.receiver import ReceivedWebhook, WebhookReceiver
 
 
 def test_a_blocked_respond_callback_does_not_hold_up_other_webhooks() -> None:

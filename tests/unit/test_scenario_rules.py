@@ -10,7 +10,9 @@ import pytest
 
 from paymock.domain.errors import Conflict, InvalidScenario
 from paymock.domain.payments import Payment
-from paymock.domain.scenarios import ScenarioBook, WebhookPlan, load_file, load_paths, parse, scenario_warnings
+from paymock.domain.scenarios.loading import load_file, load_paths, parse
+from paymock.domain.scenarios.model import WebhookPlan, scenario_warnings
+from paymock.domain.scenarios.registry import ScenarioBook
 from paymock.resources import fixtures_dir
 
 

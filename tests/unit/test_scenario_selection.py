@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paymock.domain.scenarios import ScenarioBook, load_paths
+from paymock.domain.scenarios.loading import load_paths
+from paymock.domain.scenarios.registry import ScenarioBook
 from paymock.resources import fixtures_dir
 
 DECLINED_AMOUNT = {"amount": 4002, "tx_id": "t", "user_id": 1, "order_id": 1}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from paymock.cli import build_parser
-from paymock.trigger import build_request
+from paymock.cli.main import build_parser
+from paymock.cli.trigger import build_request
 
 
 def _trigger_args(*extra: str) -> object:

@@ -20,7 +20,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, sync_playwright
 
-from paymock.testing import ServerProcess, WebhookReceiver, free_port
+from paymock.testing.process import ServerProcess, free_port
+from paymock.testing.receiver import WebhookReceiver
 from tests.conftest import SECRET
 from tests.sidecar.helpers import READY_TIMEOUT_S, wait_answering
 

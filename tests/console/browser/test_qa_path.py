@@ -12,7 +12,8 @@ import re
 import httpx
 from playwright.sync_api import Page, expect
 
-from paymock.testing import ServerProcess, WebhookReceiver
+from paymock.testing.process import ServerProcess
+from paymock.testing.receiver import WebhookReceiver
 from tests.console.browser.conftest import Console
 
 
