@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--secret",
         default=os.environ.get("PAYMENT_WEBHOOK_SECRET") or DEV_SECRET,
-        help="signing secret the endpoint verifies with (default $PAYMENT_WEBHOOK_SECRET, else paymock's development secret)",
+        help="signing secret the endpoint verifies with (default $PAYMENT_WEBHOOK_SECRET, else the development one)",
     )
     parser.add_argument(
         "--auth-token",
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout",
         type=_seconds(*WEBHOOK_TIMEOUT_RANGE),
         default=None,
-        help=f"the provider's webhook timeout an answer must beat (default $PAYMOCK_WEBHOOK_TIMEOUT, else {DEFAULT_TIMEOUT_S:g})",
+        help=f"the provider's webhook timeout to beat (default $PAYMOCK_WEBHOOK_TIMEOUT, else {DEFAULT_TIMEOUT_S:g})",
     )
     parser.add_argument(
         "--state-url",
