@@ -96,7 +96,7 @@ def create_app(
         provider = Provider(store=store, book=ScenarioBook(fixtures), clock=clock, dispatcher_factory=dispatcher)
         await provider.dispatcher.start()
         try:
-            yield {"provider": provider}
+            yield {"provider": provider, "settings": settings}
         finally:
             await provider.dispatcher.stop()
             store.close()

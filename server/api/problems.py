@@ -17,6 +17,7 @@ from ..domain.errors import (
     BadRequest,
     Conflict,
     DomainError,
+    Forbidden,
     InjectedFailure,
     InvalidScenario,
     NotFound,
@@ -32,6 +33,7 @@ PROBLEM = "application/problem+json"
 TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
@@ -64,6 +66,8 @@ def domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespons
         return problem(404, exc.detail, known_scenarios=exc.known)
     if isinstance(exc, InvalidScenario):
         return problem(400, exc.detail, errors=exc.errors)
+    if isinstance(exc, Forbidden):
+        return problem(403, exc.detail, allowed_hosts=exc.allowed_hosts)
     status = {NotFound: 404, Conflict: 409, BadRequest: 400, WaitTimeout: 408}.get(type(exc), 400)
     return problem(status, exc.detail)
 

@@ -27,6 +27,14 @@ class Conflict(DomainError):
     pass
 
 
+class Forbidden(DomainError):
+    """Allowed by the contract, not by this server's configuration (e.g. a host outside an allowlist)."""
+
+    def __init__(self, detail: str, allowed_hosts: list[str]) -> None:
+        super().__init__(detail)
+        self.allowed_hosts = allowed_hosts
+
+
 class UnknownScenario(DomainError):
     def __init__(self, name: str, known: list[str]) -> None:
         super().__init__(f"unknown scenario {name!r}; known scenarios: {', '.join(known)}")
