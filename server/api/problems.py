@@ -20,12 +20,13 @@ from ..domain.errors import (
     Forbidden,
     InjectedFailure,
     InvalidScenario,
+    NeverReached,
     NotFound,
     ScenarioNotFound,
     UnknownScenario,
     WaitTimeout,
 )
-from ..quoting import short
+from ..domain.quoting import short
 
 log = logging.getLogger("paymock.api")
 
@@ -66,9 +67,9 @@ def domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespons
         return problem(404, exc.detail, known_scenarios=exc.known)
     if isinstance(exc, InvalidScenario):
         return problem(400, exc.detail, errors=exc.errors)
-    if isinstance(exc, Forbidden):
-        return problem(403, exc.detail, allowed_hosts=exc.allowed_hosts)
-    status = {NotFound: 404, Conflict: 409, BadRequest: 400, WaitTimeout: 408}.get(type(exc), 400)
+    if isinstance(exc, NeverReached):
+        return problem(409, exc.detail, state=exc.state)
+    status = {NotFound: 404, Forbidden: 403, Conflict: 409, BadRequest: 400, WaitTimeout: 408}.get(type(exc), 400)
     return problem(status, exc.detail)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .scenarios import WebhookPlan
+from .scenarios.model import WebhookPlan
 
 GONE = 410
 

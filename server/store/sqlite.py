@@ -34,7 +34,7 @@ from typing import Any
 
 from ..domain.deliveries import PENDING, Attempt, Delivery
 from ..domain.payments import STATUSES, Payment
-from ..domain.scenarios import WebhookPlan
+from ..domain.scenarios.model import WebhookPlan
 from .base import restored_on_failure
 
 SCHEMA_VERSION = 1

@@ -54,7 +54,6 @@ def test_a_host_outside_paymock_callback_hosts_is_403_and_nothing_is_sent(sound:
         )
     assert r.status_code == 403
     assert r.headers["content-type"] == "application/problem+json"
-    assert r.json()["allowed_hosts"] == ["localhost"]
     assert "'127.0.0.1' is not in PAYMOCK_CALLBACK_HOSTS (localhost)" in r.json()["detail"]
     assert r2.status_code == 200 and r2.json()["ok"] is True  # the allowed spelling of the same host
     assert r3.status_code == 403 and "'example.com'" in r3.json()["detail"]

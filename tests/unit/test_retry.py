@@ -3,7 +3,7 @@ from __future__ import annotations
 import itertools
 
 from paymock.domain.retry import give_up_reason, next_delay_ms
-from paymock.domain.scenarios import DEFAULT_RETRY_SCHEDULE_MS, WebhookPlan
+from paymock.domain.scenarios.model import DEFAULT_RETRY_SCHEDULE_MS, WebhookPlan
 
 
 def test_default_schedule_is_exponential_and_bounded():

@@ -8,9 +8,9 @@ import asyncio
 import os
 import sys
 
-from ..settings import DEV_SECRET, WEBHOOK_TIMEOUT_RANGE
-from . import DEFAULT_TIMEOUT_S, AuditError, StateProbe, run_audit
-from .runner import MAX_TOTAL_S
+from ..audit import DEFAULT_TIMEOUT_S, AuditError, StateProbe, run_audit
+from ..audit.runner import MAX_TOTAL_S
+from ..settings import WEBHOOK_TIMEOUT_RANGE, SettingsError, resolve_secret, unset_secret_warning
 
 
 def _seconds(low: float, high: float):  # type: ignore[no-untyped-def]
@@ -30,8 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", help="the ops server's webhook endpoint (every request goes there, nowhere else)")
     parser.add_argument(
         "--secret",
-        default=os.environ.get("PAYMENT_WEBHOOK_SECRET") or DEV_SECRET,
-        help="signing secret the endpoint verifies with (default $PAYMENT_WEBHOOK_SECRET, else the development one)",
+        help="signing secret the endpoint verifies with (default $PAYMENT_WEBHOOK_SECRET; both empty: the "
+        "development secret, and a warning)",
     )
     parser.add_argument(
         "--auth-token",
@@ -67,6 +67,13 @@ def run(args: argparse.Namespace) -> int:
     if (args.state_url is None) != (args.state_field is None):
         print("paymock audit: --state-url and --state-field go together: give both, or neither", file=sys.stderr)
         return 2
+    try:
+        secret, chosen = resolve_secret(args.secret)
+    except SettingsError as exc:
+        print(f"paymock audit: {exc}", file=sys.stderr)
+        return 2
+    if not chosen:
+        print(f"paymock audit: {unset_secret_warning('webhooks are signed')}", file=sys.stderr)
     timeout_s = args.timeout
     if timeout_s is None:
         raw = os.environ.get("PAYMOCK_WEBHOOK_TIMEOUT") or str(DEFAULT_TIMEOUT_S)
@@ -80,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         report = asyncio.run(
             run_audit(
                 args.url,
-                secret=args.secret,
+                secret=secret,
                 auth_token=args.auth_token,
                 timeout_s=timeout_s,
                 state=state,
