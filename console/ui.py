@@ -65,10 +65,6 @@ def mask_headers(headers: dict[str, str]) -> dict[str, str]:
     return {k: (f"Bearer {MASK}" if k.lower() == "authorization" else v) for k, v in headers.items()}
 
 
-def callback_for(tx_id: str) -> str:
-    return str(st.session_state.get("callback_url") or DEFAULT_CALLBACK_URL).replace("{tx_id}", tx_id)
-
-
 def refresh_every() -> int | None:
     """The fragment interval: every REFRESH_S seconds while the sidebar toggle is on."""
     return REFRESH_S if st.session_state.get("live_refresh", True) else None
