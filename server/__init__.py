@@ -1,7 +1,8 @@
 """paymock: a contract-first mock payment provider.
 
 The public surface is `__all__`: the client and what tests use around it, the app and its settings,
-and the signature checks a receiver needs. Everything else is internal and may move.
+the signature checks a receiver needs, and YAML read as paymock reads scenario files (the console
+uses these and nothing else). Everything else is internal and may move.
 
 Each name is imported from its module on first use. `import paymock` happens in every pytest run
 of an environment where paymock is installed (the plugin is an entry point), in the console and in
@@ -27,7 +28,9 @@ _MODULES = {
     "Settings": ".settings",
     "SettingsError": ".settings",
     "WebhookReceiver": ".testing.receiver",
+    "checked": ".testing.client",
     "create_app": ".app",
+    "load_yaml": ".resources",
     "standard_secret": ".domain.webhooks",
     "verify_seed": ".domain.webhooks",
     "verify_standard": ".domain.webhooks",
@@ -43,7 +46,9 @@ __all__ = [
     "SettingsError",
     "WebhookReceiver",
     "__version__",
+    "checked",
     "create_app",
+    "load_yaml",
     "standard_secret",
     "verify_seed",
     "verify_standard",
@@ -52,8 +57,9 @@ __all__ = [
 if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ below imports each
     from .app import create_app
     from .domain.webhooks import standard_secret, verify_seed, verify_standard
+    from .resources import load_yaml
     from .settings import Settings, SettingsError
-    from .testing.client import PaymockClient, PaymockError
+    from .testing.client import PaymockClient, PaymockError, checked
     from .testing.embedded import EmbeddedServer
     from .testing.process import ServerProcess
     from .testing.receiver import ReceivedWebhook, WebhookReceiver
