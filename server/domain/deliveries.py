@@ -24,6 +24,13 @@ SETTLED = (ACKNOWLEDGED, FAILED, DROPPED)
 SCHEDULED, DUPLICATE, MANUAL = "scheduled", "duplicate", "manual"
 
 
+def never_reaches(state: str, wanted: str) -> bool:
+    """A delivery in `state` can no longer reach `wanted` (a state, not `settled`/`attempted`) by itself:
+    a settled delivery stays as it is unless someone sends it again (redeliver, confirm). Duplicates
+    may still follow an acknowledgement, so counted attempts are not judged here."""
+    return state in SETTLED and wanted in SETTLED and state != wanted
+
+
 @dataclass(slots=True)
 class Attempt:
     number: int

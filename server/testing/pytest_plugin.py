@@ -176,7 +176,8 @@ def webhook_receiver(paymock_server: PaymockServer) -> Iterator[WebhookReceiver]
     """A loopback receiver that records every webhook and checks both signatures with the session's secret."""
     from .receiver import WebhookReceiver
 
-    receiver = WebhookReceiver(paymock_server.secret)
+    # a sidecar (--paymock-url) signs with its own PAYMENT_WEBHOOK_SECRET: say where this one comes from
+    receiver = WebhookReceiver(paymock_server.secret, secret_source="the plugin's --paymock-secret / paymock_secret")
     try:
         yield receiver
     finally:

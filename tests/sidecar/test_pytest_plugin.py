@@ -279,3 +279,34 @@ def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
     # in-process, autoload on: the options are there because the entry point loaded the plugin
     result = pytester.runpytest_inprocess("--help")
     result.stdout.fnmatch_lines(["*paymock*", "*--paymock-secret*", "*--paymock-url*"])
+
+
+def test_a_sidecar_with_another_secret_fails_saying_so(pytester: pytest.Pytester, run) -> None:  # type: ignore[no-untyped-def]
+    """The plugin pointed at a sidecar without the sidecar's secret: `assert hook.verified` and
+    `hook.assert_verified()` both fail saying the secrets differ, not just `assert False`."""
+    server = start_server(SERVER_ENV)  # signs with tests.conftest.SECRET; the plugin's default differs
+    try:
+        pytester.makepyfile(
+            """
+            def test_plain_assert(paymock, webhook_receiver):
+                paymock.create_payment("tx_plain", webhook_receiver.url())
+                assert webhook_receiver.wait_for(1)[0].verified
+
+
+            def test_helper(paymock, webhook_receiver):
+                paymock.create_payment("tx_helper", webhook_receiver.url())
+                webhook_receiver.wait_for(1)[0].assert_verified()
+            """
+        )
+        result = run(f"--paymock-url={server.base_url}")
+        result.assert_outcomes(failed=2)
+        output = result.stdout.str()
+        said = (
+            "NOT verified: the server signs with a different PAYMENT_WEBHOOK_SECRET than the secret this test uses "
+            "(the plugin's --paymock-secret / paymock_secret)"
+        )
+        assert said in output.split("test_helper")[0], output  # the plain assert's `where False = ...`
+        assert "AssertionError: webhook evt_completed_tx_helper to /webhook: the server signs" in output
+        assert "paymock-pytest-secret" not in output  # a secret is not printed, even the default
+    finally:
+        server.stop()
