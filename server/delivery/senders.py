@@ -8,6 +8,8 @@ bench/README.md, "Outbound client"); the others stay selectable for comparison.
 
 from __future__ import annotations
 
+import math
+import re
 import ssl
 import time
 from dataclasses import dataclass
@@ -32,19 +34,29 @@ class Sender(Protocol):
     async def close(self) -> None: ...
 
 
+# Retry-After as a receiver may send it: delta-seconds (RFC 9110: digits; a fraction tolerated) or an
+# HTTP date. Anything else (1e400, -5, inf, nan, 0x10) is refused: the schedule's delay applies.
+_DELTA_SECONDS = re.compile(r"[0-9]{1,32}(?:\.[0-9]{1,9})?")
+_MAX_DATE_CHARS = 64  # an HTTP date is 29 characters; a longer value is not one
+
+
 def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date."""
+    """Retry-After as finite, non-negative seconds: delta-seconds or an HTTP date; None if neither.
+
+    Not clamped here: how long a receiver may postpone the next attempt is the retry rule's to say
+    (domain/retry.py); this only refuses what is not a number of seconds at all."""
     if not value:
         return None
     value = value.strip()
+    if _DELTA_SECONDS.fullmatch(value):
+        return float(value)  # at most 32 digits: finite
+    if len(value) > _MAX_DATE_CHARS:
+        return None
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+        seconds = parsedate_to_datetime(value).timestamp() - now
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _elapsed_ms(started: float) -> float:
