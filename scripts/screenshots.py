@@ -29,7 +29,8 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
-from paymock.testing import ServerProcess, WebhookReceiver, free_port
+from paymock.testing.process import ServerProcess, free_port
+from paymock.testing.receiver import WebhookReceiver
 
 SECRET = "screenshot-secret"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--hide-scrollbars"]

@@ -17,14 +17,16 @@ from ..domain.errors import (
     BadRequest,
     Conflict,
     DomainError,
+    Forbidden,
     InjectedFailure,
     InvalidScenario,
+    NeverReached,
     NotFound,
     ScenarioNotFound,
     UnknownScenario,
     WaitTimeout,
 )
-from ..quoting import short
+from ..domain.quoting import short
 
 log = logging.getLogger("paymock.api")
 
@@ -32,6 +34,7 @@ PROBLEM = "application/problem+json"
 TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
@@ -64,7 +67,9 @@ def domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespons
         return problem(404, exc.detail, known_scenarios=exc.known)
     if isinstance(exc, InvalidScenario):
         return problem(400, exc.detail, errors=exc.errors)
-    status = {NotFound: 404, Conflict: 409, BadRequest: 400, WaitTimeout: 408}.get(type(exc), 400)
+    if isinstance(exc, NeverReached):
+        return problem(409, exc.detail, state=exc.state)
+    status = {NotFound: 404, Forbidden: 403, Conflict: 409, BadRequest: 400, WaitTimeout: 408}.get(type(exc), 400)
     return problem(status, exc.detail)
 
 

@@ -19,7 +19,7 @@ from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import Headers
 
 from ..domain.patterns import EcmaDraft4Validator, with_ecma_pattern
-from ..quoting import redact, short
+from ..domain.quoting import redact, short
 from . import query
 from .content_type import normalise
 from .fast_schema import FastCheck

@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Protocol
-from urllib.parse import urlsplit
 
+from ..domain.payments import callback_host
 from .limits import MAX_BODY, MAX_HEADER_LINE, MAX_HEADERS
 
 USER_AGENT = "paymock-webhooks/1"
@@ -169,7 +169,7 @@ class AllowlistSender:
         self._hosts = hosts
 
     async def send(self, url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> SendResult:
-        host = (urlsplit(url).hostname or "").lower()
+        host = callback_host(url)  # the rule create applies first (domain.payments.check_callback_host)
         if host not in self._hosts:
             return SendResult(None, f"host {host!r} is not in PAYMOCK_CALLBACK_HOSTS; not sent", 0.0)
         return await self._inner.send(url, body, headers, timeout_s)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .scenarios import MAX_DELAY_MS, WebhookPlan
+from .scenarios.model import MAX_DELAY_MS, WebhookPlan
 
 GONE = 410
 

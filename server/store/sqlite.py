@@ -35,7 +35,7 @@ from typing import Any
 from ..domain.deliveries import PENDING, Attempt, Delivery
 from ..domain.payments import STATUSES, Payment
 from ..domain.retry import stored_next_attempt_at
-from ..domain.scenarios import WebhookPlan
+from ..domain.scenarios.model import WebhookPlan
 from .base import restored_on_failure
 
 SCHEMA_VERSION = 1

@@ -34,7 +34,7 @@ from paymock.delivery.senders import (
     make_sender,
 )
 from paymock.settings import Settings, SettingsError
-from paymock.testing import WebhookReceiver
+from paymock.testing.receiver import WebhookReceiver
 
 KINDS = ("http11", "aiohttp", "httpx")
 # The server runs uvloop (uvicorn[standard]), the tests' default is the stdlib loop: http11, whose

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from paymock.testing import ServerProcess, free_port
+from paymock.testing.process import ServerProcess, free_port
 from tests.conftest import SERVER_ENV
 from tests.e2e.helpers import create_ok, status_of
 
@@ -145,7 +145,8 @@ def process_runs(launched: dict[str, Any]) -> dict[str, tuple[Path, int | None, 
 
 def _run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     """`paymock serve ...` through the real entry point, in this process (it fails before serving)."""
-    from paymock import cli, logs
+    from paymock import logs
+    from paymock.cli import main as cli
 
     for var in ("PAYMOCK_SCENARIOS", "PAYMOCK_STORE", "PAYMOCK_TIME_SCALE", "LOG_LEVEL", "LOG_FORMAT"):
         # _serve writes flags into os.environ: setenv first so monkeypatch restores (or removes) each after
@@ -220,7 +221,8 @@ def test_extra_directory_adds_scenarios_and_overrides_the_default(custom_server,
 def test_scenarios_env_var_and_a_single_file_path(tmp_path, monkeypatch, capsys):
     bad = tmp_path / "env.yaml"
     bad.write_text("name: env\ndescription: x\nwebhook:\n  signature: forged\n", encoding="utf-8")
-    from paymock import cli, logs
+    from paymock import logs
+    from paymock.cli import main as cli
 
     monkeypatch.setenv("PAYMOCK_SCENARIOS", str(bad))  # a single file, by the env var
     monkeypatch.setattr(logs, "configure", lambda *_: None)

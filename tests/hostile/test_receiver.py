@@ -35,8 +35,8 @@ import pytest
 from paymock.delivery.http11 import Http11Sender
 from paymock.delivery.limits import MAX_BODY, MAX_HEAD_BYTES
 from paymock.delivery.senders import AiohttpSender, HttpxSender, Sender, SendResult
-from paymock.domain.scenarios import MAX_DELAY_MS
-from paymock.testing import ServerProcess
+from paymock.domain.scenarios.model import MAX_DELAY_MS
+from paymock.testing.process import ServerProcess
 from tests.conftest import SERVER_ENV, TIME_SCALE, payment_body
 from tests.hostile.receivers import HostileReceiver
 

@@ -21,9 +21,9 @@ import pytest
 from paymock.domain.deliveries import PENDING, SCHEDULED, Attempt, Delivery
 from paymock.domain.payments import Payment
 from paymock.domain.retry import stored_next_attempt_at
-from paymock.domain.scenarios import MAX_DELAY_MS, WebhookPlan
+from paymock.domain.scenarios.model import MAX_DELAY_MS, WebhookPlan
 from paymock.store.sqlite import SqliteStore, StoreError
-from paymock.testing import ServerProcess
+from paymock.testing.process import ServerProcess
 from tests.conftest import SERVER_ENV
 
 PAYMENTS = 3000  # enough pages that "the middle" is well away from the header and the schema

@@ -7,7 +7,7 @@ import pytest
 
 from paymock.delivery.senders import parse_retry_after
 from paymock.domain.retry import give_up_reason, next_delay_ms, stored_next_attempt_at
-from paymock.domain.scenarios import DEFAULT_RETRY_SCHEDULE_MS, MAX_DELAY_MS, WebhookPlan
+from paymock.domain.scenarios.model import DEFAULT_RETRY_SCHEDULE_MS, MAX_DELAY_MS, WebhookPlan
 from paymock.resources import load_spec
 
 

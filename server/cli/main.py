@@ -9,9 +9,9 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .cli_args import add_port, env_default
-from .domain.errors import InvalidScenario
-from .settings import Settings, SettingsError
+from ..domain.errors import InvalidScenario
+from ..settings import Settings, SettingsError
+from .args import add_port, env_default
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9002
@@ -20,7 +20,8 @@ DEFAULT_API_URL = "http://localhost:9002"
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import deferred_imports, gc_tuning, logs
+    from .. import deferred_imports, logs
+    from . import gc_tuning
 
     # Flags become the environment the app reads, so `uvicorn paymock.app:app` behaves the same.
     for flag, var in (
@@ -49,7 +50,7 @@ def _serve(args: argparse.Namespace) -> int:
         # imported after logging is set up: import-time warnings of dependencies become log lines
         # (JSON with LOG_FORMAT=json) instead of raw stderr text. deferred(): ~0.3 s less, see the module
         with deferred_imports.deferred() if args.command_line else contextlib.nullcontext():
-            from .app import create_app
+            from ..app import create_app
 
             app = create_app(settings)
     except (SettingsError, InvalidScenario) as exc:
@@ -95,7 +96,7 @@ def _store_problem(spec: str) -> str | None:
         return None
     import sqlite3
 
-    from .store.sqlite import SqliteStore, StoreError
+    from ..store.sqlite import SqliteStore, StoreError
 
     try:
         SqliteStore(spec[len("sqlite:") :]).close()
@@ -195,7 +196,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the process is paymock (console script, python -m): serve may leave unused imports out for good
     args.command_line = argv is None
     return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import httpx
 
     from .client import PaymockClient
-    from .testing import WebhookReceiver
+    from .receiver import WebhookReceiver
 
 DEFAULT_SECRET = "paymock-pytest-secret"
 DEFAULT_TIME_SCALE = "0.001"  # a whole retry schedule in milliseconds
@@ -76,8 +76,8 @@ def _check_external(url: str, token: str | None) -> None:
     __tracebackhide__ = True  # pytest would print this frame's arguments, the token among them
     import httpx
 
+    from ..domain.quoting import redact, redact_url
     from .client import PaymockClient, PaymockError
-    from .quoting import redact, redact_url
 
     shown = redact_url(url)  # messages quote the URL: never a password in it
     fix_url = "fix --paymock-url / paymock_url"
@@ -127,8 +127,8 @@ def paymock_server(pytestconfig: pytest.Config) -> Iterator[PaymockServer]:
         yield PaymockServer(url.rstrip("/"), secret, token, external=True)
         return
 
+    from ..settings import Settings, SettingsError, host_set
     from .embedded import EmbeddedServer
-    from .settings import Settings, SettingsError, host_set
 
     try:
         time_scale = float(_setting(pytestconfig, "time_scale"))
@@ -174,9 +174,10 @@ def paymock(paymock_server: PaymockServer) -> Iterator[PaymockClient]:
 @pytest.fixture
 def webhook_receiver(paymock_server: PaymockServer) -> Iterator[WebhookReceiver]:
     """A loopback receiver that records every webhook and checks both signatures with the session's secret."""
-    from .testing import WebhookReceiver
+    from .receiver import WebhookReceiver
 
-    receiver = WebhookReceiver(paymock_server.secret)
+    # a sidecar (--paymock-url) signs with its own PAYMENT_WEBHOOK_SECRET: say where this one comes from
+    receiver = WebhookReceiver(paymock_server.secret, secret_source="the plugin's --paymock-secret / paymock_secret")
     try:
         yield receiver
     finally:

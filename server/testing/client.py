@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from .quoting import redact
+from ..domain.quoting import redact
 
 SCENARIO_HEADER = "X-Mock-Scenario"
 

@@ -1,0 +1,46 @@
+"""PaymockClient against a real server process: ids escaped, the active scenario restored, waits and the
+server's 400s for contradictions."""
+
+from __future__ import annotations
+
+import pytest
+
+from paymock.testing.client import PaymockClient, PaymockError
+from tests.e2e.helpers import create_ok
+
+
+def test_client_escapes_ids_and_restores_the_active_scenario(live, live_server):
+    with PaymockClient(live_server.base_url) as client:
+        with pytest.raises(PaymockError) as info:
+            client.delivery("../health")  # one id, not the health route
+        assert info.value.status_code in (400, 404)
+        with pytest.raises(ValueError, match="name"):
+            client.put_scenario({"description": "no name"})
+        assert client.put_scenario({"name": "mine", "description": "d"}, dry_run=True)["source"] == "runtime"
+        assert "mine" not in {s["name"] for s in client.scenarios()["scenarios"]}  # dry run stored nothing
+        client.put_scenario({"name": "mine", "description": "d"})
+        client.set_scenario("mine")
+        # the block resets (as a test's setup may): restoring `mine`, now gone, must not mask the failure
+        with pytest.raises(AssertionError, match="the test's own"), client.scenario("declined"):
+            client.reset()
+            raise AssertionError("the test's own failure")
+        assert client.active_scenario() == "default"
+        client.put_scenario({"name": "mine", "description": "d"})
+        client.delete_scenario("mine")
+        assert "mine" not in {s["name"] for s in client.scenarios()["scenarios"]}
+
+
+def test_client_waits_keep_working_and_contradictions_are_400s(live, live_server, receiver):
+    create_ok(live, "tx_client_wait", receiver.url())
+    with PaymockClient(live_server.base_url) as client:
+        # the client always sends min_attempts (1 by default): with any state that asks for nothing more
+        assert client.wait_for_delivery(tx_id="tx_client_wait", state="acknowledged")["state"] == "acknowledged"
+        found = client.wait_for_delivery(tx_id="tx_client_wait", event="payment.completed", state="attempted")
+        assert found["delivery_id"] == "evt_completed_tx_client_wait"
+        with pytest.raises(PaymockError) as info:
+            client.wait_for_delivery(tx_id="tx_client_wait", state="acknowledged", min_attempts=3)
+        assert info.value.status_code == 400
+        assert "min_attempts=3" in str(info.value) and "state=acknowledged" in str(info.value)
+        with pytest.raises(PaymockError) as info:
+            client.wait_for_delivery(delivery_id="evt_completed_tx_client_wait", event="payment.failed")
+        assert info.value.status_code == 400 and "drop event" in str(info.value)
