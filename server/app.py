@@ -99,7 +99,7 @@ def create_app(
         )
         await provider.dispatcher.start()
         try:
-            yield {"provider": provider}
+            yield {"provider": provider, "settings": settings}
         finally:
             await provider.dispatcher.stop()
             store.close()

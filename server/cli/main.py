@@ -178,12 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_tool_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """listen, trigger and all: each module owns its arguments (add_arguments) and its behaviour (run)."""
-    from . import listen, supervise, trigger
+    """listen, trigger, audit and all: each module owns its arguments (add_arguments) and its behaviour (run)."""
+    from . import audit, listen, supervise, trigger
 
     for name, module, help_text in (
         ("listen", listen, "receive webhooks: verify, print, forward, answer a chosen status"),
         ("trigger", trigger, "send one signed webhook to a URL without creating a payment"),
+        ("audit", audit, "grade a webhook endpoint: send good, hostile and malformed webhooks, judge each answer"),
         ("all", supervise, "server (0.0.0.0:9002) and console (0.0.0.0:8502) together: one container"),
     ):
         parser = sub.add_parser(name, help=help_text, description=help_text)

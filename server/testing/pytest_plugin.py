@@ -7,6 +7,8 @@ Fixtures
 - `paymock_url` (session): its base URL.
 - `paymock` (function): a `PaymockClient` on it, after resetting it (payments, deliveries, scenarios).
 - `webhook_receiver` (function): a loopback `WebhookReceiver` verifying with the same secret.
+- `paymock_audit` (function): `paymock_audit(url, state_url=..., state_field=...)` grades a webhook endpoint
+  (`paymock audit`) signing with the session's secret and token; `.assert_passed()` lists the failures.
 
 Each setting is a command-line option or an ini key (the option wins):
   --paymock-secret / paymock_secret, --paymock-time-scale / paymock_time_scale,
@@ -26,8 +28,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import httpx
 
+    from ..audit import Report
     from .client import PaymockClient
     from .receiver import WebhookReceiver
 
@@ -182,3 +187,15 @@ def webhook_receiver(paymock_server: PaymockServer) -> Iterator[WebhookReceiver]
         yield receiver
     finally:
         receiver.close()
+
+
+@pytest.fixture
+def paymock_audit(pytestconfig: pytest.Config) -> Callable[..., Report]:
+    """`paymock.audit.audit` with the session's secret and token: the receiver under test verifies with them.
+    Needs no paymock server: the audit sends from the test process."""
+    import functools
+
+    from ..audit import audit
+
+    token = _setting(pytestconfig, "auth_token") or None
+    return functools.partial(audit, secret=_setting(pytestconfig, "secret"), auth_token=token)
