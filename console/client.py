@@ -18,6 +18,7 @@ DEFAULT_API_URL = "http://localhost:9002"
 DEFAULT_TIMEOUT_S = 60.0
 # Listing everything at once is the seed's behaviour; the console caps it so a long session stays fast.
 LISTING_LIMIT = 1000
+AUDIT_WAIT_S = 75.0  # the server's 60 s audit cap, and some
 
 
 class ApiError(Exception):
@@ -201,3 +202,20 @@ class PaymockClient:
 
     def health(self) -> dict[str, Any]:
         return self._call("GET", f"{CONTROL}/health")
+
+    def audit(
+        self,
+        url: str,
+        *,
+        timeout_s: float | None = None,
+        state_url: str | None = None,
+        state_field: str | None = None,
+    ) -> dict[str, Any]:
+        """POST /audit: the server sends its battery of webhooks to `url` and answers the graded report."""
+        body: dict[str, Any] = {"url": url}
+        if timeout_s is not None:
+            body["timeout_s"] = timeout_s
+        if state_url or state_field:
+            body["state"] = {"url": state_url, "field": state_field}
+        # the server caps an audit at 60 s: wait that long at least, whatever the console's timeout
+        return self._call("POST", f"{CONTROL}/audit", json=body, timeout=max(self.timeout_s, AUDIT_WAIT_S))
