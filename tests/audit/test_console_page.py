@@ -26,7 +26,7 @@ def test_the_page_runs_the_audit_and_shows_each_check_with_why_and_fix(console) 
     assert list(table["check"])[:2] == ["valid-completed", "valid-failed"]
     rows = dict(zip(table["check"], table["result"], strict=True))
     assert rows["not-json"] == "❌ fail" and rows["wrong-key"] == "✅ pass"
-    assert "state 0 -> 1" in table["what happened"].iloc[0]
+    assert "paid 0 -> 1" in table["what happened"].iloc[0]
     assert [e.label for e in at.expander] == [
         "❌ fail · not-json: a validly signed body that is not JSON is refused with a 4xx"
     ]
