@@ -28,7 +28,6 @@ from .store.base import Store
 log = logging.getLogger("paymock")
 
 PROVIDER_BASE = "/api/v2"
-CONTROL_BASE = "/mock/v1"
 
 
 def open_store(spec: str) -> Store:
@@ -136,7 +135,7 @@ def create_app(
     if settings.store.startswith("sqlite:"):
         import sqlite3
 
-        app.add_error_handler(sqlite3.OperationalError, problems.store_error)
+        app.add_error_handler(sqlite3.DatabaseError, problems.store_error)  # locked (Operational), damaged
     app.add_error_handler(Exception, problems.unexpected)
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/docs", "docs", _docs_redirect, methods=["GET"])

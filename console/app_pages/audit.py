@@ -7,8 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from paymock_console import ui, views
-from paymock_console.client import ApiError
+from paymock_console import problems, ui, views
 
 ICONS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail"}
 
@@ -32,8 +31,8 @@ def _run() -> None:
             state_url=state_url or None,
             state_field=state_field or None,
         )
-    except ApiError as exc:
-        views.flash("error", f"Audit: {exc}")
+    except problems.FAILED as exc:
+        views.flash("error", f"Audit: {ui.error_text(exc)}")
 
 
 def _show(report: dict[str, Any]) -> None:
