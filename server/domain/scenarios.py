@@ -16,7 +16,9 @@ import yaml
 from jsonschema import Draft4Validator
 
 from ..resources import fixtures_dir, load_spec, load_yaml
+from .bounded_arrays import with_bounded_arrays
 from .errors import Conflict, InvalidScenario, ScenarioNotFound, UnknownScenario
+from .limits import MAX_RUNTIME_SCENARIOS
 from .patterns import EcmaDraft4Validator
 
 DEFAULT_NAME = "default"
@@ -165,7 +167,7 @@ _VALIDATOR: Draft4Validator | None = None
 def _validator() -> Draft4Validator:
     global _VALIDATOR
     if _VALIDATOR is None:
-        _VALIDATOR = EcmaDraft4Validator(_schema())
+        _VALIDATOR = with_bounded_arrays(EcmaDraft4Validator)(_schema())
     return _VALIDATOR
 
 
@@ -398,6 +400,12 @@ class ScenarioBook:
         if mismatch:
             raise InvalidScenario("request body", mismatch)
         created = name not in self._runtime and name not in self._fixtures
+        if name not in self._runtime and len(self._runtime) >= MAX_RUNTIME_SCENARIOS:
+            # a dry run too: it answers whether the same PUT would be taken
+            raise Conflict(
+                f"this server already keeps {len(self._runtime):,} run-time scenarios, the most it takes "
+                f"({MAX_RUNTIME_SCENARIOS:,}); nothing was stored: replace or delete one, or reset"
+            )
         if not dry_run:
             self._runtime[name] = scenario
             self._api_calls.pop(name, None)
