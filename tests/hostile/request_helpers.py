@@ -33,8 +33,11 @@ class RawAnswer:
 
 
 def parse_answer(data: bytes) -> RawAnswer:
+    """The first answer in `data`; status 0 when there is none (the server said nothing)."""
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
+    if not lines[0].startswith("HTTP/"):
+        return RawAnswer(0, {}, data)
     headers = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")

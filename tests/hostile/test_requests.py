@@ -25,6 +25,7 @@ from paymock.domain.limits import (
     MAX_URL_BYTES,
 )
 from paymock.embedded import EmbeddedServer
+from paymock.resources import load_spec
 from paymock.testing import ServerProcess
 from tests.conftest import SERVER_ENV, settings
 from tests.hostile.request_helpers import Probe, RawAnswer, raw_request
@@ -239,3 +240,37 @@ def test_the_embedded_server_has_the_same_caps() -> None:
         )
         problem_of(answer, 431)
         problem_of(raw_request(embedded.port, b"NOT HTTP AT ALL\r\n\r\n"), 400)
+
+
+def _arrays_without_max_items(node: Any, components: dict[str, Any], where: str, seen: set[str]) -> list[str]:
+    if isinstance(node, list):
+        return [m for i, item in enumerate(node) for m in _arrays_without_max_items(item, components, where, seen)]
+    if not isinstance(node, dict):
+        return []
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        name = ref.rsplit("/", 1)[1]
+        if name in seen:
+            return []
+        return _arrays_without_max_items(components[name], components, f"{where} > {name}", {*seen, name})
+    missing = [where] if node.get("type") == "array" and "maxItems" not in node else []
+    for key, value in node.items():
+        if key not in ("example", "default", "enum"):
+            missing += _arrays_without_max_items(value, components, f"{where}.{key}", seen)
+    return missing
+
+
+@pytest.mark.parametrize("spec_name", ["provider.yaml", "control.yaml"])
+def test_every_array_a_client_sends_has_max_items(spec_name: str) -> None:
+    spec = load_spec(spec_name)
+    schemas = spec["components"]["schemas"]
+    missing = []
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict):
+                continue
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                missing += _arrays_without_max_items(media.get("schema", {}), schemas, f"{method} {path}", set())
+            for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]:
+                missing += _arrays_without_max_items(parameter.get("schema", {}), schemas, f"{method} {path}", set())
+    assert not missing, missing
