@@ -85,8 +85,9 @@ def raw_request(port: int, head: bytes, filler: bytes = b"", filler_bytes: int =
 
 @dataclass
 class Probe:
-    """While running, GETs /healthz every `interval` s and samples the server's RSS; `max_latency` is the
-    slowest answer (an answer still missing at `stop()` counts for as long as it has waited)."""
+    """While running, GETs /healthz every `interval` s and samples the server's RSS; `worst` is the slowest
+    answer (one still missing at the end counts for as long as it has waited). The first probe starts
+    with the attack, and its answer is awaited, so even a short attack has one."""
 
     base_url: str
     pid: int
@@ -100,6 +101,7 @@ class Probe:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="healthz-probe", daemon=True)
         self._pending_since: float | None = None
+        self._answered = threading.Event()  # at least one /healthz answered (or failed)
 
     def _run(self) -> None:
         with httpx.Client(base_url=self.base_url, timeout=60) as client:
@@ -114,6 +116,7 @@ class Probe:
                     self.failures.append(f"/healthz: {exc!r}")
                 self.latencies.append(time.monotonic() - started)
                 self._pending_since = None
+                self._answered.set()
                 self._stop.wait(self.interval)
 
     @property
@@ -126,6 +129,8 @@ class Probe:
         return self
 
     def __exit__(self, *_exc: Any) -> None:
+        # an attack over before the first probe came back: that probe (sent during it) still counts
+        self._answered.wait(60)
         self.max_rss_mb = max(self.max_rss_mb, rss_mb(self.pid))
         self.worst = self.max_latency  # read before the thread gets the answer it may still wait for
         self._stop.set()
