@@ -26,7 +26,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from paymock.testing import ServerProcess  # noqa: E402
+from paymock.testing.process import ServerProcess  # noqa: E402
 from tests.hostile.request_helpers import Probe, RawAnswer, raw_request, rss_mb  # noqa: E402
 
 TOKEN = "bench-token"

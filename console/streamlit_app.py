@@ -1,7 +1,8 @@
 """paymock QA console: `paymock console` or `streamlit run console/streamlit_app.py`.
 
 Talks to a paymock server only over HTTP (PAYMOCK_API_URL, default http://localhost:9002) through
-`paymock_console.client`; it never imports the server package.
+the package's `PaymockClient`; it imports only paymock's public surface (`paymock.__all__`), never
+the server's internals.
 """
 
 from __future__ import annotations

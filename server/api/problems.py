@@ -17,15 +17,17 @@ from ..domain.errors import (
     BadRequest,
     Conflict,
     DomainError,
+    Forbidden,
     InjectedFailure,
     InvalidScenario,
+    NeverReached,
     NotFound,
     ScenarioNotFound,
     UnknownScenario,
     WaitTimeout,
 )
 from ..domain.limits import MAX_LISTED, first
-from ..quoting import short
+from ..domain.quoting import short
 
 log = logging.getLogger("paymock.api")
 
@@ -33,6 +35,7 @@ PROBLEM = "application/problem+json"
 TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
@@ -73,7 +76,9 @@ def domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespons
         return problem(404, exc.detail, **listing_fields("known_scenarios", exc.known))
     if isinstance(exc, InvalidScenario):
         return problem(400, exc.detail, **listing_fields("errors", exc.errors))
-    status = {NotFound: 404, Conflict: 409, BadRequest: 400, WaitTimeout: 408}.get(type(exc), 400)
+    if isinstance(exc, NeverReached):
+        return problem(409, exc.detail, state=exc.state)
+    status = {NotFound: 404, Forbidden: 403, Conflict: 409, BadRequest: 400, WaitTimeout: 408}.get(type(exc), 400)
     return problem(status, exc.detail)
 
 
@@ -184,14 +189,25 @@ def unauthorized(request: ConnexionRequest, exc: Exception) -> ConnexionResponse
     return problem(401, str(exc.detail), headers={"WWW-Authenticate": challenge})
 
 
+# sqlite's result codes for a file damaged inside (a page overwritten, a truncated copy): checked at
+# start (store/sqlite.py), but a file damaged while serving is only found when a query reaches it
+_DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
 def store_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    """sqlite3.OperationalError: a file another program holds locked is a 503 to retry (the request's
-    transaction was rolled back); anything else is unexpected."""
+    """sqlite3.DatabaseError: a file another program holds locked is a 503 to retry (the request's
+    transaction was rolled back); a damaged file is a 503 that names the damage (retrying will not
+    help, but the server is not at fault: its data is); anything else is unexpected. By code, not wording."""
     reason = str(exc)
-    if getattr(exc, "sqlite_errorname", None) in ("SQLITE_BUSY", "SQLITE_LOCKED"):  # by code, not wording
+    code = getattr(exc, "sqlite_errorname", None) or ""
+    if code in ("SQLITE_BUSY", "SQLITE_LOCKED"):
         log.warning("store busy: %s", reason)
         detail = f"the store is busy ({reason}: another program holds the sqlite file); retry the request"
         return problem(503, detail, headers={"Retry-After": "1"})
+    if code.startswith(_DAMAGED):  # extended codes too: SQLITE_CORRUPT_INDEX, ...
+        log.error("store damaged: %s (%s)", reason, code)
+        detail = f"the store's sqlite file is damaged ({reason}); restore it from a copy or start on a new file"
+        return problem(503, detail)
     return unexpected(request, exc)
 
 

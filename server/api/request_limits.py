@@ -31,7 +31,7 @@ from ..domain.limits import (
     MAX_URL_BYTES,
     listed,
 )
-from ..quoting import short
+from ..domain.quoting import short
 
 
 class HeadersTooLarge(ProblemException):

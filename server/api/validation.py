@@ -21,7 +21,7 @@ from starlette.datastructures import Headers
 from ..domain.bounded_arrays import with_bounded_arrays
 from ..domain.limits import MAX_BODY_BYTES
 from ..domain.patterns import EcmaDraft4Validator, with_ecma_pattern
-from ..quoting import redact, short
+from ..domain.quoting import redact, short
 from . import query
 from .content_type import normalise
 from .fast_schema import FastCheck

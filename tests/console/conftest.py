@@ -14,7 +14,8 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from paymock.testing import ServerProcess, WebhookReceiver
+from paymock.testing.process import ServerProcess
+from paymock.testing.receiver import WebhookReceiver
 
 ENTRY = Path(__file__).resolve().parents[2] / "console" / "streamlit_app.py"
 PAGES = {

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from paymock import cli
+from paymock.cli import main as cli
 
 
 def test_console_defaults():

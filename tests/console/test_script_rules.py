@@ -1,4 +1,5 @@
-"""QA script checks that need no server: names and tx_id prefixes are matched whole."""
+"""QA script checks that need no server: names and tx_id prefixes are matched whole, a key written twice is an
+error."""
 
 from __future__ import annotations
 
@@ -26,3 +27,10 @@ def test_a_file_name_with_a_trailing_line_break_is_refused(tmp_path: Path, monke
     with pytest.raises(scripts.ScriptError, match="file name"):
         scripts.save_script("smoke\n", SCRIPT.format(prefix="qa"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_console_script_with_a_duplicate_key_is_a_script_error() -> None:
+    text = "name: dup\nsteps:\n  - create: {count: 1}\n    expect: {status: PENDING}\n    expect: {status: FAILED}\n"
+    with pytest.raises(scripts.ScriptError) as info:
+        scripts.parse_script(text)
+    assert "duplicate key 'expect'" in str(info.value), info.value.errors

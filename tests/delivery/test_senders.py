@@ -34,7 +34,7 @@ from paymock.delivery.senders import (
     make_sender,
 )
 from paymock.settings import Settings, SettingsError
-from paymock.testing import WebhookReceiver
+from paymock.testing.receiver import WebhookReceiver
 
 KINDS = ("http11", "aiohttp", "httpx")
 # The server runs uvloop (uvicorn[standard]), the tests' default is the stdlib loop: http11, whose
@@ -595,6 +595,19 @@ def test_settings_default_and_choices() -> None:
     assert Settings.from_env({"PAYMOCK_HTTP_CLIENT": "httpx"}).http_client == "httpx"
     with pytest.raises(SettingsError, match="expected http11, aiohttp or httpx"):
         Settings.from_env({"PAYMOCK_HTTP_CLIENT": "curl"})
+
+
+def test_choosing_aiohttp_without_it_installed_says_how_to_get_it() -> None:
+    # a fresh interpreter where `import aiohttp` fails as it does when the extra is not installed
+    code = (
+        "import sys; sys.modules['aiohttp'] = None\n"
+        "from paymock.settings import Settings, SettingsError\n"
+        "try:\n    Settings(http_client='aiohttp')\nexcept SettingsError as exc:\n    print(exc)\n"
+        "print(Settings(http_client='http11').http_client)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "aiohttp is not installed; pip install 'paymock[aiohttp]'" in out
+    assert out.splitlines()[-1] == "http11"  # the default needs nothing extra
 
 
 def test_make_sender_builds_each_kind() -> None:

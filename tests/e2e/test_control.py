@@ -237,3 +237,10 @@ def test_get_scenario_shows_it_as_loaded_with_defaults_filled_in(live):
         36_000_000,
     ]
     assert default["webhook"]["signature"] == "valid"
+
+
+def test_delete_scenario_is_a_bare_204(live):
+    put_scenario(live, "gone-soon")
+    r = live.delete("/mock/v1/scenarios/gone-soon")
+    assert r.status_code == 204 and r.content == b""
+    assert "content-type" not in r.headers  # was application/problem+json

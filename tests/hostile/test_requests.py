@@ -24,9 +24,9 @@ from paymock.domain.limits import (
     MAX_RUNTIME_SCENARIOS,
     MAX_URL_BYTES,
 )
-from paymock.embedded import EmbeddedServer
 from paymock.resources import load_spec
-from paymock.testing import ServerProcess
+from paymock.testing.embedded import EmbeddedServer
+from paymock.testing.process import ServerProcess
 from tests.conftest import SERVER_ENV, settings
 from tests.hostile.request_helpers import Probe, RawAnswer, raw_request
 

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from paymock.testing import ServerProcess, WebhookReceiver
+from paymock.testing.process import ServerProcess
+from paymock.testing.receiver import WebhookReceiver
 from tests.conftest import SERVER_ENV, payment_body
 
 

@@ -21,7 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from paymock.testing import WebhookReceiver, free_port
+from paymock.testing.process import free_port
+from paymock.testing.receiver import WebhookReceiver
 from tests.conftest import SECRET, SERVER_ENV, payment_body
 from tests.sidecar.helpers import start_server, wait_answering
 

@@ -110,7 +110,7 @@ with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
 threading.Thread(target=probe, args=(port,), daemon=True).start()
-from paymock import cli
+from paymock.cli import main as cli
 assert "connexion" not in sys.modules
 sys.argv = ["paymock", "serve", "--host", "127.0.0.1", "--port", str(port)]
 assert cli.main() == 0  # the command line's way: argv from sys.argv

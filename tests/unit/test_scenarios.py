@@ -7,13 +7,9 @@ from pathlib import Path
 import pytest
 
 from paymock.domain.errors import Conflict, InvalidScenario, UnknownScenario
-from paymock.domain.scenarios import (
-    DEFAULT_RETRY_SCHEDULE_MS,
-    ScenarioBook,
-    load_file,
-    load_paths,
-    parse,
-)
+from paymock.domain.scenarios.loading import load_file, load_paths, parse
+from paymock.domain.scenarios.model import DEFAULT_RETRY_SCHEDULE_MS
+from paymock.domain.scenarios.registry import ScenarioBook
 from paymock.resources import fixtures_dir
 
 

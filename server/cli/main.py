@@ -9,9 +9,9 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .cli_args import add_port, env_default
-from .domain.errors import InvalidScenario
-from .settings import Settings, SettingsError
+from ..domain.errors import InvalidScenario
+from ..settings import Settings, SettingsError
+from .args import add_port, env_default
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9002
@@ -20,7 +20,8 @@ DEFAULT_API_URL = "http://localhost:9002"
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import deferred_imports, gc_tuning, logs
+    from .. import deferred_imports, logs
+    from . import gc_tuning
 
     # Flags become the environment the app reads, so `uvicorn paymock.app:app` behaves the same.
     for flag, var in (
@@ -49,7 +50,7 @@ def _serve(args: argparse.Namespace) -> int:
         # imported after logging is set up: import-time warnings of dependencies become log lines
         # (JSON with LOG_FORMAT=json) instead of raw stderr text. deferred(): ~0.3 s less, see the module
         with deferred_imports.deferred() if args.command_line else contextlib.nullcontext():
-            from .app import create_app
+            from ..app import create_app
 
             app = create_app(settings)
     except (SettingsError, InvalidScenario) as exc:
@@ -71,7 +72,7 @@ def _serve(args: argparse.Namespace) -> int:
     # A requested, completed shutdown is a success: exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_after_shutdown)
-    from .api.http_protocol import LimitedHttpToolsProtocol
+    from ..api.http_protocol import LimitedHttpToolsProtocol
 
     server = Server(
         Config(
@@ -98,7 +99,7 @@ def _store_problem(spec: str) -> str | None:
         return None
     import sqlite3
 
-    from .store.sqlite import SqliteStore, StoreError
+    from ..store.sqlite import SqliteStore, StoreError
 
     try:
         SqliteStore(spec[len("sqlite:") :]).close()
@@ -180,12 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_tool_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """listen, trigger and all: each module owns its arguments (add_arguments) and its behaviour (run)."""
-    from . import listen, supervise, trigger
+    """listen, trigger, audit and all: each module owns its arguments (add_arguments) and its behaviour (run)."""
+    from . import audit, listen, supervise, trigger
 
     for name, module, help_text in (
         ("listen", listen, "receive webhooks: verify, print, forward, answer a chosen status"),
         ("trigger", trigger, "send one signed webhook to a URL without creating a payment"),
+        ("audit", audit, "grade a webhook endpoint: send good, hostile and malformed webhooks, judge each answer"),
         ("all", supervise, "server (0.0.0.0:9002) and console (0.0.0.0:8502) together: one container"),
     ):
         parser = sub.add_parser(name, help=help_text, description=help_text)
@@ -198,7 +200,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the process is paymock (console script, python -m): serve may leave unused imports out for good
     args.command_line = argv is None
     return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,7 @@ from typing import Any
 
 import uvicorn
 
-from .settings import Settings
+from ..settings import Settings
 
 
 class EmbeddedServer:
@@ -36,10 +36,10 @@ class EmbeddedServer:
         # connexion's own dependencies, nothing a test suite using paymock can act on
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from .app import create_app
+            from ..app import create_app
 
         started = time.monotonic()
-        from .api.http_protocol import LimitedHttpToolsProtocol
+        from ..api.http_protocol import LimitedHttpToolsProtocol
 
         config = uvicorn.Config(
             create_app(self.settings),
