@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from connexion.exceptions import ProblemException
 
-from paymock.api.request_limits import relative
+from paymock.api.request_limits import check_head, relative
 from paymock.domain.limits import (
     MAX_HEAD_BYTES,
     MAX_HEADERS,
@@ -274,3 +275,20 @@ def test_every_array_a_client_sends_has_max_items(spec_name: str) -> None:
             for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]:
                 missing += _arrays_without_max_items(parameter.get("schema", {}), schemas, f"{method} {path}", set())
     assert not missing, missing
+
+
+def _scope(headers: list[tuple[bytes, bytes]], query: bytes = b"") -> dict[str, Any]:
+    return {"type": "http", "path": "/healthz", "raw_path": b"/healthz", "query_string": query, "headers": headers}
+
+
+def test_the_app_checks_the_head_itself_for_servers_without_the_protocol_class() -> None:
+    # what `uvicorn paymock.app:app` without `--http` (or another ASGI server) hands the app
+    line = [(b"x-a", b"v" * 400)]
+    with pytest.raises(ProblemException) as refused:
+        check_head(_scope(line * 90))  # 90 headers of ~400 bytes: each fine, together over MAX_HEAD_BYTES
+    assert refused.value.status_code == 431
+    assert f"at most {MAX_HEAD_BYTES:,}" in refused.value.detail
+    with pytest.raises(ProblemException) as refused:
+        check_head(_scope([], b"&".join(b"p%d=1" % i for i in range(MAX_QUERY_PARAMETERS + 1))))
+    assert refused.value.status_code == 400
+    check_head(_scope(line * 10, b"&".join(b"p%d=1" % i for i in range(MAX_QUERY_PARAMETERS))))  # at the caps: fine
