@@ -42,11 +42,12 @@ def outcome(r: Answer | Exception) -> dict[str, Any]:
     return {"status": r.status_code, "content_type": r.headers.get("content-type"), "answer_bytes": len(body)}
 
 
-def attacks(timeout: float) -> dict[str, Callable[[ServerProcess], list[Answer | Exception]]]:
-    def put(server: ServerProcess, name: str, body: dict[str, Any], dry_run: bool = True) -> httpx.Response:
+def attacks(client: httpx.Client, timeout: float) -> dict[str, Callable[[ServerProcess], list[Answer | Exception]]]:
+    """Each attack by name; `client` (one, shared: a new httpx client costs ~0.1 s) speaks to the server."""
+
+    def put(_server: ServerProcess, name: str, body: dict[str, Any], dry_run: bool = True) -> httpx.Response:
         params = {"dry_run": "true"} if dry_run else None
-        url = f"{server.base_url}/mock/v1/scenarios/{name}"
-        return httpx.put(url, params=params, json=body, headers=AUTH, timeout=timeout)
+        return client.put(f"/mock/v1/scenarios/{name}", params=params, json=body)
 
     def guarded(call: Callable[[], Answer]) -> Answer | Exception:
         try:
@@ -67,28 +68,25 @@ def attacks(timeout: float) -> dict[str, Callable[[ServerProcess], list[Answer |
         return [guarded(lambda: raw_request(server.port, head, timeout=timeout)) for _ in range(10)]
 
     def query_12000_x4(server: ServerProcess) -> list[Answer | Exception]:  # row 5: four in parallel
-        url = server.base_url + "/api/v2/pending-payments?" + "&".join(str(i) for i in range(12_000))
+        url = "/api/v2/pending-payments?" + "&".join(str(i) for i in range(12_000))
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            return list(pool.map(lambda _: guarded(lambda: httpx.get(url, headers=AUTH, timeout=timeout)), range(4)))
+            return list(pool.map(lambda _: guarded(lambda: client.get(url)), range(4)))
 
     def retry_schedule_200k(server: ServerProcess) -> list[Answer | Exception]:  # row 6
         body = {"description": "x", "webhook": {"retry_schedule_ms": [-1] * 200_000}}
         return [guarded(lambda: put(server, "u", body, dry_run=False))]
 
-    def scenarios_1001(server: ServerProcess) -> list[Answer | Exception]:  # row 7: the last one is over the cap
-        with httpx.Client(base_url=server.base_url, headers=AUTH, timeout=timeout) as client:
-            return [
-                guarded(lambda i=i: client.put(f"/mock/v1/scenarios/s{i}", json={"description": "x"}))
-                for i in range(1001)
-            ]
+    def scenarios_1001(_server: ServerProcess) -> list[Answer | Exception]:  # row 7: the last one is over the cap
+        return [
+            guarded(lambda i=i: client.put(f"/mock/v1/scenarios/s{i}", json={"description": "x"})) for i in range(1001)
+        ]
 
-    def listings_after_1001(server: ServerProcess) -> list[Answer | Exception]:  # row 7: what a client reads back
+    def listings_after_1001(_server: ServerProcess) -> list[Answer | Exception]:  # row 7: what a client reads back
         payment = {"version": "v2", "tx_id": "t", "order_id": 1, "user_id": 1, "amount": 1, "callback_url": "http://x/"}
-        with httpx.Client(base_url=server.base_url, headers=AUTH, timeout=timeout) as client:
-            return [
-                guarded(lambda: client.get("/mock/v1/scenarios")),
-                guarded(lambda: client.post("/api/v2/payments", json=payment, headers={"X-Mock-Scenario": "nope"})),
-            ]
+        return [
+            guarded(lambda: client.get("/mock/v1/scenarios")),
+            guarded(lambda: client.post("/api/v2/payments", json=payment, headers={"X-Mock-Scenario": "nope"})),
+        ]
 
     def malformed_and_redirect(server: ServerProcess) -> list[Answer | Exception]:  # row 9
         return [
@@ -127,12 +125,22 @@ def main() -> int:
     args = parser.parse_args()
     results: dict[str, Any] = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "attacks": {}}
     server = ServerProcess(ENV).wait_ready()
+    client = httpx.Client(base_url=server.base_url, headers=AUTH, timeout=args.timeout)
     try:
         with Probe(server.base_url, server.process.pid) as idle:
             time.sleep(2.0)
-        results["idle"] = {"healthz": healthz_figures(idle), "rss_mb": round(rss_mb(server.process.pid), 1)}
-        print(f"idle: /healthz {results['idle']['healthz']}, RSS {results['idle']['rss_mb']} MB", flush=True)
-        for name, attack in attacks(args.timeout).items():
+        benign = []  # the baseline for time per request: a small authenticated GET on the same client
+        for _ in range(20):
+            started = time.monotonic()
+            client.get("/mock/v1/health").raise_for_status()
+            benign.append(time.monotonic() - started)
+        results["idle"] = {
+            "healthz": healthz_figures(idle),
+            "rss_mb": round(rss_mb(server.process.pid), 1),
+            "benign_request_ms": round(statistics.median(benign) * 1000, 2),
+        }
+        print(f"idle: {json.dumps(results['idle'])}", flush=True)
+        for name, attack in attacks(client, args.timeout).items():
             if args.only not in name:
                 continue
             before = rss_mb(server.process.pid)
@@ -144,6 +152,7 @@ def main() -> int:
             figures = {
                 "requests": len(answers),
                 "seconds_per_request": round(took / len(answers), 4),
+                "per_request_vs_benign": round(took / len(answers) / statistics.median(benign), 1),
                 "last_answer": outcomes[-1],
                 "statuses": sorted({str(o.get("status", o.get("error"))) for o in outcomes}),
                 "healthz": healthz_figures(watch),
@@ -158,6 +167,7 @@ def main() -> int:
             print(f"{name}: {json.dumps(figures)}", flush=True)
         results["rss_mb_end"] = round(rss_mb(server.process.pid), 1)
     finally:
+        client.close()
         server.stop()
     out = (
         ROOT
