@@ -23,6 +23,7 @@ pages = {
         st.Page("app_pages/scenarios.py", title="Scenarios", icon=":material/science:"),
         st.Page("app_pages/scripts.py", title="QA scripts", icon=":material/checklist:"),
     ],
+    "Ops server": [st.Page("app_pages/audit.py", title="Webhook audit", icon=":material/fact_check:")],
     "Admin": [st.Page("app_pages/settings.py", title="Settings / health", icon=":material/settings:")],
 }
 page = st.navigation(pages)

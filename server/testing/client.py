@@ -19,6 +19,7 @@ import httpx
 from ..domain.quoting import redact
 
 SCENARIO_HEADER = "X-Mock-Scenario"
+AUDIT_WAIT_S = 75.0  # the server caps an audit at 60 s: wait that long at least, whatever the client's timeout
 
 
 class PaymockError(RuntimeError):
@@ -124,6 +125,23 @@ class PaymockClient:
         return self.http.get("/api/v2/pending-payments", params=_given(filters))
 
     # control API (/mock/v1)
+    def audit(
+        self,
+        url: str,
+        *,
+        timeout_s: float | None = None,
+        state_url: str | None = None,
+        state_field: str | None = None,
+    ) -> dict[str, Any]:
+        """POST /audit: the server sends its battery of webhooks to `url` and answers the graded report
+        (`paymock.audit.audit` runs the same from this process)."""
+        body: dict[str, Any] = {"url": url}
+        if timeout_s is not None:
+            body["timeout_s"] = timeout_s
+        if state_url is not None or state_field is not None:
+            body["state"] = {"url": state_url, "field": state_field}
+        return self._control("POST", "/audit", json=body, timeout=AUDIT_WAIT_S)
+
     def health(self) -> dict[str, Any]:
         return self._control("GET", "/health")
 
