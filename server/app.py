@@ -28,7 +28,6 @@ from .store.base import Store
 log = logging.getLogger("paymock")
 
 PROVIDER_BASE = "/api/v2"
-CONTROL_BASE = "/mock/v1"
 
 
 def open_store(spec: str) -> Store:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -117,6 +118,12 @@ class Settings:
         # that cannot sign, or a time scale of 0, would otherwise fail every create after storing the payment
         _check_secret(self.webhook_secret)
         _check_token(self.auth_token)
+        if self.http_client == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
+            # an optional extra: say so at start-up, not as an ImportError when the first webhook leaves
+            raise SettingsError(
+                "PAYMOCK_HTTP_CLIENT=aiohttp: aiohttp is not installed; pip install 'paymock[aiohttp]', "
+                "or use http11 (the default) or httpx"
+            )
         for name, value, (low, high) in (
             ("PAYMOCK_TIME_SCALE", self.time_scale, TIME_SCALE_RANGE),
             ("PAYMOCK_WEBHOOK_TIMEOUT", self.webhook_timeout_s, WEBHOOK_TIMEOUT_RANGE),

@@ -51,7 +51,7 @@ def standard_signature_ok(secret: str, body: bytes, headers: dict[str, str], now
 class OpsServer:
     """POST /webhooks/payment: verify, dedupe, mark the order paid. Runs on 127.0.0.1 in a thread."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, port: int = 0) -> None:
         self.secret = secret
         self.paid_orders: dict[int, int] = {}  # order_id -> times paid (must stay 1)
         self.seen_ids: set[str] = set()
@@ -90,7 +90,7 @@ class OpsServer:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -131,3 +131,20 @@ class OpsServer:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+if __name__ == "__main__":
+    # `python -m examples.ops_server.ops_server [PORT]`: serve it by hand (e.g. for `paymock audit`), verifying
+    # with $PAYMENT_WEBHOOK_SECRET (paymock's development secret when unset, as paymock signs then)
+    import os
+    import sys
+
+    ops = OpsServer(
+        os.environ.get("PAYMENT_WEBHOOK_SECRET") or "paymock-dev-secret-change-me",
+        int(sys.argv[1]) if len(sys.argv) > 1 else 8000,
+    )
+    print(f"ops server: webhooks at {ops.webhook_url}, orders at {ops.order_url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        ops.close()

@@ -51,4 +51,4 @@ def test_the_ops_server_passes_paymocks_audit(paymock_audit, ops_server: OpsServ
     back from the ops server's own order API (`paymock audit` in a test)."""
     report = paymock_audit(ops_server.webhook_url, state_url=ops_server.order_url, state_field="paid_count")
     report.assert_passed(allow_warnings=False)
-    assert report.check("duplicate").detail.endswith("state unchanged")  # paid once, not twice
+    assert report.check("duplicate").detail.endswith("paid_count unchanged")  # paid once, not twice

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from connexion.exceptions import Unauthorized
+from connexion.exceptions import ProblemException, Unauthorized
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 
 from ..domain.errors import (
@@ -120,7 +120,9 @@ def line_broken_parameter(template: str, path: str) -> tuple[str, str] | None:
 
 
 def route_not_found(routes: Routes) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
-    def handler(request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
+    def handler(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        if isinstance(exc, ProblemException):  # a 404 of ours (an id that cannot exist): it says why itself
+            return problem(404, str(exc.detail))
         # the decoded path: `request.url` drops line breaks, as urllib.parse.urlsplit does
         path = request.scope["path"]
         # Starlette's mounts match `.*`, which stops at a line break: a path parameter holding one

@@ -136,21 +136,22 @@ def _effect(outcome: Outcome, grade: str, detail: str) -> tuple[str, str]:
     failed_read = before.error or after.error
     if failed_read:
         return (WARN if grade == PASS else grade), f"{detail}; effect not read: {failed_read}"
+    name = after.field
     change = f"{_shown(before)} -> {_shown(after)}"
     changed = before.value != after.value
     effect = outcome.case.effect
     refused = _family(outcome.answer.status) == "4xx"
     if effect is Effect.NONE and changed:
-        return FAIL, f"{detail}; took effect twice: the order's state changed again ({change})"
+        return FAIL, f"{detail}; took effect twice: {name} changed again ({change})"
     if effect is Effect.NONE_IF_REFUSED and changed and (refused or grade == FAIL):
         said = "refused, but took effect anyway" if refused else "and took effect"
-        return FAIL, f"{detail}; {said}: the order's state changed ({change})"
+        return FAIL, f"{detail}; {said}: {name} changed ({change})"
     if effect is Effect.CHANGE and not changed:
         return (WARN if grade == PASS else grade), (
-            f"{detail}; the order's state did not change ({change}): check --state-url and --state-field, "
+            f"{detail}; {name} did not change ({change}): check --state-url and --state-field, "
             "or effects cannot be judged"
         )
-    return grade, f"{detail}; state {change}" if changed else f"{detail}; state unchanged"
+    return grade, f"{detail}; {name} {change}" if changed else f"{detail}; {name} unchanged"
 
 
 def _shown(reading: StateReading) -> str:

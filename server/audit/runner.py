@@ -83,6 +83,7 @@ class StateProbe:
 class StateReading:
     value: Any = None
     error: str | None = None  # the state could not be read: the effect is not graded
+    field: str = "state"  # what was read, as the report names it
 
 
 @dataclass(frozen=True)
@@ -157,16 +158,17 @@ class Runner:
         assert self.state is not None
         url = self.state.url(case.fields)
         answer = await self.sender.request("GET", url, None, self.state.headers or {}, self.request_cap_s)
+        field = self.state.field
         if answer.status == 404:
-            return StateReading(None)  # no such order (yet): its state is "absent"
+            return StateReading(None, field=field)  # no such order (yet): its state is "absent"
         if answer.status is None or not 200 <= answer.status < 300:
-            return StateReading(error=f"GET {url} answered {answer.status or answer.error}")
+            return StateReading(error=f"GET {url} answered {answer.status or answer.error}", field=field)
         try:
-            return StateReading(self.state.read(json.loads(answer.body)))
+            return StateReading(self.state.read(json.loads(answer.body)), field=field)
         except ValueError:
-            return StateReading(error=f"GET {url} answered something that is not JSON")
+            return StateReading(error=f"GET {url} answered something that is not JSON", field=field)
         except KeyError:
-            return StateReading(error=f"GET {url} has no {self.state.field!r} in its answer")
+            return StateReading(error=f"GET {url} has no {field!r} in its answer", field=field)
 
 
 class HttpSender:

@@ -124,6 +124,17 @@ def _console(args: argparse.Namespace) -> int:
         )
         return 2
     app = os.path.join(next(iter(spec.submodule_search_locations)), "streamlit_app.py")
+    command, env = console_command(args, app)
+    if os.name == "posix":
+        os.execve(sys.executable, command, env)  # become streamlit, so SIGTERM/SIGINT reach it directly
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 130
+
+
+def console_command(args: argparse.Namespace, app: str) -> tuple[list[str], dict[str, str]]:
+    """The `streamlit run` command line and environment that `paymock console` runs `app` with."""
     # the token travels by environment (SERVICE_AUTH_TOKEN, inherited), never on the command line
     env = {**os.environ, "PAYMOCK_API_URL": args.api_url}
     command = [
@@ -134,12 +145,7 @@ def _console(args: argparse.Namespace) -> int:
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer",  # no "Deploy" button: the console is a local QA tool
     ]  # fmt: skip
-    if os.name == "posix":
-        os.execve(sys.executable, command, env)  # become streamlit, so SIGTERM/SIGINT reach it directly
-    try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 130
+    return command, env
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,7 +26,7 @@ def test_the_server_audits_a_receiver_and_answers_the_report(client, sound: Rece
     assert (report["passed"], report["warned"], report["failed"]) == (13, 0, 0)
     assert report["timeout_s"] == 2.0  # the server's PAYMOCK_WEBHOOK_TIMEOUT
     assert report["checks"][0]["id"] == "valid-completed"
-    assert "state 0 -> 1" in report["checks"][0]["detail"]
+    assert "paid 0 -> 1" in report["checks"][0]["detail"]
     assert all(c["why"] and c["fix"] for c in report["checks"])
 
 

@@ -55,8 +55,8 @@ def test_the_battery_signs_with_the_dispatchers_functions_and_breaks_what_each_c
 
 def _outcome(case_id: str, status: int | None, elapsed: float = 0.01, **state: Any) -> Outcome:
     error = None if status is not None else state.pop("error", "connection dropped (RemoteProtocolError)")
-    before = StateReading(state["before"]) if "before" in state else None
-    after = StateReading(state["after"]) if "after" in state else None
+    before = StateReading(state["before"], field="paid") if "before" in state else None
+    after = StateReading(state["after"], field="paid") if "after" in state else None
     answer = Answer(status, error, elapsed, timed_out=state.get("timed_out", False))
     return Outcome(CASES[case_id], answer, before, after)
 
@@ -134,11 +134,11 @@ def test_effects_flag_a_duplicate_twice_and_a_refusal_that_took_effect() -> None
         _outcome("unsigned", 401, before=0, after=0),
         _outcome("unknown-event", 200, before=0, after=5),
     )
-    assert report.check("valid-completed").detail == "answered 200 in 10 ms; state absent -> 1"
+    assert report.check("valid-completed").detail == "answered 200 in 10 ms; paid absent -> 1"
     assert report.check("duplicate").grade == "fail"
-    assert "took effect twice: the order's state changed again (1 -> 2)" in report.check("duplicate").detail
+    assert "took effect twice: paid changed again (1 -> 2)" in report.check("duplicate").detail
     assert report.check("wrong-key").grade == "fail"
-    took = "refused, but took effect anyway: the order's state changed (absent -> 1)"
+    took = "refused, but took effect anyway: paid changed (absent -> 1)"
     assert took in report.check("wrong-key").detail
     assert report.check("unsigned").grade == "pass"
     assert report.check("unknown-event").grade == "pass"  # an unknown event may do what the receiver likes
@@ -218,7 +218,7 @@ def test_the_runner_reads_state_before_and_after_each_case_on_the_state_host_onl
     outcomes = _run(sender, clock, state=StateProbe("http://127.0.0.1:2/orders/{order_id}", "paid"))
     assert [m for m, _ in sender.sent[:3]] == ["GET", "POST", "GET"]
     assert all(url.startswith("http://127.0.0.1:2/orders/") for m, url in sender.sent if m == "GET")
-    assert outcomes[0].before == StateReading(0) and outcomes[0].after == StateReading(0)
+    assert outcomes[0].before == StateReading(0, field="paid") == outcomes[0].after
     with pytest.raises(AuditError, match="a field changes its host"):
         _run(ScriptedSender(clock, {}), clock, state=StateProbe("http://{order_id}.example/", "paid"))
     missing = ScriptedSender(clock, {"GET": Answer(200, None, 0.0, body=b'{"other": 1}')})

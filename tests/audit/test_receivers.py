@@ -49,7 +49,7 @@ def test_a_sound_receiver_passes_every_check(receivers: list[Receiver], flaws: t
     assert _not_passed(report) == {}, report.table()
     assert report.ok
     report.assert_passed(allow_warnings=False)
-    assert "state 0 -> 1" in report.check("valid-completed").detail  # the effect was read, and is right
+    assert "paid 0 -> 1" in report.check("valid-completed").detail  # the effect was read, and is right
     assert receivers[0].paid.get(next(iter(receivers[0].paid))) == 1  # paid once, despite the duplicate
 
 

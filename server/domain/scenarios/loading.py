@@ -16,7 +16,7 @@ from jsonschema import Draft4Validator
 
 from ...resources import fixtures_dir, load_spec, load_yaml
 from ..errors import InvalidScenario
-from ..patterns import EcmaDraft4Validator
+from ..patterns import EcmaDraft4Validator, readable
 from .model import DEFAULT_NAME, DEFAULT_OUTCOME, ApiPlan, Scenario, WebhookPlan
 
 
@@ -46,7 +46,7 @@ def parse(document: Any, source: str) -> Scenario:
             source, [f"(top level): expected a mapping of scenario keys, got {type(document).__name__}"]
         )
     errors = [
-        f"{_key(e.absolute_path)}: {e.message}"
+        f"{_key(e.absolute_path)}: {readable(e)}"
         for e in sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
     ]
     if errors:

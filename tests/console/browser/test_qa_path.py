@@ -31,6 +31,9 @@ def test_qa_engineer_path(
     api = httpx.Client(base_url=live_server.base_url, timeout=30)
     page.goto(console.url)
     expect(page.get_by_role("heading", name="Payments")).to_be_visible()
+    # started by `paymock console`: pointed at the server by --api-url, toolbar without "Deploy"
+    expect(page.get_by_test_id("stSidebar").get_by_text(f"API: {live_server.base_url}")).to_be_visible()
+    expect(page.get_by_role("button", name="Deploy")).to_have_count(0)
 
     # 1. a payment from the form: the default scenario completes it and the answer says so
     create_from_form(page, "tx_qa_ok")
