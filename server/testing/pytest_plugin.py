@@ -124,7 +124,9 @@ def _json_field(response: httpx.Response, name: str) -> object:
 
 @pytest.fixture(scope="session")
 def paymock_server(pytestconfig: pytest.Config) -> Iterator[PaymockServer]:
-    secret = _setting(pytestconfig, "secret")
+    # empty is not given, as for the commands (settings.resolve_secret): `--paymock-secret "$VAR"` with VAR
+    # unset must not sign and verify with an empty key
+    secret = _setting(pytestconfig, "secret") or DEFAULT_SECRET
     token = _setting(pytestconfig, "auth_token") or None
     url = _setting(pytestconfig, "url")
     if url:
@@ -182,7 +184,7 @@ def webhook_receiver(paymock_server: PaymockServer) -> Iterator[WebhookReceiver]
     from .receiver import WebhookReceiver
 
     # a sidecar (--paymock-url) signs with its own PAYMENT_WEBHOOK_SECRET: say where this one comes from
-    receiver = WebhookReceiver(paymock_server.secret, secret_source="the plugin's --paymock-secret / paymock_secret")
+    receiver = WebhookReceiver(paymock_server.secret, secret_source="the plugin's --paymock-secret")
     try:
         yield receiver
     finally:

@@ -55,7 +55,10 @@ class ReceivedWebhook:
         source = f" ({self.secret_source})" if self.secret_source else ""
         if seed_sent and not self.seed_signature_ok and standard == "invalid":
             # both schemes signed and both wrong: nearly always two secrets, not a fault scenario
-            return f"the server signs with a different PAYMENT_WEBHOOK_SECRET than the secret this test uses{source}"
+            return (
+                f"signed with another secret than this test's{source}: the server's PAYMENT_WEBHOOK_SECRET "
+                "differs (or a scenario signs wrongly on purpose)"
+            )
         reasons = []
         if not self.seed_signature_ok:
             reasons.append("X-Payment-Signature " + ("does not verify" if seed_sent else "is missing"))
@@ -74,7 +77,7 @@ class ReceivedWebhook:
         problem = self.why_not_verified()
         verdict_ = "verified" if problem is None else f"NOT verified: {problem}"
         # kept short: pytest cuts a repr over 240 characters in the middle
-        return f"ReceivedWebhook({self.webhook_id or '-'} to {self.path[:40]}, answered {self.answered}, {verdict_})"
+        return f"ReceivedWebhook({self.webhook_id or '-'} to {self.path[:40]}, {verdict_})"
 
 
 Responder = Callable[["ReceivedWebhook"], int | tuple[int, dict[str, str]]]

@@ -302,11 +302,24 @@ def test_a_sidecar_with_another_secret_fails_saying_so(pytester: pytest.Pytester
         result.assert_outcomes(failed=2)
         output = result.stdout.str()
         said = (
-            "NOT verified: the server signs with a different PAYMENT_WEBHOOK_SECRET than the secret this test uses "
-            "(the plugin's --paymock-secret / paymock_secret)"
+            "NOT verified: signed with another secret than this test's (the plugin's --paymock-secret): "
+            "the server's PAYMENT_WEBHOOK_SECRET differs (or a scenario signs wrongly on purpose))"
         )
-        assert said in output.split("test_helper")[0], output  # the plain assert's `where False = ...`
-        assert "AssertionError: webhook evt_completed_tx_helper to /webhook: the server signs" in output
+        assert said in output.split("test_helper")[0], output  # the plain assert's `where False = ...`, uncut
+        assert "AssertionError: webhook evt_completed_tx_helper to /webhook: signed with another secret" in output
         assert "paymock-pytest-secret" not in output  # a secret is not printed, even the default
     finally:
         server.stop()
+
+
+def test_an_empty_secret_option_is_the_default(pytester: pytest.Pytester, run) -> None:  # type: ignore[no-untyped-def]
+    """`--paymock-secret "$VAR"` with VAR unset: not an empty signing key (the commands' rule, too)."""
+    pytester.makepyfile(
+        """
+        def test_default(paymock, paymock_server, webhook_receiver):
+            assert paymock_server.secret == "paymock-pytest-secret"
+            paymock.create_payment("tx_empty", webhook_receiver.url())
+            webhook_receiver.wait_for(1)[0].assert_verified()
+        """
+    )
+    run("--paymock-secret=").assert_outcomes(passed=1)
