@@ -26,9 +26,9 @@ def create_from_form(page: Page, tx_id: str, scenario: str | None = None) -> Non
 
 
 def test_qa_engineer_path(
-    page: Page, console: Console, console_receiver: WebhookReceiver, live_server: ServerProcess
+    page: Page, console: Console, console_receiver: WebhookReceiver, live_server: ServerProcess, live: httpx.Client
 ) -> None:
-    api = httpx.Client(base_url=live_server.base_url, timeout=30)
+    api = live  # the server the console is pointed at: what it says, checked at the source
     page.goto(console.url)
     expect(page.get_by_role("heading", name="Payments")).to_be_visible()
     # started by `paymock console`: pointed at the server by --api-url, toolbar without "Deploy"
@@ -87,4 +87,3 @@ def test_qa_engineer_path(
         detail = api.get(f"/mock/v1/payments/{payment_id}").json()
         assert detail["payment"]["status"] == "PAYMENT_COMPLETED", detail
         assert [d["attempt_count"] for d in detail["deliveries"]] == [4], detail
-    api.close()
