@@ -52,10 +52,11 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, help="default: bench/results/import-cost-<time>.json")
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         commands = sides(work)
@@ -76,15 +77,16 @@ def main() -> None:
         print(f"{name:14} median {medians[name]:.3f} s")
     for name, value in paired.items():
         print(f"{name:28} paired median {value:+.3f} s")
-    out = BENCH / "results" / f"import-cost-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out = args.out or BENCH / "results" / f"import-cost-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(
         json.dumps(
             {"rounds": args.rounds, "machine": machine(), "seconds": times, "medians": medians, "paired": paired},
             indent=2,
         )
     )
-    print(f"wrote {out.relative_to(BENCH.parent)}")
+    print(f"wrote {out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
