@@ -4,7 +4,8 @@ grade each answer (and, given a state URL, each effect).
     from paymock.audit import audit
     audit("http://127.0.0.1:8000/webhooks/payment", secret=SECRET).assert_passed()
 
-checks.py builds the requests, runner.py sends them, report.py grades and renders.
+checks.py builds the requests, runner.py sends them, report.py grades and renders; the command line is
+paymock/cli/audit.py, the control API's POST /mock/v1/audit api/audit.py, the pytest fixture `paymock_audit`.
 """
 
 from __future__ import annotations

@@ -36,10 +36,11 @@ SLOW_S = 0.5
 
 
 class Receiver:
-    def __init__(self, secret: str, *flaws: str) -> None:
+    def __init__(self, secret: str, *flaws: str, token: str | None = None) -> None:
         unknown = set(flaws) - FLAWS.keys()
         assert not unknown, unknown
         self.secret = secret
+        self.token = token  # when set, every webhook must carry Authorization: Bearer <token> (else 401)
         self.flaws = set(flaws)
         self.paid: dict[int, int] = {}
         self.seen: set[str] = set()
@@ -127,6 +128,8 @@ class Receiver:
                     self._pay(early["order_id"])
             except (ValueError, KeyError, AttributeError):
                 pass
+        if self.token is not None and headers.get("authorization") != f"Bearer {self.token}":
+            return 401
         if not self._verified(headers, body):
             return 401
         try:

@@ -105,3 +105,16 @@ def test_a_state_url_naming_no_field_is_a_usage_error(sound: Receiver) -> None:
     assert done.returncode == 2
     assert "'order' is not a field; use {order_id}" in done.stderr
     assert sound.requests == 0  # checked before anything is sent
+
+
+def test_the_secret_and_token_come_from_the_environment_as_for_paymock_trigger() -> None:
+    guarded = Receiver("env-secret", token="env-token")
+    try:
+        done = paymock(guarded.url, env={"PAYMENT_WEBHOOK_SECRET": "env-secret", "SERVICE_AUTH_TOKEN": "env-token"})
+        wrong = paymock(guarded.url, "--secret", "another-secret", env={"SERVICE_AUTH_TOKEN": "env-token"})
+    finally:
+        guarded.close()
+    assert done.returncode == 0, done.stdout
+    assert wrong.returncode == 1
+    assert "FAIL  valid-completed" in wrong.stdout
+    assert "env-token" not in done.stdout + wrong.stdout + done.stderr  # the token is never printed
