@@ -115,6 +115,11 @@ class OpsServer:
         return f"http://127.0.0.1:{self._server.server_address[1]}/webhooks/payment"
 
     @property
+    def orders_url(self) -> str:
+        """POST an order here (with provider_url given): the ops server asks the provider for its payment."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/orders"
+
+    @property
     def order_url(self) -> str:
         """GET it (with {order_id} filled in) for {"order_id": ..., "paid_count": ...}."""
         return f"http://127.0.0.1:{self._server.server_address[1]}/api/orders/{{order_id}}"

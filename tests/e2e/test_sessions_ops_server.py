@@ -48,7 +48,7 @@ def one_test(base_url: str, ops: OpsServer, name: str, start: threading.Barrier,
             answers = []
             for n in range(ORDERS):
                 order = {"order_id": first_order + n, "user_id": user_id, "amount": 1000}
-                answers.append(shop.post(ops.webhook_url.replace("/webhooks/payment", "/api/orders"), json=order))
+                answers.append(shop.post(ops.orders_url, json=order))
             seen[name] = {
                 "answers": [(a.status_code, a.json()) for a in answers],
                 "active": mine.active_scenario(),
