@@ -103,10 +103,11 @@ def create_app(
             await provider.dispatcher.stop()
             store.close()
 
-    from .api import content_type, docs_ui, problems, validation
+    from .api import content_type, docs_ui, problems, request_limits, validation
 
     content_type.install()
-    app = AsyncApp(__name__, lifespan=lifespan, middlewares=docs_ui.middlewares())
+    middlewares = request_limits.placed(docs_ui.middlewares())
+    app = AsyncApp(__name__, lifespan=lifespan, middlewares=middlewares)
     prepare_operations(app)
     auth = settings.auth_token is not None
     options = SwaggerUIOptions(swagger_ui_path="/docs")

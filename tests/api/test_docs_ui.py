@@ -59,9 +59,17 @@ def test_answers_match_connexions_own_swagger_ui_middleware(monkeypatch: pytest.
     with in_process() as client:
         ours = _answers(client)
     # the reference: the same app on Connexion's unmodified default stack
-    monkeypatch.setattr(docs_ui, "middlewares", lambda: list(ConnexionMiddleware.default_middlewares))
+    built: list[str] = []
+
+    def default_stack() -> list[Any]:
+        built.append("default")
+        return list(ConnexionMiddleware.default_middlewares)
+
+    monkeypatch.setattr(docs_ui, "middlewares", default_stack)
     with in_process() as client:
         reference = _answers(client)
+    # the app was built from it: were middlewares() no longer asked, "reference" would be ours again
+    assert built == ["default"]
     assert ours == reference
     assert ours[("GET", "/api/v2/docs/")][0] == 200 and ours[("GET", "/api/v2/openapi.json")][0] == 200
     assert ours[("GET", "/api/v2/pending-payments")][0] == 200
