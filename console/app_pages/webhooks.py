@@ -50,9 +50,11 @@ def delivery_log(chosen: dict[str, str | None]) -> None:
     deliveries = log["deliveries"]
     st.markdown(f"**{log['total']}** matching deliveries (newest first, showing {len(deliveries)})")
     outcome_chart(deliveries)
-    if deliveries:
-        columns = ["session_id", *views.DELIVERY_COLUMNS] if every else views.DELIVERY_COLUMNS
-        st.dataframe(views.frame(deliveries, columns), hide_index=True, width="stretch")
+    if deliveries and every:
+        rows = [{**d, "session": d.get("session_id") or "global"} for d in deliveries]
+        st.dataframe(views.frame(rows, ["session", *views.DELIVERY_COLUMNS]), hide_index=True, width="stretch")
+    elif deliveries:
+        st.dataframe(views.frame(deliveries, views.DELIVERY_COLUMNS), hide_index=True, width="stretch")
     if every:  # the detail below asks the delivery's own session
         st.session_state["delivery_sessions"] = {d["delivery_id"]: d.get("session_id") for d in deliveries}
     st.caption(f"Updated {time.strftime('%H:%M:%S')}" + (" · live" if ui.refresh_every() else " · live refresh off"))
