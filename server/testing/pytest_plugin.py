@@ -246,7 +246,8 @@ def paymock_session(
             yield None
             return
     asked = asked or {}
-    label = asked.pop("label", None) or session_label(request.node.nodeid, os.environ.get("PYTEST_XDIST_WORKER"))
+    worker = getattr(request.config, "workerinput", {}).get("workerid")  # pytest-xdist's worker id ("gw0")
+    label = asked.pop("label", None) or session_label(request.node.nodeid, worker)
     try:
         session = _paymock_control.create_session(label=label, **asked)
     except PaymockError as exc:  # e.g. 409: another live session claims a value; the detail names it

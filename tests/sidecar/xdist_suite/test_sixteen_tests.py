@@ -11,6 +11,7 @@ through the user_id their marker claims.
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import httpx
@@ -66,10 +67,12 @@ def claiming(number: int) -> object:
 
 @pytest.mark.parametrize("number", [claiming(n) for n in range(8)])
 def test_ops_server_traffic_reaches_the_session_that_claims_it(  # type: ignore[no-untyped-def]
-    paymock, paymock_session, paymock_server, webhook_receiver, number: int
+    request, paymock, paymock_session, paymock_server, webhook_receiver, number: int
 ) -> None:
     user_id = USER_BASE + number
     assert paymock_session["claims"]["user_ids"] == [user_id]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # xdist names its workers gw0, gw1, ...
+    assert paymock_session["label"] == f"[{worker}] {request.node.nodeid}"  # who owns it, for the console's list
     scenario = SCENARIOS[(number + 1) % len(SCENARIOS)]
     paymock.set_scenario(scenario)
     sent: set[str] = set()
