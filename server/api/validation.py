@@ -21,7 +21,6 @@ from starlette.datastructures import Headers
 from ..domain.patterns import EcmaDraft4Validator, with_ecma_pattern
 from ..quoting import redact, short
 from . import query
-from .content_type import normalise
 from .fast_schema import FastCheck
 
 # Connexion's validators, with `pattern` as ECMA-262 means it (a `$` is the very end): see domain.patterns
@@ -180,12 +179,8 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
             scope = with_headers(scope, {"content-length": declared}, drop=("transfer-encoding",))
         if not int(declared or 0) and self._required and self._schema.get("default") is None:
             raise BadRequestProblem(detail="request body is missing: send the JSON object the contract describes")
-        content_type = headers.get("content-type")
-        if content_type is None and int(declared or 0):
+        if "content-type" not in headers and int(declared or 0):
             raise UnsupportedMediaTypeProblem(detail="Content-Type header missing: send the body as application/json")
-        if content_type is not None and (normalised := normalise(content_type)) != content_type:
-            # the handler's request reads the header itself; Connexion's JSON check is case-sensitive
-            scope = with_headers(scope, {"content-type": normalised})
         return await super().wrap_receive(receive, scope=scope)
 
     async def _parse(self, stream: Any, scope: Any) -> Any:
