@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import use_after_free
 
 from contract_tests import support
 from paymock.resources import load_spec
-from paymock.testing import WebhookReceiver
+from paymock.testing.receiver import WebhookReceiver
 
 STATEFUL = settings(
     max_examples=support.STATEFUL_EXAMPLES,

@@ -13,7 +13,7 @@ from openapi_schema_validator import OAS30Validator
 
 from contract_tests import support
 from paymock.resources import load_spec
-from paymock.testing import WebhookReceiver
+from paymock.testing.receiver import WebhookReceiver
 
 SPEC = load_spec("provider.yaml")
 CALLBACK = SPEC["components"]["callbacks"]["PaymentEvent"]["{$request.body#/callback_url}"]["post"]

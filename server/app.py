@@ -17,16 +17,16 @@ from .delivery.dispatcher import Dispatcher
 from .delivery.senders import Sender, make_sender
 from .domain.clock import Clock, SystemClock
 from .domain.errors import DomainError
-from .domain.scenarios import ScenarioBook, load_paths
+from .domain.scenarios.loading import load_paths
+from .domain.scenarios.registry import ScenarioBook
 from .provider import Provider
 from .resources import fixtures_dir, load_spec
-from .settings import DEV_SECRET, Settings
+from .settings import Settings, unset_secret_warning
 from .store.base import Store
 
 log = logging.getLogger("paymock")
 
 PROVIDER_BASE = "/api/v2"
-CONTROL_BASE = "/mock/v1"
 
 
 def open_store(spec: str) -> Store:
@@ -58,11 +58,7 @@ def create_app(
     fixtures = load_paths([fixtures_dir(), *settings.scenario_paths])
     clock = clock or SystemClock()
     if not settings.secret_from_env:
-        log.warning(
-            "PAYMENT_WEBHOOK_SECRET is not set: webhooks are signed with the development secret %r. "
-            "Set PAYMENT_WEBHOOK_SECRET to the secret your receiver verifies with.",
-            DEV_SECRET,
-        )
+        log.warning("%s", unset_secret_warning("webhooks are signed"))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
@@ -81,10 +77,16 @@ def create_app(
                 on_acknowledged=on_ack,
             )
 
-        provider = Provider(store=store, book=ScenarioBook(fixtures), clock=clock, dispatcher_factory=dispatcher)
+        provider = Provider(
+            store=store,
+            book=ScenarioBook(fixtures),
+            clock=clock,
+            dispatcher_factory=dispatcher,
+            callback_hosts=settings.callback_hosts,
+        )
         await provider.dispatcher.start()
         try:
-            yield {"provider": provider}
+            yield {"provider": provider, "settings": settings}
         finally:
             await provider.dispatcher.stop()
             store.close()
@@ -120,7 +122,7 @@ def create_app(
     if settings.store.startswith("sqlite:"):
         import sqlite3
 
-        app.add_error_handler(sqlite3.OperationalError, problems.store_error)
+        app.add_error_handler(sqlite3.DatabaseError, problems.store_error)  # locked (Operational), damaged
     app.add_error_handler(Exception, problems.unexpected)
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/docs", "docs", _docs_redirect, methods=["GET"])

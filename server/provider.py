@@ -15,9 +15,10 @@ from .delivery.dispatcher import Dispatcher
 from .domain import deliveries as dl
 from .domain.clock import Clock
 from .domain.deliveries import Delivery
-from .domain.errors import BadRequest, Conflict, InjectedFailure, NotFound
-from .domain.payments import PENDING, Payment, check_callback_url, payment_id_for
-from .domain.scenarios import Scenario, ScenarioBook
+from .domain.errors import BadRequest, Conflict, InjectedFailure, NeverReached, NotFound
+from .domain.payments import PENDING, Payment, check_callback_host, check_callback_url, payment_id_for
+from .domain.scenarios.model import Scenario
+from .domain.scenarios.registry import ScenarioBook
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
 from .store.base import Store
 
@@ -29,8 +30,11 @@ class CreateResult:
 
 
 class Provider:
-    def __init__(self, *, store: Store, book: ScenarioBook, clock: Clock, dispatcher_factory) -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self, *, store: Store, book: ScenarioBook, clock: Clock, dispatcher_factory, callback_hosts=frozenset()
+    ) -> None:
         self.store = store
+        self.callback_hosts: frozenset[str] = callback_hosts  # empty: any host
         self.book = book
         self.clock = clock
         self.dispatcher: Dispatcher = dispatcher_factory(self._acknowledged)
@@ -56,6 +60,7 @@ class Provider:
     # provider operations
     async def create(self, request: Mapping[str, Any], scenario_header: str | None) -> CreateResult:
         check_callback_url(request["callback_url"])
+        check_callback_host(request["callback_url"], self.callback_hosts)
         scenario = self.book.select(scenario_header, request)
         await self.misbehave(scenario, "create")
         tx_id = request["tx_id"]
@@ -168,7 +173,8 @@ class Provider:
         min_attempts: int,
         timeout_s: float,
     ) -> tuple[Delivery | None, str]:
-        """Wait for a delivery to reach `state`; returns it (or None) and where it stands."""
+        """Wait for a delivery to reach `state`; returns it (or None) and where it stands. Raises
+        NeverReached as soon as it settles in another state."""
         if delivery_id:
             tx_id = delivery_id.split("_", 2)[2]
         if tx_id is None:
@@ -184,6 +190,8 @@ class Provider:
             d = current()
             if d is None:
                 return None
+            if dl.never_reaches(d.state, state):  # checked on every change: answered as soon as it settles
+                raise NeverReached(d.delivery_id, d.state, state, len(d.attempts))
             if state == "attempted":
                 ok = len(d.attempts) >= min_attempts
             elif state == "settled":

@@ -15,7 +15,8 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from paymock.app import create_app  # noqa: E402
 from paymock.settings import Settings  # noqa: E402
-from paymock.testing import ServerProcess, WebhookReceiver  # noqa: E402
+from paymock.testing.process import ServerProcess  # noqa: E402
+from paymock.testing.receiver import WebhookReceiver  # noqa: E402
 
 SECRET = "test-secret-0123456789"
 TIME_SCALE = 0.001  # the whole retry schedule in milliseconds

@@ -10,21 +10,23 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from connexion.exceptions import Unauthorized
+from connexion.exceptions import ProblemException, Unauthorized
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 
 from ..domain.errors import (
     BadRequest,
     Conflict,
     DomainError,
+    Forbidden,
     InjectedFailure,
     InvalidScenario,
+    NeverReached,
     NotFound,
     ScenarioNotFound,
     UnknownScenario,
     WaitTimeout,
 )
-from ..quoting import short
+from ..domain.quoting import short
 
 log = logging.getLogger("paymock.api")
 
@@ -32,6 +34,7 @@ PROBLEM = "application/problem+json"
 TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
@@ -64,7 +67,9 @@ def domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespons
         return problem(404, exc.detail, known_scenarios=exc.known)
     if isinstance(exc, InvalidScenario):
         return problem(400, exc.detail, errors=exc.errors)
-    status = {NotFound: 404, Conflict: 409, BadRequest: 400, WaitTimeout: 408}.get(type(exc), 400)
+    if isinstance(exc, NeverReached):
+        return problem(409, exc.detail, state=exc.state)
+    status = {NotFound: 404, Forbidden: 403, Conflict: 409, BadRequest: 400, WaitTimeout: 408}.get(type(exc), 400)
     return problem(status, exc.detail)
 
 
@@ -115,7 +120,9 @@ def line_broken_parameter(template: str, path: str) -> tuple[str, str] | None:
 
 
 def route_not_found(routes: Routes) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
-    def handler(request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
+    def handler(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        if isinstance(exc, ProblemException):  # a 404 of ours (an id that cannot exist): it says why itself
+            return problem(404, str(exc.detail))
         # the decoded path: `request.url` drops line breaks, as urllib.parse.urlsplit does
         path = request.scope["path"]
         # Starlette's mounts match `.*`, which stops at a line break: a path parameter holding one
@@ -175,14 +182,25 @@ def unauthorized(request: ConnexionRequest, exc: Exception) -> ConnexionResponse
     return problem(401, str(exc.detail), headers={"WWW-Authenticate": challenge})
 
 
+# sqlite's result codes for a file damaged inside (a page overwritten, a truncated copy): checked at
+# start (store/sqlite.py), but a file damaged while serving is only found when a query reaches it
+_DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
 def store_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    """sqlite3.OperationalError: a file another program holds locked is a 503 to retry (the request's
-    transaction was rolled back); anything else is unexpected."""
+    """sqlite3.DatabaseError: a file another program holds locked is a 503 to retry (the request's
+    transaction was rolled back); a damaged file is a 503 that names the damage (retrying will not
+    help, but the server is not at fault: its data is); anything else is unexpected. By code, not wording."""
     reason = str(exc)
-    if getattr(exc, "sqlite_errorname", None) in ("SQLITE_BUSY", "SQLITE_LOCKED"):  # by code, not wording
+    code = getattr(exc, "sqlite_errorname", None) or ""
+    if code in ("SQLITE_BUSY", "SQLITE_LOCKED"):
         log.warning("store busy: %s", reason)
         detail = f"the store is busy ({reason}: another program holds the sqlite file); retry the request"
         return problem(503, detail, headers={"Retry-After": "1"})
+    if code.startswith(_DAMAGED):  # extended codes too: SQLITE_CORRUPT_INDEX, ...
+        log.error("store damaged: %s (%s)", reason, code)
+        detail = f"the store's sqlite file is damaged ({reason}); restore it from a copy or start on a new file"
+        return problem(503, detail)
     return unexpected(request, exc)
 
 

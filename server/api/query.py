@@ -21,7 +21,7 @@ from connexion.exceptions import BadRequestProblem
 from connexion.utils import is_null, is_nullable
 from starlette.datastructures import QueryParams
 
-from ..quoting import short
+from ..domain.quoting import short
 
 # ASCII digits only (`[0-9]`, not `\d`, which takes any Unicode digit); matched with fullmatch.
 UNSIGNED = re.compile(r"[0-9]+")

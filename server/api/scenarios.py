@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..domain.scenarios import Scenario, scenario_warnings
+from ..domain.scenarios.model import Scenario, scenario_warnings
 from .context import ok, provider
 
 

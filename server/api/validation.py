@@ -18,8 +18,8 @@ from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, JSONRe
 from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import Headers
 
-from ..domain.patterns import EcmaDraft4Validator, with_ecma_pattern
-from ..quoting import redact, short
+from ..domain.patterns import EcmaDraft4Validator, readable, with_ecma_pattern
+from ..domain.quoting import redact, short
 from . import query
 from .fast_schema import FastCheck
 
@@ -43,7 +43,7 @@ def key_path(path: Iterable[Any]) -> str:
 
 def message_of(error: ValidationError) -> str:
     """The error's message, with a long value in it shortened and URL credentials masked."""
-    message = redact(error.message)
+    message = redact(readable(error))
     if len(message) > MAX_MESSAGE:
         message = message.replace(repr(error.instance), short(error.instance), 1)
     if len(message) > MAX_MESSAGE:
@@ -57,9 +57,10 @@ def describe(error: ValidationError) -> str:
 
 
 def body_errors(errors: Iterable[ValidationError]) -> list[str]:
-    """Every violation, sorted by key path (then message), so answers are stable."""
+    """Every violation, sorted by key path (then message), so answers are stable; once each: a value that
+    fails both a schema's `format` and its `pattern` is one mistake, said once (see `readable`)."""
     ordered = sorted(errors, key=lambda e: ([str(p) for p in e.absolute_path], e.message))
-    return [describe(e) for e in ordered]
+    return list(dict.fromkeys(describe(e) for e in ordered))
 
 
 class BodyProblem(BadRequestProblem):
@@ -99,10 +100,27 @@ class NamedParameterValidator(ParameterValidator):
             return None
         if value is None:
             return f"Missing {parameter_type} parameter '{param['name']}'" if param.get("required") else None
+        problem = NamedParameterValidator.problem_with(value, param)
+        return f"{parameter_type} parameter {param.get('name')!r}: {problem}" if problem else None
+
+    @staticmethod
+    def problem_with(value: Any, param: dict[str, Any]) -> str | None:
+        """What is wrong with a (present) value of the parameter, in words; None when nothing is."""
         try:
             EcmaDraft4Validator(param.get("schema", param), format_checker=FORMATS).validate(value)
         except ValidationError as exc:
-            return f"{parameter_type} parameter {param.get('name')!r}: {message_of(exc)}"
+            return message_of(exc)
+        return None
+
+    def validate_path_parameter(self, param: dict[str, Any], request: Any) -> str | None:
+        """A path names a resource, and an id its schema refuses names none: a 404, as for an id that is
+        well-formed but unknown — except for PUT, which creates the resource under that name (a 400)."""
+        if request.method == "PUT":
+            return super().validate_path_parameter(param, request)
+        value = request.path_params.get(param["name"].replace("-", "_"))
+        problem = None if value is None else self.problem_with(value, param)
+        if problem:
+            raise ProblemException(status=404, title="Not Found", detail=f"no such {param['name']}: {problem}")
         return None
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from .clock import iso
 from .payments import Payment
-from .scenarios import WebhookPlan
+from .scenarios.model import WebhookPlan
 from .webhooks import build_headers, encode, malform, payload, webhook_id
 
 PENDING = "pending"
@@ -22,6 +22,13 @@ STATES = (PENDING, ACKNOWLEDGED, FAILED, DROPPED)
 SETTLED = (ACKNOWLEDGED, FAILED, DROPPED)
 
 SCHEDULED, DUPLICATE, MANUAL = "scheduled", "duplicate", "manual"
+
+
+def never_reaches(state: str, wanted: str) -> bool:
+    """A delivery in `state` can no longer reach `wanted` (a state, not `settled`/`attempted`) by itself:
+    a settled delivery stays as it is unless someone sends it again (redeliver, confirm). Duplicates
+    may still follow an acknowledgement, so counted attempts are not judged here."""
+    return state in SETTLED and wanted in SETTLED and state != wanted
 
 
 @dataclass(slots=True)

@@ -27,6 +27,11 @@ class Conflict(DomainError):
     pass
 
 
+class Forbidden(DomainError):
+    """A well-formed request this paymock is configured not to carry out (e.g. a callback host outside
+    PAYMOCK_CALLBACK_HOSTS)."""
+
+
 class UnknownScenario(DomainError):
     def __init__(self, name: str, known: list[str]) -> None:
         super().__init__(f"unknown scenario {name!r}; known scenarios: {', '.join(known)}")
@@ -59,3 +64,14 @@ class BadRequest(DomainError):
 
 class WaitTimeout(DomainError):
     """A long-poll ended before the delivery reached the state asked for."""
+
+
+class NeverReached(Conflict):
+    """A long-poll for a state the delivery can no longer reach: answered at once, not at the timeout."""
+
+    def __init__(self, delivery_id: str, state: str, wanted: str, attempts: int) -> None:
+        super().__init__(
+            f"delivery {delivery_id!r} is {state} after {attempts} attempt(s), a final state: it will not become "
+            f"{wanted} unless it is sent again (redeliver it)"
+        )
+        self.state = state

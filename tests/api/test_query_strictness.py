@@ -228,7 +228,7 @@ def test_two_selectors_are_a_400_naming_both(client, delivered, selectors):
         {"tx_id": "tx_w", "event": "payment.completed", "state": "acknowledged"},
         {"tx_id": "tx_w", "state": "attempted", "min_attempts": 1},
         {"payment_id": "pay_tx_w", "event": "payment.completed", "state": "attempted", "min_attempts": 1},
-        {"tx_id": "tx_w", "state": "acknowledged", "min_attempts": 1},  # what paymock.client sends
+        {"tx_id": "tx_w", "state": "acknowledged", "min_attempts": 1},  # what paymock.testing.client sends
     ],
 )
 def test_documented_wait_combinations_still_answer(client, delivered, params):

@@ -14,7 +14,8 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from paymock.testing import ServerProcess, WebhookReceiver
+from paymock.testing.process import ServerProcess
+from paymock.testing.receiver import WebhookReceiver
 
 ENTRY = Path(__file__).resolve().parents[2] / "console" / "streamlit_app.py"
 PAGES = {
@@ -22,6 +23,7 @@ PAGES = {
     "webhooks": "app_pages/webhooks.py",
     "scenarios": "app_pages/scenarios.py",
     "scripts": "app_pages/scripts.py",
+    "audit": "app_pages/audit.py",
     "settings": "app_pages/settings.py",
 }
 RUN_TIMEOUT_S = 30

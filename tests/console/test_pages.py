@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from paymock.testing import ServerProcess, free_port
+from paymock.testing.process import ServerProcess, free_port
 from tests.conftest import SERVER_ENV
 from tests.console.conftest import PAGES, click, goto, open_console, rendered, texts
 
@@ -15,6 +15,7 @@ TITLES = {
     "webhooks": "Webhooks",
     "scenarios": "Scenarios",
     "scripts": "QA scripts",
+    "audit": "Audit a webhook endpoint",
     "settings": "Settings / health",
 }
 

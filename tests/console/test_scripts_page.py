@@ -74,7 +74,7 @@ def test_script_saves_to_a_file_and_loads_back(console, tmp_path: Path):
 
 
 def test_run_against_a_down_server_reports_skipped_steps(console, monkeypatch):
-    from paymock.testing import free_port
+    from paymock.testing.process import free_port
 
     at = console("settings")
     at.text_input(key="set_api_url").set_value(f"http://127.0.0.1:{free_port()}")

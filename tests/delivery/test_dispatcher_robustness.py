@@ -18,7 +18,7 @@ import pytest
 from paymock.app import create_app
 from paymock.delivery.http11 import Http11Sender
 from paymock.delivery.senders import SendResult
-from paymock.testing import WebhookReceiver
+from paymock.testing.receiver import WebhookReceiver
 from tests.conftest import payment_body, settings
 
 BUG = "sender bug on purpose"

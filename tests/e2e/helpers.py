@@ -7,13 +7,14 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from paymock.domain.webhooks import standard_secret
-from paymock.testing import ReceivedWebhook
+from paymock.testing.receiver import ReceivedWebhook
 from tests.conftest import SECRET, TIME_SCALE, payment_body
 
 SCENARIO_HEADER = "X-Mock-Scenario"
@@ -126,9 +127,33 @@ def assert_log_matches(d: dict[str, Any], hooks: list[ReceivedWebhook]) -> None:
         assert attempt["latency_ms"] >= 0
 
 
-def elapsed_since(start: float, hook: ReceivedWebhook) -> float:
-    return hook.received_at - start
-
-
 def now() -> float:
     return time.time()
+
+
+MIB = 1 << 20
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(r: httpx.Response, status: int) -> dict[str, Any]:
+    """`r` is a problem+json answer of `status`; its body."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+    problem = r.json()
+    assert problem["status"] == status
+    return problem
+
+
+def nothing_stored(live: httpx.Client) -> None:
+    assert listing(live)["total"] == 0
+    assert live.get("/mock/v1/deliveries").json()["total"] == 0
+
+
+def chunks(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
+    """A generator body: httpx sends it with Transfer-Encoding: chunked and no Content-Length."""
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+def post_chunked(live: httpx.Client, path: str, data: bytes, headers: dict[str, str]) -> httpx.Response:
+    return live.post(path, content=chunks(data), headers=headers)

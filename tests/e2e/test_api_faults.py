@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.helpers import confirm, create, create_ok, listing, put_scenario, status_of
+from tests.e2e.helpers import assert_problem, confirm, create, create_ok, listing, put_scenario, status_of
 
 
 def _assert_injected(r, status: int, retry_after: str | None) -> None:
@@ -96,3 +96,12 @@ def test_active_rate_limit_refuses_confirm_without_a_header(live, receiver):
     create_ok(live, "manual_rl3", receiver.url())
     live.put("/mock/v1/active-scenario", json={"name": "api-rate-limited"})
     assert confirm(live, "pay_manual_rl3").status_code == 200
+
+
+def test_rate_limited_confirm_of_an_unknown_payment_is_429_not_404(live):
+    r = confirm(live, "pay_unknown_rl", scenario="api-rate-limited")
+    problem = assert_problem(r, 429)
+    assert r.headers.get("retry-after") == "2"
+    assert "pay_unknown_rl" not in problem["detail"]  # answered before the lookup
+    # without the fault the same call is the 404
+    assert_problem(confirm(live, "pay_unknown_rl"), 404)

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from paymock.client import PaymockClient
-from paymock.testing import ServerProcess, WebhookReceiver, free_port
+from paymock.testing.client import PaymockClient
+from paymock.testing.process import ServerProcess, free_port
+from paymock.testing.receiver import WebhookReceiver
 
 
 @pytest.fixture

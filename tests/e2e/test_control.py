@@ -215,7 +215,7 @@ def test_bad_control_requests(live):
     _problem(live.get("/mock/v1/deliveries", params={"limit": 0}), 400)
     _problem(live.get("/mock/v1/deliveries", params={"payment_id": "pay_a", "tx_id": "b"}), 400)
     _problem(live.get("/mock/v1/deliveries/evt_completed_nope"), 404)
-    _problem(live.get("/mock/v1/deliveries/not-an-id"), 400)
+    _problem(live.get("/mock/v1/deliveries/not-an-id"), 404)  # an id that cannot exist is not found either
     _problem(live.get("/mock/v1/payments/pay_nope"), 404)
     _problem(live.post("/mock/v1/deliveries/evt_failed_nope/redeliver"), 404)
 
@@ -237,3 +237,10 @@ def test_get_scenario_shows_it_as_loaded_with_defaults_filled_in(live):
         36_000_000,
     ]
     assert default["webhook"]["signature"] == "valid"
+
+
+def test_delete_scenario_is_a_bare_204(live):
+    put_scenario(live, "gone-soon")
+    r = live.delete("/mock/v1/scenarios/gone-soon")
+    assert r.status_code == 204 and r.content == b""
+    assert "content-type" not in r.headers  # was application/problem+json

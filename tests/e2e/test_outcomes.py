@@ -4,12 +4,15 @@ and the Authorization header, against a real `paymock serve` process and a real 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from datetime import datetime
 
 import httpx
 import pytest
 
-from paymock.testing import ServerProcess, WebhookReceiver
+from paymock.testing.process import ServerProcess
+from paymock.testing.receiver import WebhookReceiver
 from tests.conftest import SECRET, SERVER_ENV
 from tests.e2e.helpers import (
     EARLY_SLACK_S,
@@ -247,3 +250,26 @@ def test_confirm_of_a_completed_payment_sends_the_webhook_again(live, receiver):
     assert first.body == second.body and second.verified
     assert [a["kind"] for a in delivery(live, "evt_completed_tx_twice")["attempts"]] == ["scheduled", "manual"]
     assert confirm(live, "pay_unknown").status_code == 404
+
+
+def _utc(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_confirming_a_delayed_completion_early_completes_it_now(live, receiver):
+    # slow-completion's 3 s are 3 ms on this server's clock: a run-time one waits long enough to confirm first
+    put_scenario(live, "slow-long", payment={"outcome": "delayed", "delay_ms": 60_000_000})  # 60 s scaled
+    assert create_ok(live, "tx_early", receiver.url(), scenario="slow-long")["status"] == "PENDING"
+    r = confirm(live, "pay_tx_early")
+    after = time.time()
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["status"] == "PAYMENT_COMPLETED"
+    confirmed_at = _utc(answer["confirmed_at"])
+    assert confirmed_at <= after + 0.001, (answer["confirmed_at"], after)  # was the scheduled time, ~60 s ahead
+    d = wait_delivery(live, tx_id="tx_early", state="acknowledged", timeout_ms=10_000)
+    [hook] = receiver.wait_for(1)
+    assert hook.verified
+    assert hook.json()["confirmed_at"] == answer["confirmed_at"]
+    assert d["state"] == "acknowledged"
+    assert live.get("/mock/v1/payments/pay_tx_early").json()["payment"]["confirmed_at"] == answer["confirmed_at"]

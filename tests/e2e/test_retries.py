@@ -3,7 +3,7 @@ attempt log, against a receiver that refuses on purpose."""
 
 from __future__ import annotations
 
-from paymock.testing import free_port
+from paymock.testing.process import free_port
 from tests.e2e.helpers import (
     EARLY_SLACK_S,
     assert_log_matches,

@@ -3,7 +3,20 @@ unknown names, and the chosen scenario recorded on payments and deliveries."""
 
 from __future__ import annotations
 
-from tests.e2e.helpers import confirm, create, create_ok, listing, payment_detail, put_scenario
+import json
+
+from tests.conftest import payment_body
+from tests.e2e.helpers import (
+    SCENARIO_HEADER,
+    assert_problem,
+    confirm,
+    create,
+    create_ok,
+    listing,
+    nothing_stored,
+    payment_detail,
+    put_scenario,
+)
 
 
 def _scenario_of(live, payment_id: str) -> str:
@@ -122,3 +135,13 @@ def test_confirm_keeps_the_payments_scenario(live, receiver):
     detail = payment_detail(live, "pay_manual_keep")
     assert detail["payment"]["scenario"] == "manual-confirm"
     assert [d["scenario"] for d in detail["deliveries"]] == ["manual-confirm"]
+
+
+def test_scenario_header_sent_twice_is_a_400_and_nothing_is_stored(live, receiver):
+    # taking the first would quietly run `declined` for a test that also sent a typo
+    body = payment_body("tx_twice", receiver.url())
+    headers = [(SCENARIO_HEADER, "declined"), (SCENARIO_HEADER, "BAD!"), ("Content-Type", "application/json")]
+    problem = assert_problem(live.post("/api/v2/payments", content=json.dumps(body), headers=headers), 400)
+    assert "sent 2 times" in problem["detail"] and "'BAD!'" in problem["detail"]
+    nothing_stored(live)
+    assert receiver.received == []

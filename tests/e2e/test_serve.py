@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from paymock.testing import ServerProcess, free_port
+from paymock.testing.process import ServerProcess, free_port
 from tests.conftest import SERVER_ENV, payment_body
 
 

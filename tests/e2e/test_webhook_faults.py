@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from paymock.testing.receiver import WebhookReceiver
 from tests.e2e.helpers import (
     EARLY_SLACK_S,
     assert_log_matches,
@@ -246,3 +247,28 @@ def test_faults_on_every_attempt_when_fault_attempts_is_absent(live, receiver):
     d = wait_delivery(live, tx_id="tx_always", state="failed")
     assert [a["signature"] for a in real_attempts(d)] == ["invalid", "invalid"]
     assert not any(h.verified for h in receiver.wait_for(2))
+
+
+def test_signature_fault_applies_to_the_first_attempt_sent_not_the_simulated_one(live, receiver: WebhookReceiver):
+    receiver.respond = lambda hook: 200 if hook.verified else 401
+    put_scenario(
+        live,
+        "fail-then-badsig",
+        webhook={
+            "fail_attempts": 1,
+            "signature": "invalid",
+            "fault_attempts": 1,
+            "retry_schedule_ms": [1000, 1000, 1000],
+        },
+    )
+    assert create_ok(live, "tx_sent", receiver.url(), scenario="fail-then-badsig")["status"] == "PENDING"
+    wait_delivery(live, tx_id="tx_sent", state="acknowledged")
+    bad, good = receiver.wait_for(2)
+    assert not seed_ok(bad) and standard_error(bad) is not None  # was valid: the fault went to the simulated one
+    assert seed_ok(good) and standard_error(good) is None
+    d = delivery(live, "evt_completed_tx_sent")
+    assert [a["simulated"] for a in d["attempts"]] == [True, False, False]
+    assert [a["signature"] for a in real_attempts(d)] == ["invalid", "valid"]
+    assert [a["status_code"] for a in real_attempts(d)] == [401, 200]
+    assert "signature invalid (first 1 attempt(s) sent)" in d["faults"]
+    assert len(receiver.received) == 2

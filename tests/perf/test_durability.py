@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from paymock.testing import ServerProcess, WebhookReceiver
+from paymock.testing.process import ServerProcess
+from paymock.testing.receiver import WebhookReceiver
 from tests.conftest import SECRET, SERVER_ENV, payment_body
 
 

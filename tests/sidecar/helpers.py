@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from paymock.testing import ServerProcess
+from paymock.testing.process import ServerProcess
 
 READY_TIMEOUT_S = 60  # generous: a loaded 2-core CI runner can take seconds to start a process
 

@@ -23,7 +23,7 @@ import httpx
 import pytest
 import yaml
 
-from paymock.testing import free_port
+from paymock.testing.process import free_port
 
 from . import dockerfile as dfl
 

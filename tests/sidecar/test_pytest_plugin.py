@@ -2,7 +2,7 @@
 
 The inner runs are subprocesses: an in-process run re-imports modules (httpx, httpcore, ...) and
 leaves this process with two copies of their exception classes. They load only this plugin
-(`-p paymock.pytest_plugin`, autoload off: the other installed plugins triple the start-up time);
+(`-p paymock.testing.pytest_plugin`, autoload off: the other installed plugins triple the start-up time);
 the entry-point registration itself is checked in-process by the last tests.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import httpcore  # noqa: F401  # see below
 import pytest
 
-from paymock.testing import free_port
+from paymock.testing.process import free_port
 from tests.conftest import SERVER_ENV
 from tests.sidecar.helpers import start_server
 
@@ -33,7 +33,7 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):  # type: ig
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
 
     def run_inner(*args: str) -> pytest.RunResult:
-        return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "paymock.pytest_plugin", *args)
+        return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "paymock.testing.pytest_plugin", *args)
 
     return run_inner
 
@@ -42,7 +42,7 @@ def test_fixtures_serve_reset_and_verify(pytester: pytest.Pytester, run) -> None
     pytester.makepyfile(
         """
         import httpx
-        from paymock.client import PaymockClient
+        from paymock.testing.client import PaymockClient
 
 
         def test_payment_and_webhook(paymock, paymock_url, webhook_receiver):
@@ -264,14 +264,14 @@ def test_a_failing_test_never_prints_the_secret_or_the_token(pytester: pytest.Py
 
 def test_registered_as_a_pytest11_entry_point() -> None:
     plugins = {e.name: e.value for e in importlib.metadata.entry_points(group="pytest11")}
-    assert plugins.get("paymock.pytest_plugin") == "paymock.pytest_plugin"
+    assert plugins.get("paymock.testing.pytest_plugin") == "paymock.testing.pytest_plugin"
 
 
 def test_loading_it_explicitly_as_well_is_fine(pytester: pytest.Pytester) -> None:
     # autoload on (the entry point) plus `-p` and `pytest_plugins`: as users write it in a conftest
-    pytester.makeconftest('pytest_plugins = ["paymock.pytest_plugin"]\n')
+    pytester.makeconftest('pytest_plugins = ["paymock.testing.pytest_plugin"]\n')
     pytester.makepyfile("def test_loaded(pytestconfig):\n    assert pytestconfig.getoption('paymock_url') is None\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "paymock.pytest_plugin")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "paymock.testing.pytest_plugin")
     result.assert_outcomes(passed=1)
 
 
@@ -279,3 +279,47 @@ def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
     # in-process, autoload on: the options are there because the entry point loaded the plugin
     result = pytester.runpytest_inprocess("--help")
     result.stdout.fnmatch_lines(["*paymock*", "*--paymock-secret*", "*--paymock-url*"])
+
+
+def test_a_sidecar_with_another_secret_fails_saying_so(pytester: pytest.Pytester, run) -> None:  # type: ignore[no-untyped-def]
+    """The plugin pointed at a sidecar without the sidecar's secret: `assert hook.verified` and
+    `hook.assert_verified()` both fail saying the secrets differ, not just `assert False`."""
+    server = start_server(SERVER_ENV)  # signs with tests.conftest.SECRET; the plugin's default differs
+    try:
+        pytester.makepyfile(
+            """
+            def test_plain_assert(paymock, webhook_receiver):
+                paymock.create_payment("tx_plain", webhook_receiver.url())
+                assert webhook_receiver.wait_for(1)[0].verified
+
+
+            def test_helper(paymock, webhook_receiver):
+                paymock.create_payment("tx_helper", webhook_receiver.url())
+                webhook_receiver.wait_for(1)[0].assert_verified()
+            """
+        )
+        result = run(f"--paymock-url={server.base_url}")
+        result.assert_outcomes(failed=2)
+        output = result.stdout.str()
+        said = (
+            "NOT verified: signed with another secret than this test's (the plugin's --paymock-secret): "
+            "the server's PAYMENT_WEBHOOK_SECRET differs (or a scenario signs wrongly on purpose))"
+        )
+        assert said in output.split("test_helper")[0], output  # the plain assert's `where False = ...`, uncut
+        assert "AssertionError: webhook evt_completed_tx_helper to /webhook: signed with another secret" in output
+        assert "paymock-pytest-secret" not in output  # a secret is not printed, even the default
+    finally:
+        server.stop()
+
+
+def test_an_empty_secret_option_is_the_default(pytester: pytest.Pytester, run) -> None:  # type: ignore[no-untyped-def]
+    """`--paymock-secret "$VAR"` with VAR unset: not an empty signing key (the commands' rule, too)."""
+    pytester.makepyfile(
+        """
+        def test_default(paymock, paymock_server, webhook_receiver):
+            assert paymock_server.secret == "paymock-pytest-secret"
+            paymock.create_payment("tx_empty", webhook_receiver.url())
+            webhook_receiver.wait_for(1)[0].assert_verified()
+        """
+    )
+    run("--paymock-secret=").assert_outcomes(passed=1)

@@ -24,12 +24,15 @@ from paymock.delivery.http11 import Http11Sender
 from paymock.domain.clock import SystemClock
 from paymock.domain.deliveries import Delivery
 from paymock.domain.payments import Payment
-from paymock.domain.scenarios import ScenarioBook, WebhookPlan, load_paths
+from paymock.domain.scenarios.loading import load_paths
+from paymock.domain.scenarios.model import WebhookPlan
+from paymock.domain.scenarios.registry import ScenarioBook
 from paymock.domain.webhooks import COMPLETED_EVENT
 from paymock.provider import Provider
 from paymock.resources import fixtures_dir
 from paymock.store.sqlite import SqliteStore, StoreError
-from paymock.testing import ServerProcess, WebhookReceiver
+from paymock.testing.process import ServerProcess
+from paymock.testing.receiver import WebhookReceiver
 from tests.conftest import SECRET, SERVER_ENV, payment_body
 
 

@@ -12,7 +12,7 @@ from paymock.domain.deliveries import ACKNOWLEDGED, FAILED, PENDING, SCHEDULED, 
 from paymock.domain.payments import COMPLETED, Payment
 from paymock.domain.payments import FAILED as PAY_FAILED
 from paymock.domain.payments import PENDING as PAY_PENDING
-from paymock.domain.scenarios import WebhookPlan
+from paymock.domain.scenarios.model import WebhookPlan
 from paymock.store.base import Store
 from paymock.store.memory import MemoryStore
 from paymock.store.sqlite import SqliteStore

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from paymock.cli import build_parser
+from paymock.cli.main import build_parser
 from paymock.settings import Settings
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"

@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from paymock.gc_tuning import THRESHOLDS
+from paymock.cli.gc_tuning import THRESHOLDS
 from paymock.settings import Settings, SettingsError
 
 PROBE = """
 import gc
-from paymock import gc_tuning
+from paymock.cli import gc_tuning
 before = gc.get_freeze_count()
 gc_tuning.pause()
 import paymock.app

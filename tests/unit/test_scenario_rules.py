@@ -1,13 +1,18 @@
-"""Domain rules added for the control API: warnings for self-defeating scenarios, the PUT name rule,
-and a replay naming another scenario than its payment's."""
+"""Scenario rules: warnings for self-defeating scenarios, the PUT name rule, a replay naming another
+scenario than its payment's, keys that contradict or do nothing, a key written twice in a file, and
+faults counting the attempts actually sent."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from paymock.domain.errors import Conflict, InvalidScenario
 from paymock.domain.payments import Payment
-from paymock.domain.scenarios import ScenarioBook, load_paths, parse, scenario_warnings
+from paymock.domain.scenarios.loading import load_file, load_paths, parse
+from paymock.domain.scenarios.model import WebhookPlan, scenario_warnings
+from paymock.domain.scenarios.registry import ScenarioBook
 from paymock.resources import fixtures_dir
 
 
@@ -62,3 +67,47 @@ def test_a_replay_naming_another_scenario_conflicts():
         payment.check_same_scenario("declined")
     assert "'default'" in info.value.detail and "'declined'" in info.value.detail
     assert "new tx_id" in info.value.detail
+
+
+@pytest.mark.parametrize(
+    ("payment", "webhook", "errors"),
+    [
+        ({"outcome": "pending", "auto_complete": True}, {}, ["payment.auto_complete: true contradicts"]),
+        ({}, {"fault_attempts": 1}, ["webhook.fault_attempts: only used with"]),
+        # one error, not a second about delay_ms as if the outcome had become pending
+        ({"outcome": "delayed", "delay_ms": 5, "auto_complete": False}, {}, ["payment.auto_complete: false"]),
+    ],
+)
+def test_keys_that_contradict_or_do_nothing_are_refused(payment, webhook, errors) -> None:
+    book = ScenarioBook(load_paths([fixtures_dir()]))
+    document = {"name": "odd", "description": "d", "payment": payment, "webhook": webhook}
+    with pytest.raises(InvalidScenario) as info:
+        book.put(document, "odd", dry_run=True)
+    assert len(info.value.errors) == len(errors), info.value.errors
+    for got, expected in zip(info.value.errors, errors, strict=True):
+        assert got.startswith(expected), got
+
+
+def test_scenario_file_with_two_webhook_keys_is_invalid(tmp_path: Path) -> None:
+    file = tmp_path / "twice.yaml"
+    file.write_text("name: twice\ndescription: d\nwebhook:\n  mode: drop\nwebhook:\n  duplicates: 1\n")
+    with pytest.raises(InvalidScenario) as info:
+        load_file(file)
+    # without the check the second `webhook` silently replaced the first
+    assert "twice.yaml" in str(info.value)
+    assert "duplicate key 'webhook'" in str(info.value), info.value.errors
+
+
+@pytest.mark.parametrize(
+    ("fail_attempts", "fault_attempts", "expected"),
+    [
+        # attempt 1 is a simulated failure that reaches nobody: the one faulty attempt is the first one sent
+        (1, 1, [False, True, False, False]),
+        (0, None, [True, True, True, True]),
+        # no simulated attempt carries a fault; every one sent after them does
+        (2, None, [False, False, True, True]),
+    ],
+)
+def test_faults_apply_to_attempts_sent(fail_attempts: int, fault_attempts: int | None, expected: list[bool]) -> None:
+    plan = WebhookPlan(fail_attempts=fail_attempts, fault_attempts=fault_attempts, signature="invalid")
+    assert [plan.faults_apply(n) for n in range(1, 5)] == expected

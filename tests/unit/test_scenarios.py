@@ -7,13 +7,9 @@ from pathlib import Path
 import pytest
 
 from paymock.domain.errors import Conflict, InvalidScenario, UnknownScenario
-from paymock.domain.scenarios import (
-    DEFAULT_RETRY_SCHEDULE_MS,
-    ScenarioBook,
-    load_file,
-    load_paths,
-    parse,
-)
+from paymock.domain.scenarios.loading import load_file, load_paths, parse
+from paymock.domain.scenarios.model import DEFAULT_RETRY_SCHEDULE_MS
+from paymock.domain.scenarios.registry import ScenarioBook
 from paymock.resources import fixtures_dir
 
 
@@ -53,7 +49,7 @@ def test_defaults_reproduce_the_seed():
         (_doc(api={"error_status": 418}), "api.error_status: 418 is not one of"),
         (_doc(webhook={"mode": "drop", "duplicates": 1}), "webhook: mode 'drop'"),
         ({"name": "s1"}, "(top level): 'description' is a required property"),
-        ({"name": "s1\n", "description": "d"}, "name: 's1\\n' does not match"),  # ECMA-262 `$`
+        ({"name": "s1\n", "description": "d"}, "name: 's1\\n' is not a scenario name"),  # ECMA-262 `$`
         (["not", "a", "mapping"], "(top level): expected a mapping"),
     ],
 )

@@ -126,3 +126,13 @@ def test_authorization_header_only_with_token():
     )
     assert "Authorization" not in without
     assert with_token["Authorization"] == "Bearer tok"
+
+
+def test_verdict_words_each_verify_standard_reason() -> None:
+    # `paymock listen` prints verdict(); each reason verify_standard gives maps to its one word
+    now = time.time()
+    for signature, secret, word in (("valid", "s", "ok"), ("stale", "s", "stale"), ("invalid", "s", "invalid")):
+        headers = wh.build_headers(secret=secret, event="e", msg_id="m", body=b"{}", now=now, signature=signature)
+        assert wh.verdict(wh.verify_standard("s", b"{}", headers, now)) == word, signature
+    missing = wh.build_headers(secret="s", event="e", msg_id="m", body=b"{}", now=now, signature="missing")
+    assert wh.verdict(wh.verify_standard("s", b"{}", missing, now)) == "missing"

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from .cli_args import add_port, env_default, port
+from .args import add_port, env_default, port
 
 STOP_TIMEOUT_S = 10.0
 

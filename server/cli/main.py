@@ -8,9 +8,9 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .cli_args import add_port, env_default
-from .domain.errors import InvalidScenario
-from .settings import Settings, SettingsError
+from ..domain.errors import InvalidScenario
+from ..settings import Settings, SettingsError
+from .args import add_port, env_default
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9002
@@ -19,7 +19,8 @@ DEFAULT_API_URL = "http://localhost:9002"
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import gc_tuning, logs
+    from .. import logs
+    from . import gc_tuning
 
     # Flags become the environment the app reads, so `uvicorn paymock.app:app` behaves the same.
     for flag, var in (
@@ -47,7 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
         logs.configure(settings.log_level, settings.log_format)
         # imported after logging is set up: import-time warnings of dependencies become log lines
         # (JSON with LOG_FORMAT=json) instead of raw stderr text
-        from .app import create_app
+        from ..app import create_app
 
         app = create_app(settings)
     except (SettingsError, InvalidScenario) as exc:
@@ -90,7 +91,7 @@ def _store_problem(spec: str) -> str | None:
         return None
     import sqlite3
 
-    from .store.sqlite import SqliteStore, StoreError
+    from ..store.sqlite import SqliteStore, StoreError
 
     try:
         SqliteStore(spec[len("sqlite:") :]).close()
@@ -118,6 +119,17 @@ def _console(args: argparse.Namespace) -> int:
         )
         return 2
     app = os.path.join(next(iter(spec.submodule_search_locations)), "streamlit_app.py")
+    command, env = console_command(args, app)
+    if os.name == "posix":
+        os.execve(sys.executable, command, env)  # become streamlit, so SIGTERM/SIGINT reach it directly
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 130
+
+
+def console_command(args: argparse.Namespace, app: str) -> tuple[list[str], dict[str, str]]:
+    """The `streamlit run` command line and environment that `paymock console` runs `app` with."""
     # the token travels by environment (SERVICE_AUTH_TOKEN, inherited), never on the command line
     env = {**os.environ, "PAYMOCK_API_URL": args.api_url}
     command = [
@@ -128,12 +140,7 @@ def _console(args: argparse.Namespace) -> int:
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer",  # no "Deploy" button: the console is a local QA tool
     ]  # fmt: skip
-    if os.name == "posix":
-        os.execve(sys.executable, command, env)  # become streamlit, so SIGTERM/SIGINT reach it directly
-    try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 130
+    return command, env
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,12 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_tool_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """listen, trigger and all: each module owns its arguments (add_arguments) and its behaviour (run)."""
-    from . import listen, supervise, trigger
+    """listen, trigger, audit and all: each module owns its arguments (add_arguments) and its behaviour (run)."""
+    from . import audit, listen, supervise, trigger
 
     for name, module, help_text in (
         ("listen", listen, "receive webhooks: verify, print, forward, answer a chosen status"),
         ("trigger", trigger, "send one signed webhook to a URL without creating a payment"),
+        ("audit", audit, "grade a webhook endpoint: send good, hostile and malformed webhooks, judge each answer"),
         ("all", supervise, "server (0.0.0.0:9002) and console (0.0.0.0:8502) together: one container"),
     ):
         parser = sub.add_parser(name, help=help_text, description=help_text)
@@ -188,7 +196,3 @@ def _add_tool_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,10 @@
-"""PaymockClient: a small httpx client for tests that steer a running paymock.
+"""PaymockClient: a small httpx client for both of paymock's APIs (tests, the pytest plugin, the console).
 
 Control-API calls (/mock/v1) return parsed JSON and raise `PaymockError` on a non-2xx answer: a test
 that sets a scenario expects it to work. Provider-API calls (/api/v2) return the `httpx.Response`,
-because scenarios make them fail on purpose and the test wants to see how. When nothing answers at
-the URL, the error is still httpx's `ConnectError` (or `ConnectTimeout`), with a note naming the URL.
+because scenarios make them fail on purpose and the test wants to see how; `checked(response)` turns
+one into JSON-or-`PaymockError` when a caller wants that instead. When nothing answers at the URL,
+the error is still httpx's (`ConnectError`, `ConnectTimeout`, ...), with a note naming the URL.
 """
 
 from __future__ import annotations
@@ -15,22 +16,35 @@ from urllib.parse import quote
 
 import httpx
 
-from .quoting import redact
+from ..domain.quoting import redact
 
 SCENARIO_HEADER = "X-Mock-Scenario"
+AUDIT_WAIT_S = 75.0  # the server caps an audit at 60 s: wait that long at least, whatever the client's timeout
 
 
 class PaymockError(RuntimeError):
-    """A control-API call answered non-2xx; `problem` is the problem+json body when there was one."""
+    """A call answered non-2xx; `problem` is the problem+json body when there was one, `title`,
+    `detail` and `errors` (the named mistakes, as text) its parts."""
 
     def __init__(self, response: httpx.Response) -> None:
         try:
-            self.problem: dict[str, Any] = response.json()
+            problem = response.json()
         except ValueError:
-            self.problem = {"detail": response.text}
+            problem = {"detail": response.text}
+        self.problem: dict[str, Any] = problem if isinstance(problem, dict) else {"detail": str(problem)}
         self.status_code = response.status_code
-        detail = self.problem.get("detail") or self.problem.get("title") or response.reason_phrase
-        super().__init__(f"{response.request.method} {response.request.url.path} -> {response.status_code}: {detail}")
+        self.title = str(self.problem.get("title") or response.reason_phrase)
+        self.detail: str | None = self.problem.get("detail")
+        self.errors = [str(e) for e in self.problem.get("errors") or []]
+        shown = self.detail or self.title
+        super().__init__(f"{response.request.method} {response.request.url.path} -> {response.status_code}: {shown}")
+
+
+def checked(response: httpx.Response) -> Any:
+    """The JSON of a 2xx answer (None when it has no body); any other answer raises PaymockError."""
+    if response.is_error:
+        raise PaymockError(response)
+    return response.json() if response.content else None
 
 
 class _Http(httpx.Client):
@@ -51,11 +65,21 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def _given(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Query parameters without the ones left as None (httpx would send them empty)."""
+    return {key: value for key, value in params.items() if value is not None}
+
+
 class PaymockClient:
+    """Both APIs over one connection pool; the bearer token lives in its default headers only."""
+
     def __init__(self, base_url: str, *, auth_token: str | None = None, timeout: float = 30.0) -> None:
         headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else {}
         self.base_url = base_url.rstrip("/")
         self.http: httpx.Client = _Http(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def __repr__(self) -> str:  # never the headers: they hold the token
+        return f"PaymockClient({redact(self.base_url)!r})"
 
     def close(self) -> None:
         self.http.close()
@@ -67,10 +91,7 @@ class PaymockClient:
         self.close()
 
     def _control(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, "/mock/v1" + path, **kwargs)
-        if response.is_error:
-            raise PaymockError(response)
-        return response.json() if response.content else None
+        return checked(self.http.request(method, "/mock/v1" + path, **kwargs))
 
     # provider API (/api/v2): what the ops server under test calls
     def create_payment(
@@ -82,9 +103,10 @@ class PaymockClient:
         order_id: int = 1,
         user_id: int = 1,
         scenario: str | None = None,
+        version: str = "v2",
     ) -> httpx.Response:
         body = {
-            "version": "v2",
+            "version": version,
             "tx_id": tx_id,
             "order_id": order_id,
             "user_id": user_id,
@@ -94,13 +116,32 @@ class PaymockClient:
         headers = {SCENARIO_HEADER: scenario} if scenario else {}
         return self.http.post("/api/v2/payments", json=body, headers=headers)
 
-    def confirm_payment(self, payment_id: str) -> httpx.Response:
-        return self.http.post("/api/v2/confirm-payment", json={"payment_id": payment_id})
+    def confirm_payment(self, payment_id: str, *, scenario: str | None = None) -> httpx.Response:
+        headers = {SCENARIO_HEADER: scenario} if scenario else {}
+        return self.http.post("/api/v2/confirm-payment", json={"payment_id": payment_id}, headers=headers)
 
     def payments(self, **filters: Any) -> httpx.Response:
-        return self.http.get("/api/v2/pending-payments", params=filters)
+        """The listing; filters: status, scenario, tx_id_prefix, offset, limit (None ones are left out)."""
+        return self.http.get("/api/v2/pending-payments", params=_given(filters))
 
     # control API (/mock/v1)
+    def audit(
+        self,
+        url: str,
+        *,
+        timeout_s: float | None = None,
+        state_url: str | None = None,
+        state_field: str | None = None,
+    ) -> dict[str, Any]:
+        """POST /audit: the server sends its battery of webhooks to `url` and answers the graded report
+        (`paymock.audit.audit` runs the same from this process)."""
+        body: dict[str, Any] = {"url": url}
+        if timeout_s is not None:
+            body["timeout_s"] = timeout_s
+        if state_url is not None or state_field is not None:
+            body["state"] = {"url": state_url, "field": state_field}
+        return self._control("POST", "/audit", json=body, timeout=AUDIT_WAIT_S)
+
     def health(self) -> dict[str, Any]:
         return self._control("GET", "/health")
 
@@ -109,6 +150,10 @@ class PaymockClient:
 
     def scenarios(self) -> dict[str, Any]:
         return self._control("GET", "/scenarios")
+
+    def get_scenario(self, name: str) -> dict[str, Any]:
+        """One scenario as the server holds it (`scenario`: the document, every default filled in)."""
+        return self._control("GET", f"/scenarios/{_segment(name)}")
 
     def put_scenario(self, scenario: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
         """Add or replace a run-time scenario (`dry_run`: only validate it); the document names it."""
@@ -161,7 +206,7 @@ class PaymockClient:
     def deliveries_page(self, **filters: Any) -> dict[str, Any]:
         """The whole answer, as `payments()` gives it: `total`, `next_offset` (None on the last page)
         and `deliveries`; filters as `deliveries()`, with `offset` and `limit` (1-1000) for the page."""
-        return self._control("GET", "/deliveries", params=filters)
+        return self._control("GET", "/deliveries", params=_given(filters))
 
     def iter_deliveries(self, *, page_size: int = 100, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every matching delivery summary, newest first, fetched `page_size` (1-1000) at a time.
@@ -203,11 +248,7 @@ class PaymockClient:
 
         Raises PaymockError (status 408) with where the delivery stands if it does not get there in time.
         """
-        params: dict[str, Any] = {"state": state, "min_attempts": min_attempts, "timeout_ms": int(timeout * 1000)}
         named = {"tx_id": tx_id, "payment_id": payment_id, "delivery_id": delivery_id, "event": event}
-        params.update({key: value for key, value in named.items() if value is not None})
+        params = _given({**named, "state": state, "min_attempts": min_attempts, "timeout_ms": int(timeout * 1000)})
         # the server answers by timeout_ms at the latest; the client waits a little longer than that
-        response = self.http.get("/mock/v1/wait-for-delivery", params=params, timeout=timeout + 10)
-        if response.is_error:
-            raise PaymockError(response)
-        return response.json()
+        return checked(self.http.get("/mock/v1/wait-for-delivery", params=params, timeout=timeout + 10))

@@ -1,4 +1,4 @@
-"""Test helpers shipped with paymock: a real loopback webhook receiver and a server process.
+"""A real loopback webhook receiver that records and verifies what it is sent (`WebhookReceiver`).
 
 Used by paymock's own tests, the pytest plugin and `examples/`. Everything binds 127.0.0.1.
 """
@@ -7,27 +7,14 @@ from __future__ import annotations
 
 import bisect
 import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
-
-from .domain.webhooks import verify_seed, verify_standard
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from ..domain.webhooks import verdict, verify_seed, verify_standard
 
 
 @dataclass
@@ -40,6 +27,8 @@ class ReceivedWebhook:
     seed_signature_ok: bool
     standard_signature_error: str | None
     arrival: int = field(default=0, repr=False, compare=False)  # order of arrival at the receiver
+    # where the receiver's secret comes from, for the messages below (e.g. the pytest plugin's option)
+    secret_source: str = field(default="", repr=False, compare=False)
 
     @property
     def event(self) -> str | None:
@@ -57,6 +46,39 @@ class ReceivedWebhook:
     def json(self) -> Any:
         return json.loads(self.body)
 
+    def why_not_verified(self) -> str | None:
+        """None when `verified`; else why not, in words a failing test can show."""
+        if self.verified:
+            return None
+        seed_sent = "x-payment-signature" in self.headers
+        standard = verdict(self.standard_signature_error)
+        source = f" ({self.secret_source})" if self.secret_source else ""
+        if seed_sent and not self.seed_signature_ok and standard == "invalid":
+            # both schemes signed and both wrong: nearly always two secrets, not a fault scenario
+            return (
+                f"signed with another secret than this test's{source}: the server's PAYMENT_WEBHOOK_SECRET "
+                "differs (or a scenario signs wrongly on purpose)"
+            )
+        reasons = []
+        if not self.seed_signature_ok:
+            reasons.append("X-Payment-Signature " + ("does not verify" if seed_sent else "is missing"))
+        if self.standard_signature_error is not None:
+            reasons.append(f"Standard Webhooks signature: {self.standard_signature_error}")
+        return "; ".join(reasons) + " (a webhook-* scenario may sign badly on purpose)"
+
+    def assert_verified(self) -> None:
+        """`assert hook.verified`, failing with why not (a different secret, a missing header, ...)."""
+        problem = self.why_not_verified()
+        if problem is not None:
+            raise AssertionError(f"webhook {self.webhook_id or '(no webhook-id)'} to {self.path}: {problem}")
+
+    def __repr__(self) -> str:
+        # what pytest prints for a failing `assert hook.verified`: the verdict, not the raw headers and body
+        problem = self.why_not_verified()
+        verdict_ = "verified" if problem is None else f"NOT verified: {problem}"
+        # kept short: pytest cuts a repr over 240 characters in the middle
+        return f"ReceivedWebhook({self.webhook_id or '-'} to {self.path[:40]}, {verdict_})"
+
 
 Responder = Callable[["ReceivedWebhook"], int | tuple[int, dict[str, str]]]
 
@@ -72,9 +94,10 @@ class WebhookReceiver:
     is in order of arrival; a request is in it once it has been answered.
     """
 
-    secret: str
+    secret: str = field(repr=False)  # pytest prints fixture values in failing tests' tracebacks
     respond: Responder | None = None
     tolerance_s: int = 300
+    secret_source: str = ""  # said when a signature does not verify, e.g. "the pytest plugin's --paymock-secret"
     received: list[ReceivedWebhook] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -128,6 +151,7 @@ class WebhookReceiver:
             answered=200,
             seed_signature_ok=verify_seed(self.secret, body, lower.get("x-payment-signature")),
             standard_signature_error=verify_standard(self.secret, body, lower, time.time(), self.tolerance_s),
+            secret_source=self.secret_source,
         )
         extra: dict[str, str] = {}
         respond = None
@@ -175,73 +199,3 @@ class WebhookReceiver:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-
-class ServerProcess:
-    """`paymock serve` in a child process on a free loopback port; ready when /healthz answers."""
-
-    def __init__(self, env: Mapping[str, str] | None = None, args: list[str] | None = None) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, **(env or {})}
-        # a file, not a pipe: an unread pipe would block a chatty server once its buffer fills
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "paymock.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                *(args or []),
-            ],
-            env=full_env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self.started = time.monotonic()
-        self.ready_after: float | None = None
-
-    def wait_ready(self, timeout: float = 15.0) -> ServerProcess:
-        """Poll /healthz; on any failure (or Ctrl-C) the child is stopped, never left running."""
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"paymock exited with {self.process.returncode}:\n{self.output()}")
-                try:
-                    if httpx.get(self.base_url + "/healthz", timeout=0.5).status_code == 200:
-                        self.ready_after = time.monotonic() - self.started
-                        return self
-                except httpx.HTTPError:
-                    time.sleep(0.02)
-            raise RuntimeError(f"paymock not ready after {timeout} s:\n{self.output()}")
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self, timeout: float = 10.0) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-    def output(self) -> str:
-        """Everything the process printed so far."""
-        self._log.seek(0)
-        return self._log.read().decode("utf-8", "replace")
-
-
-def running_server(env: Mapping[str, str] | None = None, args: list[str] | None = None) -> Iterator[ServerProcess]:
-    server = ServerProcess(env, args).wait_ready()
-    try:
-        yield server
-    finally:
-        server.stop()

@@ -14,7 +14,7 @@ from typing import Any
 
 import uvicorn
 
-from .settings import Settings
+from ..settings import Settings
 
 
 class EmbeddedServer:
@@ -36,7 +36,7 @@ class EmbeddedServer:
         # connexion's own dependencies, nothing a test suite using paymock can act on
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from .app import create_app
+            from ..app import create_app
 
         started = time.monotonic()
         config = uvicorn.Config(

@@ -1,0 +1,2 @@
+"""Scenarios: the model (`model`), loading and validating documents (`loading`), the registry a server
+selects from (`registry`)."""
