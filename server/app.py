@@ -9,7 +9,7 @@ from typing import Any
 
 from connexion import AsyncApp
 from connexion.exceptions import Unauthorized
-from connexion.middleware import MiddlewarePosition
+from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from starlette.responses import JSONResponse, RedirectResponse
 
@@ -91,9 +91,11 @@ def create_app(
             await provider.dispatcher.stop()
             store.close()
 
-    from .api import content_type, problems, validation
+    from .api import content_type, problems, request_limits, validation
 
-    app = AsyncApp(__name__, lifespan=lifespan)
+    # Connexion's documented default stack, with our request caps right after its exception middleware
+    middlewares = request_limits.placed(list(ConnexionMiddleware.default_middlewares))
+    app = AsyncApp(__name__, lifespan=lifespan, middlewares=middlewares)
     # before Connexion's validation reads the media type: `APPLICATION/JSON` is JSON too
     app.add_middleware(content_type.NormalisedContentType, position=MiddlewarePosition.BEFORE_VALIDATION)
     auth = settings.auth_token is not None

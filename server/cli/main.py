@@ -67,9 +67,12 @@ def _serve(args: argparse.Namespace) -> int:
     # A requested, completed shutdown is a success: exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_after_shutdown)
+    from ..api.http_protocol import LimitedHttpToolsProtocol
+
     server = Server(
         Config(
             app,
+            http=LimitedHttpToolsProtocol,  # uvicorn's, with the request head capped as it arrives
             host=args.host,
             port=args.port,
             log_config=None,
