@@ -55,10 +55,12 @@ async def run_audit(
 
 def audit(url: str, *, secret: str, **options: Any) -> Report:
     """`run_audit` for synchronous code (tests): returns the Report; `report.assert_passed()` lists failures.
-    `state_url` / `state_field` read the order's state after each case (see StateProbe)."""
+    `state_url` / `state_field` read the order's state after each case (see StateProbe), sending
+    `state_headers` (e.g. the ops server's own API token) with those reads."""
     state_url, state_field = options.pop("state_url", None), options.pop("state_field", None)
+    state_headers = options.pop("state_headers", None)
     if (state_url is None) != (state_field is None):
         raise AuditError("state_url and state_field go together: give both, or neither")
     if state_url is not None:
-        options["state"] = StateProbe(state_url, state_field)
+        options["state"] = StateProbe(state_url, state_field, dict(state_headers or {}))
     return asyncio.run(run_audit(url, secret=secret, **options))

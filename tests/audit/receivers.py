@@ -36,11 +36,12 @@ SLOW_S = 0.5
 
 
 class Receiver:
-    def __init__(self, secret: str, *flaws: str, token: str | None = None) -> None:
+    def __init__(self, secret: str, *flaws: str, token: str | None = None, state_token: str | None = None) -> None:
         unknown = set(flaws) - FLAWS.keys()
         assert not unknown, unknown
         self.secret = secret
         self.token = token  # when set, every webhook must carry Authorization: Bearer <token> (else 401)
+        self.state_token = state_token  # when set, GET /orders/... needs X-Api-Key: <state_token> (else 403)
         self.flaws = set(flaws)
         self.paid: dict[int, int] = {}
         self.seen: set[str] = set()
@@ -63,6 +64,11 @@ class Receiver:
                 self.end_headers()
 
             def do_GET(self) -> None:
+                if receiver.state_token is not None and self.headers.get("X-Api-Key") != receiver.state_token:
+                    self.send_response(403)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 order = self.path.rpartition("/")[2]
                 with receiver._lock:
                     paid = receiver.paid.get(int(order), 0) if order.isdigit() else None

@@ -118,3 +118,19 @@ def test_the_secret_and_token_come_from_the_environment_as_for_paymock_trigger()
     assert wrong.returncode == 1
     assert "FAIL  valid-completed" in wrong.stdout
     assert "env-token" not in done.stdout + wrong.stdout + done.stderr  # the token is never printed
+
+
+def test_state_headers_go_with_the_state_reads_only() -> None:
+    guarded = Receiver(SECRET, state_token="k3y")
+    state = ["--state-url", guarded.state_url, "--state-field", "paid"]
+    try:
+        done = paymock(guarded.url, *state, "--state-header", "X-Api-Key: k3y")
+        without = paymock(guarded.url, *state)
+        bad = paymock(guarded.url, *state, "--state-header", "X-Api-Key k3y")
+    finally:
+        guarded.close()
+    assert done.returncode == 0, done.stdout
+    assert "paid 0 -> 1" in done.stdout
+    assert without.returncode == 0  # effects unread are warnings, not failures
+    assert "WARN  valid-completed" in without.stdout and "answered 403" in without.stdout
+    assert bad.returncode == 2 and "expected 'NAME: VALUE'" in bad.stderr and "k3y" not in bad.stderr
