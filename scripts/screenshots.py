@@ -53,6 +53,8 @@ SHOTS = [
     Shot("scenarios.png", "/scenarios", "Active scenario", 1900, click="Validate", after_click="Valid:"),
     Shot("scripts.png", "/scripts", "Script YAML", 1300, click="Run script", after_click="step(s) passed"),
     Shot("settings.png", "/settings", "Server health", 1150),
+    # last: the audit sends its own webhooks to the receiver (a recorder that refuses nothing: a report to read)
+    Shot("audit.png", "/audit", "Run audit", 1900, click="Run audit", after_click="How to fix it"),
 ]
 
 

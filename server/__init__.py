@@ -6,9 +6,10 @@ uses these and nothing else). Everything else is internal and may move.
 
 Each name is imported from its module on first use. `import paymock` happens in every pytest run
 of an environment where paymock is installed (the plugin is an entry point), in the console and in
-`paymock listen`; importing the whole surface up front made a pytest run that never uses paymock
-0.5 s slower (0.55 s -> 1.05 s on the development machine; `create_app` brings in Connexion, the
-client httpx). tests/unit/test_public_surface.py pins the list and keeps `import paymock` light.
+`paymock listen`; importing the whole surface up front would make a one-test pytest run that never
+uses paymock 1.2 s slower, 0.57 s -> 1.91 s (`create_app` brings in Connexion, the client httpx;
+bench/import_cost.py, bench/README.md "Import cost"). tests/unit/test_public_surface.py pins the
+list and keeps `import paymock` light.
 """
 
 from __future__ import annotations

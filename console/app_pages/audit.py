@@ -9,7 +9,8 @@ import streamlit as st
 
 from paymock_console import problems, ui, views
 
-ICONS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail"}
+# words, as the command line prints them: emoji need a font a headless (or server) browser may not have
+ICONS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 
 
 def _run() -> None:
@@ -64,6 +65,8 @@ st.caption(
     "answer. Same as `paymock audit URL` on the command line."
 )
 views.show_flash()
+# the ops server's webhook endpoint is where new payments' callbacks go: start from that (Settings page)
+st.session_state.setdefault("audit_url", str(st.session_state.get("callback_url", "")).replace("{tx_id}", "audit"))
 health = ui.guarded(ui.client().health, prefix="Server: ")
 if health:
     st.caption(f"Runs on the paymock at `{st.session_state['api_url']}` (version {health['version']}).")

@@ -15,6 +15,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 
 from ..domain.errors import (
     BadRequest,
+    Busy,
     Conflict,
     DomainError,
     Forbidden,
@@ -26,6 +27,7 @@ from ..domain.errors import (
     UnknownScenario,
     WaitTimeout,
 )
+from ..domain.limits import MAX_LISTED, first
 from ..domain.quoting import short
 
 log = logging.getLogger("paymock.api")
@@ -56,19 +58,29 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None, **e
     )
 
 
+def listing_fields(name: str, items: list[str]) -> dict[str, Any]:
+    """A problem's list field: the first MAX_LISTED items, and `<name>_total` when it holds fewer than all."""
+    fields: dict[str, Any] = {name: first(items)}
+    if len(items) > MAX_LISTED:
+        fields[f"{name}_total"] = len(items)
+    return fields
+
+
 def domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, DomainError)
     if isinstance(exc, InjectedFailure):
         headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
         return problem(exc.status, exc.detail, headers=headers, title="Injected " + TITLES.get(exc.status, "Error"))
     if isinstance(exc, UnknownScenario):
-        return problem(422, exc.detail, known_scenarios=exc.known)
+        return problem(422, exc.detail, **listing_fields("known_scenarios", exc.known))
     if isinstance(exc, ScenarioNotFound):
-        return problem(404, exc.detail, known_scenarios=exc.known)
+        return problem(404, exc.detail, **listing_fields("known_scenarios", exc.known))
     if isinstance(exc, InvalidScenario):
-        return problem(400, exc.detail, errors=exc.errors)
+        return problem(400, exc.detail, **listing_fields("errors", exc.errors))
     if isinstance(exc, NeverReached):
         return problem(409, exc.detail, state=exc.state)
+    if isinstance(exc, Busy):
+        return problem(429, exc.detail, headers={"Retry-After": str(exc.retry_after_s)})
     status = {NotFound: 404, Forbidden: 403, Conflict: 409, BadRequest: 400, WaitTimeout: 408}.get(type(exc), 400)
     return problem(status, exc.detail)
 

@@ -20,19 +20,20 @@ from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, JSONRe
 from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import Headers
 
+from ..domain.bounded_arrays import with_bounded_arrays
+from ..domain.limits import MAX_BODY_BYTES
 from ..domain.patterns import EcmaDraft4Validator, readable, with_ecma_pattern
 from ..domain.quoting import redact, short
 from . import query
-from .content_type import normalise
 from .fast_schema import FastCheck
+from .problems import listing_fields
 
-# Connexion's validators, with `pattern` as ECMA-262 means it (a `$` is the very end): see domain.patterns
-RequestValidator = with_ecma_pattern(Draft4RequestValidator)
+# Connexion's validators, with `pattern` as ECMA-262 means it (a `$` is the very end): see domain.patterns;
+# requests' arrays over their `maxItems` are refused by length alone: see domain.bounded_arrays
+RequestValidator = with_bounded_arrays(with_ecma_pattern(Draft4RequestValidator))
 ResponseValidator = with_ecma_pattern(Draft4ResponseValidator)
 FORMATS = Draft4Validator.FORMAT_CHECKER
 
-# A request body larger than this is a 413: no request of either API comes near it.
-MAX_BODY_BYTES = 1 << 20
 # One error's message is cut to this; a fuzzed value can be megabytes of JSON.
 MAX_MESSAGE = 300
 # The detail repeats the first few errors; `errors` has them all.
@@ -67,17 +68,18 @@ def body_errors(errors: Iterable[ValidationError]) -> list[str]:
 
 
 class BodyProblem(BadRequestProblem):
-    """A 400 for a body the schema rejects: `detail` summarises, `errors` lists every violation."""
+    """A 400 for a body the schema rejects: `detail` summarises, `errors` lists the violations (the
+    first MAX_LISTED, with `errors_total` when there are more)."""
 
     def __init__(self, errors: list[str]) -> None:
         if len(errors) == 1:
             detail = f"request body does not match the contract: {errors[0]}"
         else:
             shown = "; ".join(errors[:DETAIL_ERRORS])
-            more = f"; and {len(errors) - DETAIL_ERRORS} more" if len(errors) > DETAIL_ERRORS else ""
-            detail = f"request body does not match the contract ({len(errors)} errors, see `errors`): {shown}{more}"
+            more = f"; and {len(errors) - DETAIL_ERRORS:,} more" if len(errors) > DETAIL_ERRORS else ""
+            detail = f"request body does not match the contract ({len(errors):,} errors, see `errors`): {shown}{more}"
         super().__init__(detail=detail)
-        self.ext = {"errors": errors}
+        self.ext = listing_fields("errors", errors)
 
 
 class NamedParameterValidator(ParameterValidator):
@@ -200,12 +202,8 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
             scope = with_headers(scope, {"content-length": declared}, drop=("transfer-encoding",))
         if not int(declared or 0) and self._required and self._schema.get("default") is None:
             raise BadRequestProblem(detail="request body is missing: send the JSON object the contract describes")
-        content_type = headers.get("content-type")
-        if content_type is None and int(declared or 0):
+        if "content-type" not in headers and int(declared or 0):
             raise UnsupportedMediaTypeProblem(detail="Content-Type header missing: send the body as application/json")
-        if content_type is not None and (normalised := normalise(content_type)) != content_type:
-            # the handler's request reads the header itself; Connexion's JSON check is case-sensitive
-            scope = with_headers(scope, {"content-type": normalised})
         return await super().wrap_receive(receive, scope=scope)
 
     async def _parse(self, stream: Any, scope: Any) -> Any:

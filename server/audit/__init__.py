@@ -4,7 +4,8 @@ grade each answer (and, given a state URL, each effect).
     from paymock.audit import audit
     audit("http://127.0.0.1:8000/webhooks/payment", secret=SECRET).assert_passed()
 
-checks.py builds the requests, runner.py sends them, report.py grades and renders.
+checks.py builds the requests, runner.py sends them, report.py grades and renders; the command line is
+paymock/cli/audit.py, the control API's POST /mock/v1/audit api/audit.py, the pytest fixture `paymock_audit`.
 """
 
 from __future__ import annotations
@@ -54,10 +55,12 @@ async def run_audit(
 
 def audit(url: str, *, secret: str, **options: Any) -> Report:
     """`run_audit` for synchronous code (tests): returns the Report; `report.assert_passed()` lists failures.
-    `state_url` / `state_field` read the order's state after each case (see StateProbe)."""
+    `state_url` / `state_field` read the order's state after each case (see StateProbe), sending
+    `state_headers` (e.g. the ops server's own API token) with those reads."""
     state_url, state_field = options.pop("state_url", None), options.pop("state_field", None)
+    state_headers = options.pop("state_headers", None)
     if (state_url is None) != (state_field is None):
         raise AuditError("state_url and state_field go together: give both, or neither")
     if state_url is not None:
-        options["state"] = StateProbe(state_url, state_field)
+        options["state"] = StateProbe(state_url, state_field, dict(state_headers or {}))
     return asyncio.run(run_audit(url, secret=secret, **options))

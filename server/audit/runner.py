@@ -146,18 +146,22 @@ class Runner:
                 answer = Answer(None, f"not sent: the audit's {self.max_total_s:g} s limit was reached", 0.0)
                 outcomes.append(Outcome(case, answer))
                 continue
-            before = await self._read_state(case) if self.state else None
-            answer = await self.sender.request("POST", url, case.body, case.headers, self.request_cap_s)
+            before = await self._read_state(case, deadline) if self.state else None
+            answer = await self.sender.request("POST", url, case.body, case.headers, self._cap(deadline))
             if index == 0 and answer.connect_failed:
                 raise AuditError(f"cannot reach {url}: {answer.error}")
-            after = await self._read_state(case) if self.state else None
+            after = await self._read_state(case, deadline) if self.state else None
             outcomes.append(Outcome(case, answer, before, after))
         return outcomes
 
-    async def _read_state(self, case: Case) -> StateReading:
+    def _cap(self, deadline: float) -> float:
+        """A request's time limit: never past the audit's own (a slow receiver cannot stretch the total)."""
+        return max(0.05, min(self.request_cap_s, deadline - self.monotonic()))
+
+    async def _read_state(self, case: Case, deadline: float) -> StateReading:
         assert self.state is not None
         url = self.state.url(case.fields)
-        answer = await self.sender.request("GET", url, None, self.state.headers or {}, self.request_cap_s)
+        answer = await self.sender.request("GET", url, None, self.state.headers or {}, self._cap(deadline))
         field = self.state.field
         if answer.status == 404:
             return StateReading(None, field=field)  # no such order (yet): its state is "absent"
@@ -180,8 +184,12 @@ class HttpSender:
 
         self._httpx = httpx
         self._client = httpx.AsyncClient(
-            follow_redirects=False, headers={"User-Agent": "paymock-audit/1", "Accept-Encoding": "identity"}
-        )  # identity: the byte cap below counts what is read, not what a compressed answer inflates to
+            follow_redirects=False,
+            # identity: the byte cap below counts what is read, not what a compressed answer inflates to
+            headers={"User-Agent": "paymock-audit/1", "Accept-Encoding": "identity"},
+            # no HTTP(S)_PROXY and no ~/.netrc credentials: every request goes straight to the URL given
+            trust_env=False,
+        )
         self._allowed = allowed_hosts
         self._monotonic = monotonic
 

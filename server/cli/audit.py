@@ -54,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="what to read from the state URL's JSON answer: a top-level key (paid_count) or a JSON pointer "
         "(/order/paid_count); the audit flags a duplicate that changed it twice and a refused webhook that changed it",
     )
+    parser.add_argument(
+        "--state-header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a header for the state URL's requests (repeatable), e.g. 'Authorization: Bearer ...'",
+    )
     parser.add_argument("--format", choices=["table", "json"], default="table", help="table (default) or json")
     parser.add_argument(
         "--max-time",
@@ -82,7 +89,15 @@ def run(args: argparse.Namespace) -> int:
         except argparse.ArgumentTypeError as exc:
             print(f"paymock audit: PAYMOCK_WEBHOOK_TIMEOUT={exc}", file=sys.stderr)
             return 2
-    state = StateProbe(args.state_url, args.state_field) if args.state_url else None
+    headers: dict[str, str] = {}
+    for item in args.state_header:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip() or any(c in name for c in " \t\r\n") or "\n" in value or "\r" in value:
+            # the value is not said back: it is usually a credential
+            print("paymock audit: --state-header: expected 'NAME: VALUE' (a name, a colon, the value)", file=sys.stderr)
+            return 2
+        headers[name.strip()] = value.strip()
+    state = StateProbe(args.state_url, args.state_field, headers) if args.state_url else None
     try:
         report = asyncio.run(
             run_audit(

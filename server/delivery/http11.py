@@ -154,8 +154,10 @@ class _Connection(asyncio.Protocol):
                     self._refuse(f"response headers over {MAX_HEAD_BYTES} bytes")
                 if not data:
                     return
-            if self.done and self.in_head:
-                return  # refused mid-head: read nothing more
+            if self.done:  # refused, or bytes after a complete answer: nothing more is read from this connection
+                self.reusable = False
+                self.close()
+                return
             parser.feed_data(data)  # a body, or bytes after the answer (on_message_begin drops them)
         except HttpParserUpgrade:
             self._finish(_SendError("invalid HTTP response: unexpected protocol upgrade"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .limits import listed
+
 
 class DomainError(Exception):
     """Base class; `detail` is shown to the caller."""
@@ -19,7 +21,7 @@ class ScenarioNotFound(NotFound):
     """A scenario addressed as a resource (GET/DELETE /scenarios/{name}) does not exist."""
 
     def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"no scenario {name!r}; known scenarios: {', '.join(known)}")
+        super().__init__(f"no scenario {name!r}; known scenarios: {listed(known)}")
         self.known = known
 
 
@@ -34,7 +36,7 @@ class Forbidden(DomainError):
 
 class UnknownScenario(DomainError):
     def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"unknown scenario {name!r}; known scenarios: {', '.join(known)}")
+        super().__init__(f"unknown scenario {name!r}; known scenarios: {listed(known)}")
         self.name = name
         self.known = known
 
@@ -43,7 +45,7 @@ class InvalidScenario(DomainError):
     """A scenario document failed validation; `errors` names each key and what was expected."""
 
     def __init__(self, source: str, errors: list[str]) -> None:
-        super().__init__(f"{source}: " + "; ".join(errors))
+        super().__init__(f"{source}: " + listed(errors, "; "))
         self.source = source
         self.errors = errors
 
@@ -64,6 +66,14 @@ class BadRequest(DomainError):
 
 class WaitTimeout(DomainError):
     """A long-poll ended before the delivery reached the state asked for."""
+
+
+class Busy(DomainError):
+    """As many of this kind of work as paymock allows at once are running; `retry_after_s` says when to retry."""
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
 
 
 class NeverReached(Conflict):

@@ -31,20 +31,26 @@ FLAWS = {
     "crash_on_unknown": "answers 500 to an event type it does not know",
     "slow_first": "takes SLOW_S to answer the first payment.completed",
     "effect_first": "records the payment before verifying the signature",
+    "hold": "holds every webhook until release is set (at most HOLD_S): an audit that is still running",
 }
+HOLD_S = 20.0
 SLOW_S = 0.5
 
 
 class Receiver:
-    def __init__(self, secret: str, *flaws: str) -> None:
+    def __init__(self, secret: str, *flaws: str, token: str | None = None, state_token: str | None = None) -> None:
         unknown = set(flaws) - FLAWS.keys()
         assert not unknown, unknown
         self.secret = secret
+        self.token = token  # when set, every webhook must carry Authorization: Bearer <token> (else 401)
+        self.state_token = state_token  # when set, GET /orders/... needs X-Api-Key: <state_token> (else 403)
         self.flaws = set(flaws)
         self.paid: dict[int, int] = {}
         self.seen: set[str] = set()
         self.requests = 0
         self._slowed = False
+        self.release = threading.Event()
+        self.held = 0
         self._lock = threading.Lock()
         receiver = self
 
@@ -62,6 +68,11 @@ class Receiver:
                 self.end_headers()
 
             def do_GET(self) -> None:
+                if receiver.state_token is not None and self.headers.get("X-Api-Key") != receiver.state_token:
+                    self.send_response(403)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 order = self.path.rpartition("/")[2]
                 with receiver._lock:
                     paid = receiver.paid.get(int(order), 0) if order.isdigit() else None
@@ -120,6 +131,10 @@ class Receiver:
         flaws = self.flaws
         with self._lock:
             self.requests += 1
+        if "hold" in flaws:
+            with self._lock:
+                self.held += 1
+            self.release.wait(HOLD_S)
         if "effect_first" in flaws:
             try:
                 early = json.loads(body)
@@ -127,6 +142,8 @@ class Receiver:
                     self._pay(early["order_id"])
             except (ValueError, KeyError, AttributeError):
                 pass
+        if self.token is not None and headers.get("authorization") != f"Bearer {self.token}":
+            return 401
         if not self._verified(headers, body):
             return 401
         try:

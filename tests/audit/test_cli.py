@@ -105,3 +105,41 @@ def test_a_state_url_naming_no_field_is_a_usage_error(sound: Receiver) -> None:
     assert done.returncode == 2
     assert "'order' is not a field; use {order_id}" in done.stderr
     assert sound.requests == 0  # checked before anything is sent
+
+
+def test_the_secret_and_token_come_from_the_environment_as_for_paymock_trigger() -> None:
+    guarded = Receiver("env-secret", token="env-token")
+    try:
+        done = paymock(guarded.url, env={"PAYMENT_WEBHOOK_SECRET": "env-secret", "SERVICE_AUTH_TOKEN": "env-token"})
+        wrong = paymock(guarded.url, "--secret", "another-secret", env={"SERVICE_AUTH_TOKEN": "env-token"})
+    finally:
+        guarded.close()
+    assert done.returncode == 0, done.stdout
+    assert wrong.returncode == 1
+    assert "FAIL  valid-completed" in wrong.stdout
+    assert "env-token" not in done.stdout + wrong.stdout + done.stderr  # the token is never printed
+
+
+def test_state_headers_go_with_the_state_reads_only() -> None:
+    guarded = Receiver(SECRET, state_token="k3y")
+    state = ["--state-url", guarded.state_url, "--state-field", "paid"]
+    try:
+        done = paymock(guarded.url, *state, "--state-header", "X-Api-Key: k3y")
+        without = paymock(guarded.url, *state)
+        bad = paymock(guarded.url, *state, "--state-header", "X-Api-Key k3y")
+    finally:
+        guarded.close()
+    assert done.returncode == 0, done.stdout
+    assert "paid 0 -> 1" in done.stdout
+    assert without.returncode == 0  # effects unread are warnings, not failures
+    assert "WARN  valid-completed" in without.stdout and "answered 403" in without.stdout
+    assert bad.returncode == 2 and "expected 'NAME: VALUE'" in bad.stderr and "k3y" not in bad.stderr
+
+
+def test_a_proxy_in_the_environment_is_not_used(sound: Receiver) -> None:
+    """The audit talks to the URL given, nothing between: a proxy variable (here one nothing listens at)
+    would otherwise take every request."""
+    proxy = {"HTTP_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9", "NO_PROXY": "", "no_proxy": ""}
+    done = paymock(sound.url, env=proxy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sound.requests == 12

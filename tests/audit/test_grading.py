@@ -182,9 +182,11 @@ class ScriptedSender:
         self.answers = answers
         self.step_s = step_s
         self.sent: list[tuple[str, str]] = []
+        self.limits: list[float] = []
 
     async def request(self, method: str, url: str, body: bytes | None, headers: dict[str, str], timeout_s: float):
         self.sent.append((method, url))
+        self.limits.append(timeout_s)
         self.clock[0] += self.step_s
         return self.answers.get(method, Answer(200, None, self.step_s))
 
@@ -199,6 +201,7 @@ def test_the_runner_stops_sending_at_its_total_time_limit() -> None:
     sender = ScriptedSender(clock, {}, step_s=2.0)
     outcomes = _run(sender, clock, max_total_s=5.0)
     assert len(sender.sent) == 3  # at 0, 2 and 4 s; at 6 s the limit has passed
+    assert sender.limits == [5.0, 3.0, 1.0]  # each request's own limit ends with the audit's, not later
     assert [o.answer.status for o in outcomes[3:]] == [None] * (len(CASES) - 3)
     assert outcomes[-1].answer.error == "not sent: the audit's 5 s limit was reached"
 

@@ -117,3 +117,12 @@ def test_a_state_field_that_never_changes_is_a_warning_not_a_pass(receivers: lis
     report = audit(receiver.url, secret=SECRET, state_url=receiver.state_url, state_field="order_id")
     assert report.check("valid-completed").grade == "warn"
     assert "check --state-url and --state-field" in report.check("valid-completed").detail
+
+
+def test_the_bearer_token_is_sent_with_every_webhook(receivers: list[Receiver]) -> None:
+    guarded = Receiver(SECRET, token="svc-token")
+    receivers.append(guarded)
+    assert audit(guarded.url, secret=SECRET, auth_token="svc-token").ok
+    without = audit(guarded.url, secret=SECRET)
+    assert without.check("valid-completed").grade == "fail"
+    assert "answered 401" in without.check("valid-completed").detail

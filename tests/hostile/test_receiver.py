@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import sys
-import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +37,7 @@ from paymock.delivery.senders import AiohttpSender, HttpxSender, Sender, SendRes
 from paymock.domain.scenarios.model import MAX_DELAY_MS
 from paymock.testing.process import ServerProcess
 from tests.conftest import SERVER_ENV, TIME_SCALE, payment_body
+from tests.hostile.receiver_attack import PAYMENTS, Attack, attack, prepare, reads_after, tx_ids
 from tests.hostile.receivers import HostileReceiver
 
 SENDERS = ("http11", "http11@uvloop", "aiohttp", "httpx")
@@ -49,8 +49,6 @@ GARBAGE_BYTES = 2 * MAX_HEAD_BYTES  # bytes an attempt may leave to the garbage 
 SERVE_TIMEOUT_S = 5  # PAYMOCK_WEBHOOK_TIMEOUT as shipped: what an attack gets per attempt
 RSS_BOUND_MB = 120.0  # growth over the idle server while 5 attacks run (604d23d: +900 MB)
 HEALTHZ_BOUND_S = 2.5  # slowest /healthz while they run (604d23d: 6 s)
-PAYMENTS = 5
-SCENARIO = "hostile-two-attempts"  # one retry, 1 ms (scaled) after the first attempt
 
 
 # 1. each sender, in this process
@@ -165,24 +163,57 @@ def test_a_retry_after_that_is_no_number_of_seconds_is_ignored(kind: str, value:
     assert m.result.retry_after_s is None
 
 
+def _http11_answer(raw: bytes) -> SendResult:
+    """What the built-in sender makes of `raw` written in one piece by a loopback server."""
+
+    async def scenario() -> SendResult:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            await reader.readexactly(2)  # the body: b"{}"
+            writer.write(raw)
+            await writer.drain()
+            await reader.read()  # until the sender closes
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        sender = Http11Sender(4)
+        try:
+            url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+            return await asyncio.wait_for(sender.send(url, b"{}", {}, SEND_TIMEOUT_S), SEND_TIMEOUT_S + 5)
+        finally:
+            await sender.close()
+            server.close()
+
+    return asyncio.run(scenario())
+
+
+def _head(status: str, headers: list[str]) -> bytes:
+    return ("\r\n".join([f"HTTP/1.1 {status}", *headers]) + "\r\n\r\n").encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (_head("500 x", [f"X-{n}: v" for n in range(129)]), "more than 128 response headers"),
+        (_head("500 x", ["X-Long: " + "a" * 8200]), "a response header over 8190 bytes"),
+        (_head("100 Continue", []) * 9 + _head("200 OK", ["Content-Length: 0"]), "more than 8 interim"),
+    ],
+)
+def test_http11_caps_each_part_of_the_head(raw: bytes, error: str) -> None:
+    result = _http11_answer(raw)
+    assert result.status is None and result.error is not None and error in result.error, result
+
+
+def test_http11_takes_a_large_but_capped_answer_whole() -> None:
+    # 100 headers of ~500 bytes (a 50 KB head, under the 64 KiB cap), 8 interim responses and a 2 MiB body,
+    # all in one write: the status stands (the body is read up to its cap), nothing is refused
+    headers = ["Content-Length: 2097152", *(f"X-{n}: " + "h" * 490 for n in range(99))]
+    raw = _head("100 Continue", []) * 8 + _head("200 OK", headers) + b"b" * 2097152
+    result = _http11_answer(raw)
+    assert (result.status, result.error) == (200, None)
+
+
 # 2. a real server process under attack
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    return 0.0
-
-
-@dataclass
-class Attack:
-    rss_idle_mb: float
-    rss_peak_mb: float = 0.0
-    healthz_max_s: float = 0.0
-    healthz_probes: int = 0
-    creates: list[int] = field(default_factory=list)
-    duration_s: float = 0.0
 
 
 @pytest.fixture
@@ -190,77 +221,35 @@ def server() -> Iterator[ServerProcess]:
     env = {**SERVER_ENV, "PAYMOCK_WEBHOOK_TIMEOUT": str(SERVE_TIMEOUT_S)}
     proc = ServerProcess(env).wait_ready()
     try:
-        with httpx.Client(base_url=proc.base_url, timeout=30) as c:
-            doc = {"name": SCENARIO, "description": "one retry", "webhook": {"retry_schedule_ms": [1000]}}
-            assert c.put(f"/mock/v1/scenarios/{SCENARIO}", json=doc).status_code in (200, 201)
+        prepare(proc.base_url)
         yield proc
     finally:
         proc.stop()
 
 
-def attack(server: ServerProcess, url: str, tag: str, deadline_s: float = 60.0) -> Attack:
-    """PAYMENTS creates to `url` at once; until every delivery has settled (bounded), RSS is sampled and
-    /healthz timed every 50 ms."""
+def run_attack(server: ServerProcess, url: str, tag: str) -> Attack:
     assert server.process is not None
-    pid = server.process.pid
-    figures = Attack(rss_idle_mb=_rss_mb(pid))
-    tx_ids = [f"tx_{tag}_{n}" for n in range(PAYMENTS)]
-
-    def create(tx_id: str) -> int:
-        with httpx.Client(base_url=server.base_url, timeout=60) as c:
-            body = payment_body(tx_id, url)
-            return c.post("/api/v2/payments", json=body, headers={"X-Mock-Scenario": SCENARIO}).status_code
-
-    started = time.monotonic()
-    done = threading.Event()
-    with ThreadPoolExecutor(PAYMENTS) as pool, httpx.Client(base_url=server.base_url, timeout=60) as probe:
-        futures = [pool.submit(create, tx) for tx in tx_ids]
-        while time.monotonic() - started < deadline_s:
-            figures.rss_peak_mb = max(figures.rss_peak_mb, _rss_mb(pid))
-            t0 = time.monotonic()
-            assert probe.get("/healthz").status_code == 200
-            figures.healthz_max_s = max(figures.healthz_max_s, time.monotonic() - t0)
-            figures.healthz_probes += 1
-            if all(f.done() for f in futures) and not done.is_set():
-                done.set()
-            if done.is_set():
-                pending = probe.get("/mock/v1/deliveries", params={"state": "pending"})
-                assert pending.status_code == 200, pending.text  # the API answers during the attack too
-                if pending.json()["total"] == 0:
-                    break
-            time.sleep(0.05)
-        figures.creates = [f.result() for f in futures]
-    figures.duration_s = time.monotonic() - started
-    return figures
-
-
-def assert_bounded(figures: Attack) -> None:
-    grown = figures.rss_peak_mb - figures.rss_idle_mb
+    figures = attack(server.base_url, server.process.pid, url, tag)
+    grown = figures.rss_growth_mb
     assert grown < RSS_BOUND_MB, f"RSS grew {grown:.0f} MB under attack ({figures})"
     assert figures.healthz_max_s < HEALTHZ_BOUND_S, f"/healthz took {figures.healthz_max_s:.2f} s ({figures})"
-    assert figures.healthz_probes >= 2, figures  # it was probed while the attack ran, not only after
+    assert len(figures.healthz_s) >= 2, figures  # it was probed while the attack ran, not only after
+    assert figures.settled, figures
     assert figures.creates == [200] * PAYMENTS, figures
+    assert set(figures.answers) == {200}, figures.answers  # the API answered during the attack too
+    return figures
 
 
 def assert_api_answers(server: ServerProcess, tag: str) -> list[dict[str, Any]]:
     """Every read the attack touched answers 200 (a 500 here was row 2), and a redeliver answers."""
-    found = []
+    statuses, details = reads_after(server.base_url, tag)
+    assert set(statuses) == {200}, statuses
+    assert len(details) == PAYMENTS, details
     with httpx.Client(base_url=server.base_url, timeout=60) as c:
-        listing = c.get("/mock/v1/deliveries", params={"limit": 100})
-        assert listing.status_code == 200, listing.text
-        for n in range(PAYMENTS):
-            tx_id = f"tx_{tag}_{n}"
-            payment = c.get(f"/mock/v1/payments/pay_{tx_id}")
-            assert payment.status_code == 200, payment.text
-            (summary,) = [d for d in listing.json()["deliveries"] if d["tx_id"] == tx_id]
-            detail = c.get(f"/mock/v1/deliveries/{summary['delivery_id']}")
-            assert detail.status_code == 200, detail.text
-            found.append(detail.json())
-        again = c.post(f"/mock/v1/deliveries/{found[0]['delivery_id']}/redeliver")
+        again = c.post(f"/mock/v1/deliveries/{details[0]['delivery_id']}/redeliver")
         assert again.status_code == 200, again.text
-        assert c.get("/api/v2/pending-payments").status_code == 200
         assert c.get("/mock/v1/health").status_code == 200
-    return found
+    return details
 
 
 def _attempts(detail: dict[str, Any]) -> list[dict[str, Any]]:
@@ -269,8 +258,7 @@ def _attempts(detail: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_endless_header_line(server: ServerProcess) -> None:
     with HostileReceiver("endless_header") as rx:
-        figures = attack(server, rx.url(), "hdr")
-        assert_bounded(figures)
+        run_attack(server, rx.url(), "hdr")
         for d in assert_api_answers(server, "hdr"):
             assert d["state"] == "failed"
             for a in _attempts(d):
@@ -280,8 +268,7 @@ def test_endless_header_line(server: ServerProcess) -> None:
 
 def test_endless_100_continue(server: ServerProcess) -> None:
     with HostileReceiver("endless_continue") as rx:
-        figures = attack(server, rx.url(), "cont")
-        assert_bounded(figures)
+        run_attack(server, rx.url(), "cont")
         for d in assert_api_answers(server, "cont"):
             assert d["state"] == "failed"
             for a in _attempts(d):
@@ -294,8 +281,8 @@ def test_huge_or_non_finite_retry_after(server: ServerProcess, value: str) -> No
     with HostileReceiver("retry_after", retry_after=value) as rx:
         started = time.time()
         with httpx.Client(base_url=server.base_url, timeout=60) as c:
-            for n in range(PAYMENTS):
-                body = payment_body(f"tx_ra_{n}", rx.url())
+            for tx_id in tx_ids("ra"):
+                body = payment_body(tx_id, rx.url())
                 # the default schedule: a second attempt is due, so next_attempt_at is shown
                 assert c.post("/api/v2/payments", json=body).status_code == 200
         found = assert_api_answers(server, "ra")
@@ -308,8 +295,7 @@ def test_huge_or_non_finite_retry_after(server: ServerProcess, value: str) -> No
 
 def test_a_body_that_never_ends(server: ServerProcess) -> None:
     with HostileReceiver("endless_body") as rx:
-        figures = attack(server, rx.url(), "body")
-        assert_bounded(figures)
+        run_attack(server, rx.url(), "body")
         for d in assert_api_answers(server, "body"):
             assert d["state"] == "failed"
             assert {a["status_code"] for a in _attempts(d)} == {500}  # the status stands, the body is dropped
@@ -317,8 +303,7 @@ def test_a_body_that_never_ends(server: ServerProcess) -> None:
 
 def test_a_half_closed_connection(server: ServerProcess) -> None:
     with HostileReceiver("half_close") as rx:
-        figures = attack(server, rx.url(), "half")
-        assert_bounded(figures)
+        run_attack(server, rx.url(), "half")
         for d in assert_api_answers(server, "half"):
             assert d["state"] == "failed"
             for a in _attempts(d):
@@ -327,9 +312,19 @@ def test_a_half_closed_connection(server: ServerProcess) -> None:
 
 def test_a_redirect_loop(server: ServerProcess) -> None:
     with HostileReceiver("redirect_loop") as rx:
-        figures = attack(server, rx.url(), "loop")
-        assert_bounded(figures)
+        run_attack(server, rx.url(), "loop")
         for d in assert_api_answers(server, "loop"):
             assert d["state"] == "failed"
             assert [a["status_code"] for a in _attempts(d)] == [307, 307]  # answers, never followed
         assert rx.requests == PAYMENTS * 2 + 1  # two attempts each, and the redeliver
+
+
+def test_the_bench_script_records_each_attack(tmp_path: Path) -> None:
+    from bench.hostile_receiver import main
+
+    out = tmp_path / "hostile.json"
+    assert main(["--modes", "endless_header", "--payments", "1", "--timeout", "2", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["mode"] for r in rows] == ["polite_503", "endless_header"]
+    # the listing, the payment, its delivery, the provider's listing: all answered
+    assert all(r["settled"] and r["reads_after"] == {"200": 4} and r["attempts"] == 2 for r in rows), rows

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import ab, loss, ready, rss
+from bench import ab, import_cost, loss, ready, rss
 from bench import run as bench
 
 
@@ -68,3 +68,11 @@ def test_ready_script_smoke(tmp_path: Path) -> None:
     for side in report["sides"]:
         assert len(side["starts_s"]) == 2 and all(0 < s < 20 for s in side["starts_s"])
     assert report["sides"][0]["paired_diff_to_first_s"] == 0
+
+
+def test_import_cost_script_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "import-cost.json"
+    assert import_cost.main(["--rounds", "1", "--out", str(out)]) == 0  # each side exits 0, or it raises
+    report = json.loads(out.read_text())
+    assert set(report["medians"]) == {"python", "lazy", "eager", "pytest-lazy", "pytest-eager"}
+    assert all(len(times) == 1 and 0 < times[0] < 60 for times in report["seconds"].values())

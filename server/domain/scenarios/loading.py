@@ -15,6 +15,7 @@ import yaml
 from jsonschema import Draft4Validator
 
 from ...resources import fixtures_dir, load_spec, load_yaml
+from ..bounded_arrays import with_bounded_arrays
 from ..errors import InvalidScenario
 from ..patterns import EcmaDraft4Validator, readable
 from .model import DEFAULT_NAME, DEFAULT_OUTCOME, ApiPlan, Scenario, WebhookPlan
@@ -31,7 +32,7 @@ _VALIDATOR: Draft4Validator | None = None
 def _validator() -> Draft4Validator:
     global _VALIDATOR
     if _VALIDATOR is None:
-        _VALIDATOR = EcmaDraft4Validator(_schema())
+        _VALIDATOR = with_bounded_arrays(EcmaDraft4Validator)(_schema())
     return _VALIDATOR
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import Conflict, InvalidScenario, ScenarioNotFound, UnknownScenario
+from ..limits import MAX_RUNTIME_SCENARIOS
 from .loading import parse
 from .model import DEFAULT_NAME, Scenario
 
@@ -104,6 +105,12 @@ class ScenarioBook:
         if mismatch:
             raise InvalidScenario("request body", mismatch)
         created = name not in self._runtime and name not in self._fixtures
+        if name not in self._runtime and len(self._runtime) >= MAX_RUNTIME_SCENARIOS:
+            # a dry run too: it answers whether the same PUT would be taken
+            raise Conflict(
+                f"this server already keeps {len(self._runtime):,} run-time scenarios, the most it takes "
+                f"({MAX_RUNTIME_SCENARIOS:,}); nothing was stored: replace or delete one, or reset"
+            )
         if not dry_run:
             self._runtime[name] = scenario
             self._api_calls.pop(name, None)
