@@ -23,7 +23,6 @@ from ..domain.limits import MAX_BODY_BYTES
 from ..domain.patterns import EcmaDraft4Validator, readable, with_ecma_pattern
 from ..domain.quoting import redact, short
 from . import query
-from .content_type import normalise
 from .fast_schema import FastCheck
 from .problems import listing_fields
 
@@ -201,12 +200,8 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
             scope = with_headers(scope, {"content-length": declared}, drop=("transfer-encoding",))
         if not int(declared or 0) and self._required and self._schema.get("default") is None:
             raise BadRequestProblem(detail="request body is missing: send the JSON object the contract describes")
-        content_type = headers.get("content-type")
-        if content_type is None and int(declared or 0):
+        if "content-type" not in headers and int(declared or 0):
             raise UnsupportedMediaTypeProblem(detail="Content-Type header missing: send the body as application/json")
-        if content_type is not None and (normalised := normalise(content_type)) != content_type:
-            # the handler's request reads the header itself; Connexion's JSON check is case-sensitive
-            scope = with_headers(scope, {"content-type": normalised})
         return await super().wrap_receive(receive, scope=scope)
 
     async def _parse(self, stream: Any, scope: Any) -> Any:
