@@ -184,8 +184,12 @@ class HttpSender:
 
         self._httpx = httpx
         self._client = httpx.AsyncClient(
-            follow_redirects=False, headers={"User-Agent": "paymock-audit/1", "Accept-Encoding": "identity"}
-        )  # identity: the byte cap below counts what is read, not what a compressed answer inflates to
+            follow_redirects=False,
+            # identity: the byte cap below counts what is read, not what a compressed answer inflates to
+            headers={"User-Agent": "paymock-audit/1", "Accept-Encoding": "identity"},
+            # no HTTP(S)_PROXY and no ~/.netrc credentials: every request goes straight to the URL given
+            trust_env=False,
+        )
         self._allowed = allowed_hosts
         self._monotonic = monotonic
 
