@@ -33,6 +33,7 @@ class Answer:
     body: bytes = b""
     connect_failed: bool = False  # nothing listens there (or the host is unknown)
     timed_out: bool = False
+    sent: bool = True  # False: the audit's time limit came first, nothing was sent
 
 
 class Sender(Protocol):
@@ -143,8 +144,8 @@ class Runner:
         outcomes: list[Outcome] = []
         for index, case in enumerate(cases):
             if self.monotonic() >= deadline:
-                answer = Answer(None, f"not sent: the audit's {self.max_total_s:g} s limit was reached", 0.0)
-                outcomes.append(Outcome(case, answer))
+                late = f"not sent: the audit's {self.max_total_s:g} s limit was reached"
+                outcomes.append(Outcome(case, Answer(None, late, 0.0, sent=False)))
                 continue
             before = await self._read_state(case, deadline) if self.state else None
             answer = await self.sender.request("POST", url, case.body, case.headers, self._cap(deadline))
