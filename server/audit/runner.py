@@ -113,6 +113,12 @@ def check_url(url: str, what: str) -> None:
         raise AuditError(f"{what} {url[:200]!r}: expected an http:// or https:// URL with a host")
     if parts.username or parts.password:
         raise AuditError(f"{what} must not carry credentials (user:password@)")
+    import httpx  # here, not at import: the audit's domain parts load without it
+
+    try:
+        httpx.URL(url)  # what the sender would refuse (e.g. control characters)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise AuditError(f"{what} {url[:200]!r}: {exc}") from None
 
 
 class Runner:
@@ -208,6 +214,8 @@ class HttpSender:
             return Answer(None, f"no answer within {timeout_s:g} s", self._monotonic() - started, timed_out=True)
         except httpx.ConnectError as exc:
             return Answer(None, f"cannot connect ({exc})", self._monotonic() - started, connect_failed=True)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:  # checked before sending; kept as an answer
+            return Answer(None, f"cannot send there ({exc})", self._monotonic() - started, connect_failed=True)
         except httpx.TimeoutException:
             return Answer(None, f"no answer within {timeout_s:g} s", self._monotonic() - started, timed_out=True)
         except (httpx.HTTPError, OSError) as exc:
