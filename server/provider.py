@@ -31,10 +31,16 @@ class CreateResult:
 
 class Provider:
     def __init__(  # type: ignore[no-untyped-def]
-        self, *, store: Store, book: ScenarioBook, clock: Clock, dispatcher_factory, callback_hosts=frozenset()
+        self,
+        *,
+        store: Store,
+        book: ScenarioBook,
+        clock: Clock,
+        dispatcher_factory,
+        callback_hosts: frozenset[str] = frozenset(),  # PAYMOCK_CALLBACK_HOSTS; empty: any host
     ) -> None:
         self.store = store
-        self.callback_hosts: frozenset[str] = callback_hosts  # empty: any host
+        self.callback_hosts = callback_hosts
         self.book = book
         self.clock = clock
         self.dispatcher: Dispatcher = dispatcher_factory(self._acknowledged)
