@@ -39,11 +39,11 @@ class Provider:
         book: ScenarioBook,
         clock: Clock,
         dispatcher_factory,
-        callback_hosts=frozenset(),
+        callback_hosts: frozenset[str] = frozenset(),  # PAYMOCK_CALLBACK_HOSTS; empty: any host
         new_session_id=new_session_id,
     ) -> None:
         self.store = store
-        self.callback_hosts: frozenset[str] = callback_hosts  # empty: any host
+        self.callback_hosts = callback_hosts
         self.book = book
         self.clock = clock
         self.global_session = Session(None, book)

@@ -91,7 +91,7 @@ def unset_secret_warning(action: str) -> str:
     """What to say when `resolve_secret` fell back: `action` is e.g. "webhooks are signed"."""
     return (
         f"PAYMENT_WEBHOOK_SECRET is not set (or empty): {action} with the development secret {DEV_SECRET!r}. "
-        "Set PAYMENT_WEBHOOK_SECRET to the secret your receiver verifies with."
+        "Set PAYMENT_WEBHOOK_SECRET to one secret shared by the server and its receivers."
     )
 
 

@@ -12,11 +12,13 @@ from connexion.context import scope
 
 from ..audit import AuditError, StateProbe, run_audit
 from ..audit.runner import HttpSender
-from ..domain.errors import Conflict, Forbidden
+from ..domain.errors import Busy, Conflict, Forbidden
 from ..settings import Settings
 from .context import ok
 
 MAX_TOTAL_S = 60.0  # one API call holds at most this long, however the receiver behaves
+MAX_RUNNING = 4  # audits at once per server process: each holds a connection pool and sends ~36 requests
+_running = 0  # no await between its check and its increment: one event loop, so no lock is needed
 
 
 def _check_hosts(urls: list[str], allowed: frozenset[str]) -> None:
@@ -34,6 +36,10 @@ async def run(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
     state = body.get("state")
     probe = StateProbe(state["url"], state["field"]) if state else None
     _check_hosts([body["url"], *([state["url"]] if state else [])], settings.callback_hosts)
+    global _running
+    if _running >= MAX_RUNNING:
+        raise Busy(f"{_running} audits are running, the most this server runs at once; retry when one ends", 5)
+    _running += 1
     sender = HttpSender(settings.callback_hosts)
     try:
         report = await run_audit(
@@ -48,5 +54,6 @@ async def run(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
     except AuditError as exc:
         raise Conflict(str(exc)) from None
     finally:
+        _running -= 1
         await sender.close()
     return ok(report.to_dict())

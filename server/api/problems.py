@@ -15,6 +15,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 
 from ..domain.errors import (
     BadRequest,
+    Busy,
     Conflict,
     DomainError,
     Forbidden,
@@ -84,9 +85,10 @@ def domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespons
         return problem(404, exc.detail, type=SESSION_NOT_FOUND)
     if isinstance(exc, NeverReached):
         return problem(409, exc.detail, state=exc.state)
-    status = {NotFound: 404, Forbidden: 403, Conflict: 409, BadRequest: 400, WaitTimeout: 408, TooMany: 429}.get(
-        type(exc), 400
-    )
+    if isinstance(exc, Busy):
+        return problem(429, exc.detail, headers={"Retry-After": str(exc.retry_after_s)})
+    statuses = {NotFound: 404, Forbidden: 403, Conflict: 409, BadRequest: 400, WaitTimeout: 408, TooMany: 429}
+    status = statuses.get(type(exc), 400)
     return problem(status, exc.detail)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import sys
@@ -20,7 +19,7 @@ DEFAULT_API_URL = "http://localhost:9002"
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .. import deferred_imports, logs
+    from .. import logs
     from . import gc_tuning
 
     # Flags become the environment the app reads, so `uvicorn paymock.app:app` behaves the same.
@@ -48,11 +47,10 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         logs.configure(settings.log_level, settings.log_format)
         # imported after logging is set up: import-time warnings of dependencies become log lines
-        # (JSON with LOG_FORMAT=json) instead of raw stderr text. deferred(): ~0.3 s less, see the module
-        with deferred_imports.deferred() if args.command_line else contextlib.nullcontext():
-            from ..app import create_app
+        # (JSON with LOG_FORMAT=json) instead of raw stderr text
+        from ..app import create_app
 
-            app = create_app(settings)
+        app = create_app(settings)
     except (SettingsError, InvalidScenario) as exc:
         gc_tuning.resume()  # an in-process caller (tests, embedders) keeps a working collector
         print(f"paymock: {exc}", file=sys.stderr)
@@ -60,10 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
     except BaseException:
         gc_tuning.resume()
         raise
-    # uvicorn's submodules, not the package: its __init__ imports its command line (click, ~15 ms), which
-    # the hollow package (deferred_imports) leaves out when this is the command line
-    from uvicorn.config import Config
-    from uvicorn.server import Server
+    from uvicorn import Config, Server
 
     if settings.gc_tuned:
         gc_tuning.tune()
@@ -203,6 +198,4 @@ def _add_tool_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # the process is paymock (console script, python -m): serve may leave unused imports out for good
-    args.command_line = argv is None
     return args.func(args)

@@ -5,10 +5,13 @@ keep-alive pool), `aiohttp` and `httpx`. Webhook sending is a measurable share o
 per payment, so the default is the one measured cheapest (bench/senders.py; figures in
 bench/README.md, "Outbound client"); the others stay selectable for comparison.
 
-Every sender reads a bounded amount of a receiver's answer (limits.py) and ends an attempt within its
-timeout, whatever the receiver sends (tests/hostile/ attacks each one): a body is read up to MAX_BODY
+Every sender reads a bounded amount of a receiver's answer (limits.py) and gives an attempt one
+deadline, whatever the receiver sends (tests/hostile/ attacks each one): a body is read up to MAX_BODY
 and its connection dropped past it. Headers: http11 applies all of limits.py itself; aiohttp is given
-the same line and count caps; httpx (h11 under httpcore) refuses a head over 100 KiB on its own.
+the same line and count caps; httpx (h11 under httpcore) refuses a head over 100 KiB on its own. Neither
+of those two lets its caller count 1xx responses: they read them until the deadline, which an endless
+`100 Continue` stream makes a CPU-bound wait (bench/README.md, "Hostile receivers"); hence http11 is
+the sender for receivers nobody vouches for.
 """
 
 from __future__ import annotations

@@ -72,6 +72,14 @@ class WaitTimeout(DomainError):
     """A long-poll ended before the delivery reached the state asked for."""
 
 
+class Busy(DomainError):
+    """As many of this kind of work as paymock allows at once are running; `retry_after_s` says when to retry."""
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
 class NeverReached(Conflict):
     """A long-poll for a state the delivery can no longer reach: answered at once, not at the timeout."""
 

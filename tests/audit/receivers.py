@@ -31,7 +31,9 @@ FLAWS = {
     "crash_on_unknown": "answers 500 to an event type it does not know",
     "slow_first": "takes SLOW_S to answer the first payment.completed",
     "effect_first": "records the payment before verifying the signature",
+    "hold": "holds every webhook until release is set (at most HOLD_S): an audit that is still running",
 }
+HOLD_S = 20.0
 SLOW_S = 0.5
 
 
@@ -47,6 +49,8 @@ class Receiver:
         self.seen: set[str] = set()
         self.requests = 0
         self._slowed = False
+        self.release = threading.Event()
+        self.held = 0
         self._lock = threading.Lock()
         receiver = self
 
@@ -127,6 +131,10 @@ class Receiver:
         flaws = self.flaws
         with self._lock:
             self.requests += 1
+        if "hold" in flaws:
+            with self._lock:
+                self.held += 1
+            self.release.wait(HOLD_S)
         if "effect_first" in flaws:
             try:
                 early = json.loads(body)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -91,3 +93,32 @@ def test_a_request_the_contract_refuses_is_a_400(client, body: dict) -> None:
     r = client.post("/mock/v1/audit", json=body)
     assert r.status_code == 400, r.text
     assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_a_fifth_audit_at_once_is_a_429_with_retry_after(client) -> None:
+    held = [Receiver(SECRET, "hold") for _ in range(4)]
+    answers: list[int] = []
+
+    def audit(receiver: Receiver) -> None:
+        answers.append(client.post("/mock/v1/audit", json={"url": receiver.url}).status_code)
+
+    threads = [threading.Thread(target=audit, args=(r,)) for r in held]
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 20
+        while sum(r.held for r in held) < 4 and time.monotonic() < deadline:  # each audit's first webhook is in
+            time.sleep(0.02)
+        busy = client.post("/mock/v1/audit", json={"url": held[0].url})
+    finally:
+        for receiver in held:
+            receiver.release.set()
+        for thread in threads:
+            thread.join(30)
+        for receiver in held:
+            receiver.close()
+    assert busy.status_code == 429
+    assert busy.headers["Retry-After"] == "5"
+    assert "4 audits are running" in busy.json()["detail"]
+    assert answers == [200, 200, 200, 200]  # the four ran to their end
+    assert client.post("/mock/v1/audit", json={"url": "http://127.0.0.1:9/x"}).status_code == 409  # a slot again

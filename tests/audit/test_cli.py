@@ -90,6 +90,8 @@ def test_warnings_alone_exit_0() -> None:
         (["http://127.0.0.1:9/x", "--state-url", "http://127.0.0.1:9/{order_id}"], "go together"),
         (["http://127.0.0.1:9/x", "--timeout", "soon"], "'soon' is not a number of seconds"),
         (["http://127.0.0.1:9/x", "--format", "xml"], "invalid choice: 'xml'"),
+        (["http://127.0.0.1:9/\x01"], "Invalid non-printable ASCII character in URL"),
+        (["http://127.0.0.1:99999/x"], "Port out of range"),
     ],
 )
 def test_usage_errors_and_an_unreachable_url_exit_2_without_a_traceback(args: list[str], message: str) -> None:
@@ -134,3 +136,12 @@ def test_state_headers_go_with_the_state_reads_only() -> None:
     assert without.returncode == 0  # effects unread are warnings, not failures
     assert "WARN  valid-completed" in without.stdout and "answered 403" in without.stdout
     assert bad.returncode == 2 and "expected 'NAME: VALUE'" in bad.stderr and "k3y" not in bad.stderr
+
+
+def test_a_proxy_in_the_environment_is_not_used(sound: Receiver) -> None:
+    """The audit talks to the URL given, nothing between: a proxy variable (here one nothing listens at)
+    would otherwise take every request."""
+    proxy = {"HTTP_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9", "NO_PROXY": "", "no_proxy": ""}
+    done = paymock(sound.url, env=proxy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sound.requests == 12

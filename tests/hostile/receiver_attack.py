@@ -47,7 +47,7 @@ class Attack:
     rss_peak_mb: float = 0.0
     healthz_s: list[float] = field(default_factory=list)  # every probe's time while the attack ran
     creates: list[int] = field(default_factory=list)
-    answers: Counter[int] = field(default_factory=Counter)  # statuses of the control API's answers meanwhile
+    answers: Counter[int] = field(default_factory=Counter)  # statuses of the probes' answers meanwhile (0: none)
     duration_s: float = 0.0
     settled: bool = False
 
@@ -74,19 +74,30 @@ def attack(base_url: str, pid: int, url: str, tag: str, payments: int = PAYMENTS
         while time.monotonic() - started < deadline_s:
             figures.rss_peak_mb = max(figures.rss_peak_mb, rss_mb(pid))
             t0 = time.monotonic()
-            healthz = probe.get("/healthz")
+            _status(figures, probe, "/healthz")
             figures.healthz_s.append(time.monotonic() - t0)
-            figures.answers[healthz.status_code] += 1
             if all(f.done() for f in futures):
-                pending = probe.get("/mock/v1/deliveries", params={"state": "pending"})
-                figures.answers[pending.status_code] += 1
-                if pending.status_code == 200 and pending.json()["total"] == 0:
+                pending = _status(figures, probe, "/mock/v1/deliveries", {"state": "pending"})
+                if pending is not None and pending.status_code == 200 and pending.json()["total"] == 0:
                     figures.settled = True
                     break
             time.sleep(PROBE_EVERY_S)
         figures.creates = [f.result() for f in futures]
     figures.duration_s = time.monotonic() - started
     return figures
+
+
+def _status(
+    figures: Attack, probe: httpx.Client, path: str, params: dict[str, str] | None = None
+) -> httpx.Response | None:
+    """GET `path`, its status counted in `figures.answers`; a connection the server dropped counts as 0."""
+    try:
+        answer = probe.get(path, params=params)
+    except httpx.TransportError:
+        figures.answers[0] += 1
+        return None
+    figures.answers[answer.status_code] += 1
+    return answer
 
 
 def reads_after(base_url: str, tag: str, payments: int = PAYMENTS) -> tuple[Counter[int], list[dict[str, Any]]]:
