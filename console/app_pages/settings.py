@@ -85,10 +85,11 @@ if ui.session_id():
     )
     confirmed = st.checkbox("Yes, reset this session", key="reset_confirm")
 else:
-    st.subheader("Reset the global state")
+    st.subheader("Reset all state")
     st.caption(
-        "Forgets every payment and delivery of the global state, drops its run-time scenarios and activates "
-        "the default scenario (sessions keep theirs)."
+        "Forgets every payment and delivery, drops run-time scenarios and activates the default scenario; "
+        "every session is ended too (on a shared server: everyone's). To reset only your own work, open a "
+        "session on the Sessions page and reset it."
     )
-    confirmed = st.checkbox("Yes, reset the global state", key="reset_confirm")
+    confirmed = st.checkbox("Yes, reset everything on this server", key="reset_confirm")
 st.button("Reset", type="primary", disabled=not confirmed, on_click=_reset)

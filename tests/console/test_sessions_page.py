@@ -137,3 +137,19 @@ def test_the_delivery_log_of_all_sessions_names_each_deliverys_session(  # type:
     at.text_input(key="wh_typed").set_value("evt_completed_tx_b").run()
     assert not at.exception and texts(at, "error") == []
     assert any("evt_completed_tx_b" in m for m in texts(at, "markdown"))
+
+
+def test_reset_in_a_session_resets_only_that_session(console, server: PaymockClient, receiver) -> None:  # type: ignore[no-untyped-def]
+    assert server.create_payment("tx_global_keep", receiver.url("/hook/g")).status_code == 200
+    made = server.create_session(label="mine")
+    with server.in_session(made["session_id"]) as mine:
+        assert mine.create_payment("tx_mine_gone", receiver.url("/hook/m")).status_code == 200
+    at = console("settings")
+    at.sidebar.selectbox(key="session_view").set_value(made["session_id"]).run()
+    assert "Reset this session" in texts(at, "subheader")
+    at.checkbox(key="reset_confirm").check().run()
+    click(at, "Reset")
+    assert not at.exception
+    assert any("Reset: 1 payment(s)" in s for s in texts(at, "success")), texts(at, "success")
+    assert list(server.payments().json()["payments"]) == ["pay_tx_global_keep"]
+    assert server.get_session(made["session_id"])["payments"] == 0  # reset, still live
