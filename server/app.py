@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from .store.base import Store
 log = logging.getLogger("paymock")
 
 PROVIDER_BASE = "/api/v2"
+SESSION_SWEEP_S = 1.0
 
 
 def open_store(spec: str) -> Store:
@@ -85,9 +87,11 @@ def create_app(
             callback_hosts=settings.callback_hosts,
         )
         await provider.dispatcher.start()
+        sweeper = asyncio.create_task(_expire_sessions(provider), name="paymock-sessions")
         try:
             yield {"provider": provider, "settings": settings}
         finally:
+            sweeper.cancel()
             await provider.dispatcher.stop()
             store.close()
 
@@ -132,6 +136,17 @@ def create_app(
     # where FastAPI (the seed's framework) serves it: clients and tools that look there find the provider's
     app.add_url_rule("/openapi.json", "openapi", _spec_redirect, methods=["GET"])
     return app
+
+
+async def _expire_sessions(provider: Provider) -> None:
+    """End idle sessions (their payments, deliveries and retries) about when they expire; calls naming
+    an expired session are refused anyway, this frees what it held."""
+    while True:
+        await asyncio.sleep(SESSION_SWEEP_S)
+        try:
+            provider.expire()
+        except Exception:  # a store error now must not stop later sweeps
+            log.exception("ending expired sessions failed; trying again in %.0f s", SESSION_SWEEP_S)
 
 
 async def _healthz(_request: Any) -> JSONResponse:

@@ -24,15 +24,19 @@ from ..domain.errors import (
     NeverReached,
     NotFound,
     ScenarioNotFound,
+    TooMany,
     UnknownScenario,
     WaitTimeout,
 )
 from ..domain.limits import MAX_LISTED, first
 from ..domain.quoting import short
+from ..domain.sessions import SessionNotFound
 
 log = logging.getLogger("paymock.api")
 
 PROBLEM = "application/problem+json"
+# a problem type a client can tell apart from any other 404 (a payment of another session is a plain 404)
+SESSION_NOT_FOUND = "https://paymock.dev/problems/session-not-found"
 TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -77,11 +81,14 @@ def domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespons
         return problem(404, exc.detail, **listing_fields("known_scenarios", exc.known))
     if isinstance(exc, InvalidScenario):
         return problem(400, exc.detail, **listing_fields("errors", exc.errors))
+    if isinstance(exc, SessionNotFound):
+        return problem(404, exc.detail, type=SESSION_NOT_FOUND)
     if isinstance(exc, NeverReached):
         return problem(409, exc.detail, state=exc.state)
     if isinstance(exc, Busy):
         return problem(429, exc.detail, headers={"Retry-After": str(exc.retry_after_s)})
-    status = {NotFound: 404, Forbidden: 403, Conflict: 409, BadRequest: 400, WaitTimeout: 408}.get(type(exc), 400)
+    statuses = {NotFound: 404, Forbidden: 403, Conflict: 409, BadRequest: 400, WaitTimeout: 408, TooMany: 429}
+    status = statuses.get(type(exc), 400)
     return problem(status, exc.detail)
 
 

@@ -101,6 +101,8 @@ def _grade_status(outcome: Outcome, timeout_s: float, standard_verified: bool) -
     answer, expect = outcome.answer, outcome.case.expect
     said = describe(answer)
     family = _family(answer.status)
+    if not answer.sent:
+        return FAIL, said  # nothing to grade: the check did not run
     if expect is Expect.ACK:
         if family != "2xx":
             return FAIL, f"{said}: not an acknowledgement, so the provider retries it"
@@ -124,6 +126,8 @@ def _grade_status(outcome: Outcome, timeout_s: float, standard_verified: bool) -
                 "(deduping on webhook-id limits the harm to deliveries not seen before)"
             )
         return FAIL, f"{said}: {outcome.case.accepted}"
+    if answer.timed_out:
+        return FAIL, f"{said}: the provider gives up at its timeout and retries; answer 4xx at once"
     if family == "none":
         return FAIL, f"{said}: a dropped connection is retried by the provider; answer 4xx"
     return FAIL, f"{said}: expected a refusal (4xx)"

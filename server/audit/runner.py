@@ -33,6 +33,7 @@ class Answer:
     body: bytes = b""
     connect_failed: bool = False  # nothing listens there (or the host is unknown)
     timed_out: bool = False
+    sent: bool = True  # False: the audit's time limit came first, nothing was sent
 
 
 class Sender(Protocol):
@@ -112,6 +113,12 @@ def check_url(url: str, what: str) -> None:
         raise AuditError(f"{what} {url[:200]!r}: expected an http:// or https:// URL with a host")
     if parts.username or parts.password:
         raise AuditError(f"{what} must not carry credentials (user:password@)")
+    import httpx  # here, not at import: the audit's domain parts load without it
+
+    try:
+        httpx.URL(url)  # what the sender would refuse (e.g. control characters)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise AuditError(f"{what} {url[:200]!r}: {exc}") from None
 
 
 class Runner:
@@ -143,8 +150,8 @@ class Runner:
         outcomes: list[Outcome] = []
         for index, case in enumerate(cases):
             if self.monotonic() >= deadline:
-                answer = Answer(None, f"not sent: the audit's {self.max_total_s:g} s limit was reached", 0.0)
-                outcomes.append(Outcome(case, answer))
+                late = f"not sent: the audit's {self.max_total_s:g} s limit was reached"
+                outcomes.append(Outcome(case, Answer(None, late, 0.0, sent=False)))
                 continue
             before = await self._read_state(case, deadline) if self.state else None
             answer = await self.sender.request("POST", url, case.body, case.headers, self._cap(deadline))
@@ -207,6 +214,8 @@ class HttpSender:
             return Answer(None, f"no answer within {timeout_s:g} s", self._monotonic() - started, timed_out=True)
         except httpx.ConnectError as exc:
             return Answer(None, f"cannot connect ({exc})", self._monotonic() - started, connect_failed=True)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:  # checked before sending; kept as an answer
+            return Answer(None, f"cannot send there ({exc})", self._monotonic() - started, connect_failed=True)
         except httpx.TimeoutException:
             return Answer(None, f"no answer within {timeout_s:g} s", self._monotonic() - started, timed_out=True)
         except (httpx.HTTPError, OSError) as exc:

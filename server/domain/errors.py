@@ -29,6 +29,10 @@ class Conflict(DomainError):
     pass
 
 
+class TooMany(DomainError):
+    """A cap on live things (sessions) is reached; nothing was created. Answered 429: it frees up."""
+
+
 class Forbidden(DomainError):
     """A well-formed request this paymock is configured not to carry out (e.g. a callback host outside
     PAYMOCK_CALLBACK_HOSTS)."""

@@ -24,6 +24,12 @@ MAX_URL_BYTES = 8 * 1024
 MAX_QUERY_PARAMETERS = 64
 # Run-time scenarios (PUT /mock/v1/scenarios/{name}) one server keeps; scenario files do not count.
 MAX_RUNTIME_SCENARIOS = 1000
+# Live sessions (POST /mock/v1/sessions) one server keeps: past it a 429 until one ends or expires.
+MAX_SESSIONS = 256
+# order_ids and user_ids one session claims (each list; the contract's maxItems).
+MAX_SESSION_CLAIM_IDS = 100
+# Run-time scenarios one session keeps (the global session keeps MAX_RUNTIME_SCENARIOS).
+MAX_SESSION_SCENARIOS = 100
 # An error names at most this many items (errors, scenario names, parameters), then says how many.
 MAX_LISTED = 20
 

@@ -88,6 +88,7 @@ class Payment:
     status: str = PENDING
     confirmed_at: float | None = None
     failure_reason: str | None = None
+    session_id: str | None = None  # the session it was created in (None: global); never in webhooks
 
     @property
     def payment_id(self) -> str:

@@ -19,6 +19,7 @@ import httpx
 from ..domain.quoting import redact
 
 SCENARIO_HEADER = "X-Mock-Scenario"
+SESSION_HEADER = "X-Mock-Session"
 AUDIT_WAIT_S = 75.0  # the server caps an audit at 60 s: wait that long at least, whatever the client's timeout
 
 
@@ -73,13 +74,21 @@ def _given(params: Mapping[str, Any]) -> dict[str, Any]:
 class PaymockClient:
     """Both APIs over one connection pool; the bearer token lives in its default headers only."""
 
-    def __init__(self, base_url: str, *, auth_token: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, *, auth_token: str | None = None, timeout: float = 30.0, session: str | None = None
+    ) -> None:
         headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else {}
+        if session:  # every call acts in that session (X-Mock-Session)
+            headers[SESSION_HEADER] = session
         self.base_url = base_url.rstrip("/")
+        self.session = session
+        self._auth_token = auth_token
+        self._timeout = timeout
         self.http: httpx.Client = _Http(base_url=self.base_url, headers=headers, timeout=timeout)
 
     def __repr__(self) -> str:  # never the headers: they hold the token
-        return f"PaymockClient({redact(self.base_url)!r})"
+        bound = f", session={self.session!r}" if self.session else ""
+        return f"PaymockClient({redact(self.base_url)!r}{bound})"
 
     def close(self) -> None:
         self.http.close()
@@ -141,6 +150,43 @@ class PaymockClient:
         if state_url is not None or state_field is not None:
             body["state"] = {"url": state_url, "field": state_field}
         return self._control("POST", "/audit", json=body, timeout=AUDIT_WAIT_S)
+
+    # sessions: isolated views inside one server (POST /mock/v1/sessions)
+    def create_session(
+        self,
+        label: str | None = None,
+        claims: Mapping[str, Any] | None = None,
+        idle_timeout_s: int | None = None,
+    ) -> dict[str, Any]:
+        """Open a session; `claims`: {"tx_id_prefix": str, "order_ids": [int], "user_ids": [int]} (any of
+        them) takes provider calls that name no session but carry those values. Returns the Session."""
+        body: dict[str, Any] = {}
+        if label is not None:
+            body["label"] = label
+        if claims is not None:
+            body["claims"] = dict(claims)
+        if idle_timeout_s is not None:
+            body["idle_timeout_s"] = idle_timeout_s
+        return self._control("POST", "/sessions", json=body)
+
+    def list_sessions(self, *, offset: int | None = None, limit: int | None = None) -> dict[str, Any]:
+        """The live sessions, oldest first: {"sessions": [...], "total": n, "next_offset": ...}."""
+        return self._control("GET", "/sessions", params=_given({"offset": offset, "limit": limit}))
+
+    def get_session(self, session_id: str) -> dict[str, Any]:
+        return self._control("GET", f"/sessions/{_segment(session_id)}")
+
+    def set_claims(self, session_id: str, claims: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace what the session claims (409 PaymockError if another live session claims any of it)."""
+        return self._control("PUT", f"/sessions/{_segment(session_id)}/claims", json=dict(claims))
+
+    def end_session(self, session_id: str) -> dict[str, Any]:
+        """End it: its payments and deliveries are removed, its retries cancelled."""
+        return self._control("DELETE", f"/sessions/{_segment(session_id)}")
+
+    def in_session(self, session_id: str) -> PaymockClient:
+        """A new client (same URL, token and timeout) whose every call acts in `session_id`; close it too."""
+        return PaymockClient(self.base_url, auth_token=self._auth_token, timeout=self._timeout, session=session_id)
 
     def health(self) -> dict[str, Any]:
         return self._control("GET", "/health")

@@ -90,6 +90,8 @@ def test_warnings_alone_exit_0() -> None:
         (["http://127.0.0.1:9/x", "--state-url", "http://127.0.0.1:9/{order_id}"], "go together"),
         (["http://127.0.0.1:9/x", "--timeout", "soon"], "'soon' is not a number of seconds"),
         (["http://127.0.0.1:9/x", "--format", "xml"], "invalid choice: 'xml'"),
+        (["http://127.0.0.1:9/\x01"], "Invalid non-printable ASCII character in URL"),
+        (["http://127.0.0.1:99999/x"], "Port out of range"),
     ],
 )
 def test_usage_errors_and_an_unreachable_url_exit_2_without_a_traceback(args: list[str], message: str) -> None:

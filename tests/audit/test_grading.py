@@ -121,6 +121,9 @@ def test_answer_time_fails_with_each_late_answer_and_its_time() -> None:
     assert report.check("valid-completed").grade == "fail"  # a late 2xx is no acknowledgement
     assert "over the provider's 2 s timeout" in report.check("valid-completed").detail
     assert report.check("wrong-key").grade == "pass"
+    assert report.check("not-json").detail == (
+        "no answer within 3 s: the provider gives up at its timeout and retries; answer 4xx at once"
+    )
     fast = _graded(_outcome("valid-completed", 200, elapsed=0.004), _outcome("wrong-key", 401, elapsed=0.02))
     assert fast.check("answer-time").grade == "pass"
     assert fast.check("answer-time").detail == "slowest answer 20 ms (wrong-key); timeout 5 s"
@@ -204,6 +207,9 @@ def test_the_runner_stops_sending_at_its_total_time_limit() -> None:
     assert sender.limits == [5.0, 3.0, 1.0]  # each request's own limit ends with the audit's, not later
     assert [o.answer.status for o in outcomes[3:]] == [None] * (len(CASES) - 3)
     assert outcomes[-1].answer.error == "not sent: the audit's 5 s limit was reached"
+    report = grade("http://127.0.0.1:1/hook", outcomes, 5.0)
+    assert report.check("not-json").grade == "fail"
+    assert report.check("not-json").detail == "not sent: the audit's 5 s limit was reached"  # no advice on it
 
 
 def test_the_runner_refuses_to_start_on_a_url_nothing_listens_at() -> None:
