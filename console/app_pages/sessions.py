@@ -9,7 +9,7 @@ import streamlit as st
 
 from paymock_console import problems, sessions, ui, views
 
-COLUMNS = ["session_id", "label", "claims", "age", "idle_expiry_in", "payments", "deliveries"]
+COLUMNS = ["session_id", "label", "claims", "age", "expires_in", "payments", "deliveries"]
 
 
 def _open() -> None:
@@ -84,7 +84,7 @@ def rows(live: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "label": s["label"],
             "claims": sessions.claims_text(s["claims"]),
             "age": sessions.age_text(s["created_at"], now),
-            "idle_expiry_in": sessions.age_text(s["expires_at"], now),
+            "expires_in": sessions.age_text(s["expires_at"], now),
             "payments": s["payments"],
             "deliveries": s["deliveries"],
         }
