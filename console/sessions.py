@@ -82,3 +82,5 @@ def picker() -> None:
         format_func=names.__getitem__,
         help="Every page's calls go to the picked session (X-Mock-Session). Open your own on the Sessions page.",
     )
+    if ui.view() == ui.ALL:
+        st.caption("Payments and webhooks of every session are listed; actions act on the global state.")
