@@ -1,7 +1,8 @@
 """Issue 16's failing case, run as CI runs it: one `paymock serve`, one test module, serially and under
 `pytest -n 4` (pytest-xdist), through the pytest plugin's `--paymock-url`. The module
-(xdist_suite/test_sixteen_tests.py) passes both ways (and under xdist in-process), and the server's global state, which the plugin did
-not create, is left as it was: the tests ran in their own sessions and ended them.
+(xdist_suite/test_sixteen_tests.py) passes both ways, and the server's global state, which the plugin
+did not create, is left as it was: the tests ran in their own sessions and ended them. It passes under
+xdist in-process too (each worker its own server).
 """
 
 from __future__ import annotations
