@@ -80,6 +80,8 @@ class Provider:
         session = self.routed(session_header, request)
         scenario = session.book.select(scenario_header, request)
         await self.misbehave(scenario, "create", session)
+        if session.session_id is not None and self.sessions.find(session.session_id) is not session:
+            raise SessionNotFound(session.session_id)  # ended during the injected latency: store nothing for it
         tx_id = request["tx_id"]
         existing = self.store.get_payment(payment_id_for(tx_id))
         if existing is not None:
