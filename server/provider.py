@@ -22,7 +22,10 @@ from .domain.scenarios.model import Scenario
 from .domain.scenarios.registry import ScenarioBook
 from .domain.sessions import Claims, Session, SessionNotFound, Sessions, new_session_id
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
-from .store.base import Store
+from .store.base import ALL_SESSIONS, Store
+
+# every pending delivery of a session, however many (a bound only because listings take one)
+MAX_DELIVERIES_LISTED = 1 << 62
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,7 +358,8 @@ class Provider:
         return removed
 
     def _clear_session(self, session_id: str) -> tuple[int, int]:
-        pending = [d.delivery_id for d in self.store.pending_deliveries() if d.session_id == session_id]
+        waiting, _ = self.store.list_deliveries(session=session_id, state=dl.PENDING, limit=MAX_DELIVERIES_LISTED)
+        pending = [d.delivery_id for d in waiting]
         removed = self.store.clear_session(session_id)
         self.dispatcher.forget(pending)
         return removed
@@ -404,7 +408,7 @@ class Provider:
             self.sessions.adopt(session)
 
     def health(self) -> dict[str, Any]:
-        counts = self.store.counts()
+        counts = self.store.counts(ALL_SESSIONS)
         return {
             "status": "ok",
             "uptime_s": round(time.monotonic() - self.started_at, 3),
@@ -413,6 +417,7 @@ class Provider:
             "active_scenario": self.book.active_name,
             "payments": sum(counts.values()),
             "deliveries_pending": len(self.store.pending_deliveries()),
+            "sessions": len(self.sessions),
         }
 
     # internals

@@ -244,3 +244,19 @@ def test_an_idle_session_expires_with_its_data_and_retries(receiver):
         # its claim is free: the same user_id now goes to the global session
         client.post("/api/v2/payments", json=payment_body("after", receiver.url("/"), user_id=5))
         assert list(client.get("/api/v2/pending-payments").json()["payments"]) == ["pay_after"]
+
+
+def test_health_counts_every_session(client, receiver):
+    a = _open(client)["session_id"]
+    client.post("/api/v2/payments", json=payment_body("h-a", receiver.url("/")), headers={S: a})
+    client.post("/api/v2/payments", json=payment_body("h-g", receiver.url("/")))
+    health = client.get("/mock/v1/health").json()
+    assert health["sessions"] == 1 and health["payments"] == 2
+    assert client.get("/mock/v1/sessions/" + a).json()["payments"] == 1
+
+
+def test_the_session_header_twice_is_a_400(client):
+    a = _open(client)["session_id"]
+    b = _open(client)["session_id"]
+    answer = client.get("/mock/v1/active-scenario", headers=[(S, a), (S, b)])
+    assert answer.status_code == 400 and "sent 2 times" in answer.json()["detail"]
