@@ -6,6 +6,7 @@ Handlers call these methods; they raise domain errors that the API layer turns i
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from .domain.scenarios.registry import ScenarioBook
 from .domain.sessions import Claims, Session, SessionNotFound, Sessions, new_session_id
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
 from .store.base import ALL_SESSIONS, Store
+
+log = logging.getLogger("paymock.sessions")
 
 # every pending delivery of a session, however many (a bound only because listings take one)
 MAX_DELIVERIES_LISTED = 1 << 62
@@ -365,8 +368,13 @@ class Provider:
         return removed
 
     def _touch(self, session: Session) -> None:
-        if self.sessions.touch(session):
+        if not self.sessions.touch(session):
+            return
+        try:
             self._save_session(session)
+        except Exception:  # the renewal holds in memory; a store that fails now must not fail the call
+            session.saved_used_at = 0.0  # written again on the next call
+            log.warning("could not store the renewal of %s", session.session_id, exc_info=True)
 
     def _save_session(self, session: Session) -> None:
         self.store.save_session(
