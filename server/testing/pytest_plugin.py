@@ -236,7 +236,7 @@ def paymock_session(
     request: pytest.FixtureRequest, paymock_server: PaymockServer, _paymock_control: PaymockClient
 ) -> Iterator[dict[str, Any] | None]:
     """The test's own paymock session, ended at teardown (its payments and deliveries go with it);
-    None for a test without claims on the in-process server, which runs in its reset global state."""
+    None for a test without a `paymock` marker on the in-process server: it runs in the reset global state."""
     from .client import PaymockError
 
     asked = _session_request(request)

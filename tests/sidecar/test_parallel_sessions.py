@@ -1,13 +1,15 @@
 """Issue 16's failing case, run as CI runs it: one `paymock serve`, one test module, serially and under
 `pytest -n 4` (pytest-xdist), through the pytest plugin's `--paymock-url`. The module
-(xdist_suite/test_sixteen_tests.py) passes both ways, and the server's global state, which the plugin did
-not create, is left as it was: the tests ran in their own sessions and ended them.
+(xdist_suite/test_sixteen_tests.py) passes both ways, and the server's global state, which the plugin
+did not create, is left as it was: the tests ran in their own sessions and ended them. It passes under
+xdist in-process too (each worker its own server).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import httpcore  # noqa: F401  # loaded before pytester runs: see tests/sidecar/test_pytest_plugin.py
 import pytest
 
 from paymock.testing.client import PaymockClient
@@ -51,3 +53,15 @@ def test_sixteen_tests_pass_serially_and_under_xdist_on_one_shared_server(
             assert global_view.list_sessions()["total"] == 0  # every test's session was ended at teardown
     finally:
         server.stop()
+
+
+def test_the_module_also_passes_under_xdist_in_process(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --paymock-url each worker serves its own paymock in-process, reset before each test as before."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(test_sixteen=SUITE.read_text())
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "paymock.testing.pytest_plugin", "-p", "xdist", "-n", "2"
+    )
+    result.assert_outcomes(passed=TESTS)
