@@ -7,6 +7,7 @@ token lives in the httpx client's default headers only: it is never logged, form
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ DEFAULT_API_URL = "http://localhost:9002"
 DEFAULT_TIMEOUT_S = 60.0
 # Listing everything at once is the seed's behaviour; the console caps it so a long session stays fast.
 LISTING_LIMIT = 1000
+MAX_WAIT_MS = 2_000  # the longest one wait-for-delivery request waits (timeout_ms maximum in control.yaml)
 
 
 class ApiError(Exception):
@@ -31,12 +33,14 @@ class ApiError(Exception):
         title: str | None = None,
         detail: str | None = None,
         errors: list[str] | None = None,
+        state: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.title = title
         self.detail = detail
         self.errors = errors or []
+        self.state = state  # wait-for-delivery's 409: the state the delivery is in
 
     @property
     def message(self) -> str:
@@ -57,7 +61,8 @@ def _problem(response: httpx.Response) -> ApiError:
         hint = "the server requires a bearer token; set it on the Settings page"
         detail = f"{detail} ({hint})" if detail else hint
     text = f"{response.status_code} {title}" + (f": {detail}" if detail else "")
-    return ApiError(text, status=response.status_code, title=title, detail=detail, errors=errors)
+    state = body.get("state") if isinstance(body.get("state"), str) else None
+    return ApiError(text, status=response.status_code, title=title, detail=detail, errors=errors, state=state)
 
 
 def _seg(value: str) -> str:
@@ -152,27 +157,36 @@ class PaymockClient:
     def wait_for_delivery(
         self,
         *,
-        delivery_id: str | None = None,
-        payment_id: str | None = None,
-        tx_id: str | None = None,
+        payment_id: str,
         event: str | None = None,
         state: str = "settled",
         min_attempts: int | None = None,
         timeout_ms: int = 10_000,
     ) -> dict[str, Any]:
+        """Long-poll for the payment's delivery, in requests of at most MAX_WAIT_MS, until `timeout_ms`."""
         params = {
-            "delivery_id": delivery_id,
-            "payment_id": payment_id,
-            "tx_id": tx_id,
+            "tx_id": payment_id.removeprefix("pay_"),  # payment ids are pay_<tx_id>
             "event": event,
             "state": state,
             "min_attempts": min_attempts,
-            "timeout_ms": timeout_ms,
         }
-        # the long-poll may legitimately take timeout_ms: give the HTTP call a little more than that
-        return self._call(
-            "GET", f"{CONTROL}/wait-for-delivery", params=params, timeout=max(self.timeout_s, timeout_ms / 1000 + 5)
-        )
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            params["timeout_ms"] = min(left_ms, MAX_WAIT_MS)
+            try:
+                # the long-poll may legitimately take timeout_ms: give the HTTP call a little more than that
+                return self._call(
+                    "GET",
+                    f"{CONTROL}/wait-for-delivery",
+                    params=params,
+                    timeout=max(self.timeout_s, MAX_WAIT_MS / 1000 + 5),
+                )
+            except ApiError as exc:
+                # no delivery yet, one still pending, or attempts still to count: it may yet get there
+                may_move = exc.status == 404 or exc.state == "pending" or (exc.status == 409 and state == "attempted")
+                if not may_move or time.monotonic() >= deadline:
+                    raise
 
     def scenarios(self) -> dict[str, Any]:
         return self._call("GET", f"{CONTROL}/scenarios")

@@ -15,7 +15,7 @@ from .delivery.dispatcher import Dispatcher
 from .domain import deliveries as dl
 from .domain.clock import Clock
 from .domain.deliveries import Delivery
-from .domain.errors import BadRequest, Conflict, InjectedFailure, NotFound
+from .domain.errors import Conflict, InjectedFailure, NotFound, WaitTimeout
 from .domain.payments import PENDING, Payment, check_callback_url, payment_id_for
 from .domain.scenarios.model import Scenario
 from .domain.scenarios.registry import ScenarioBook
@@ -160,33 +160,23 @@ class Provider:
         return await self.dispatcher.send_now(delivery, payment)
 
     async def wait(
-        self,
-        *,
-        delivery_id: str | None,
-        tx_id: str | None,
-        event: str | None,
-        state: str,
-        min_attempts: int,
-        timeout_s: float,
-    ) -> tuple[Delivery | None, str]:
-        """Wait for a delivery to reach `state`; returns it (or None) and where it stands."""
-        if delivery_id:
-            tx_id = delivery_id.split("_", 2)[2]
-        if tx_id is None:
-            raise BadRequest("name a delivery_id, payment_id or tx_id")
+        self, *, tx_id: str, event: str | None, state: str, min_attempts: int, timeout_s: float, asked: str
+    ) -> Delivery:
+        """The payment's latest delivery (of `event`) once it is in `state` with `min_attempts` attempts.
+
+        NotFound if it has no such delivery when the time is up, WaitTimeout if it is in another state;
+        `asked` is how the caller put it, for those messages."""
 
         def current() -> Delivery | None:
-            if delivery_id:
-                return self.store.get_delivery(delivery_id)
             found = [d for d in self.store.deliveries_for(tx_id) if event is None or d.event == event]
             return found[-1] if found else None
 
         def reached() -> Delivery | None:
             d = current()
-            if d is None:
+            if d is None or len(d.attempts) < min_attempts:
                 return None
-            if state == "attempted":
-                ok = len(d.attempts) >= min_attempts
+            if state == "attempted":  # any state: only the attempts count
+                ok = True
             elif state == "settled":
                 ok = d.state in dl.SETTLED
             else:
@@ -195,18 +185,16 @@ class Provider:
 
         found = await self.dispatcher.wait_for(tx_id, reached, timeout_s)
         if found is not None:
-            return found, found.state
+            return found
         d = current()
         if d is None:
-            where = "no delivery yet"
-        else:
-            where = f"state {d.state} after {len(d.attempts)} attempt(s)"
-            if d.attempts:  # why it is not there yet: the receiver's answer, or why none came
-                last = d.attempts[-1]
-                where += (
-                    f"; the last one got {last.status_code}" if last.status_code else f"; the last one: {last.error}"
-                )
-        return None, where
+            of = f" of {event}" if event else ""
+            raise NotFound(f"{asked}: payment {payment_id_for(tx_id)!r} has no delivery{of} yet")
+        where = f"state {d.state} after {len(d.attempts)} attempt(s)"
+        if d.attempts:  # why it is not there yet: the receiver's answer, or why none came
+            last = d.attempts[-1]
+            where += f"; the last one got {last.status_code}" if last.status_code else f"; the last one: {last.error}"
+        raise WaitTimeout(f"{asked}: delivery {d.delivery_id!r} is in {where}", d.state)
 
     def reset(self) -> tuple[int, int]:
         self.dispatcher.clear()

@@ -34,10 +34,8 @@ TITLES = {
     401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
-    408: "Request Timeout",
     409: "Conflict",
     415: "Unsupported Media Type",
-    422: "Unknown Scenario",
     429: "Too Many Requests",
     500: "Internal Server Error",
     502: "Bad Gateway",
@@ -58,13 +56,15 @@ def domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespons
     if isinstance(exc, InjectedFailure):
         headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
         return problem(exc.status, exc.detail, headers=headers, title="Injected " + TITLES.get(exc.status, "Error"))
-    if isinstance(exc, UnknownScenario):
-        return problem(422, exc.detail, known_scenarios=exc.known)
-    if isinstance(exc, ScenarioNotFound):
+    if isinstance(exc, UnknownScenario | ScenarioNotFound):
+        # 404 (the scenario named does not exist), not 422: the request is well-formed, and whether a
+        # name exists is state a schema cannot list (scenarios are created at run time)
         return problem(404, exc.detail, known_scenarios=exc.known)
     if isinstance(exc, InvalidScenario):
         return problem(400, exc.detail, errors=exc.errors)
-    status = {NotFound: 404, Conflict: 409, BadRequest: 400, WaitTimeout: 408}.get(type(exc), 400)
+    if isinstance(exc, WaitTimeout):
+        return problem(409, exc.detail, state=exc.state)
+    status = {NotFound: 404, Conflict: 409, BadRequest: 400}.get(type(exc), 400)
     return problem(status, exc.detail)
 
 
