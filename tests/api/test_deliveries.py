@@ -39,8 +39,11 @@ def test_filters_and_payment_detail(client, receiver):
     detail = client.get("/mock/v1/payments/pay_bad_1").json()
     assert detail["payment"]["scenario"] == "webhook-short-retries"
     assert len(detail["deliveries"][0]["attempts"]) == 3
+    # filters combine: two payments' ids match nothing (a schema-valid query is answered, not refused)
     both = client.get("/mock/v1/deliveries", params={"payment_id": "pay_ok_1", "tx_id": "bad_1"})
-    assert both.status_code == 400
+    assert both.status_code == 200 and both.json() == {"total": 0, "next_offset": None, "deliveries": []}
+    same = client.get("/mock/v1/deliveries", params={"payment_id": "pay_bad_1", "tx_id": "bad_1"}).json()
+    assert [d["tx_id"] for d in same["deliveries"]] == ["bad_1"]
 
 
 def test_redeliver_a_failed_delivery_completes_the_payment(client, receiver):
@@ -50,7 +53,7 @@ def test_redeliver_a_failed_delivery_completes_the_payment(client, receiver):
         json=payment_body("tx_x", receiver.url("/x")),
         headers={"X-Mock-Scenario": "webhook-short-retries"},
     )
-    waited = client.get("/mock/v1/wait-for-delivery", params={"payment_id": "pay_tx_x", "state": "failed"})
+    waited = client.get("/mock/v1/wait-for-delivery", params={"tx_id": "tx_x", "state": "failed"})
     assert waited.status_code == 200
     receiver.status_for_path.clear()
     again = client.post("/mock/v1/deliveries/evt_completed_tx_x/redeliver").json()
@@ -59,12 +62,28 @@ def test_redeliver_a_failed_delivery_completes_the_payment(client, receiver):
     assert client.get("/api/v2/pending-payments").json()["payments"]["pay_tx_x"]["status"] == "PAYMENT_COMPLETED"
 
 
-def test_wait_times_out_with_408_saying_where_it_is(client):
+def test_wait_ends_with_404_when_no_delivery_came(client):
     r = client.get("/mock/v1/wait-for-delivery", params={"tx_id": "never", "timeout_ms": 50})
-    assert r.status_code == 408
-    assert "no delivery yet" in r.json()["detail"]
-    assert client.get("/mock/v1/wait-for-delivery", params={"tx_id": "a", "payment_id": "pay_a"}).status_code == 400
-    assert client.get("/mock/v1/wait-for-delivery").status_code == 400
+    assert r.status_code == 404
+    assert r.json()["detail"] == "not settled within 50 ms: payment 'pay_never' has no delivery yet"
+    r = client.get("/mock/v1/wait-for-delivery", params={"tx_id": "never", "event": "payment.failed", "timeout_ms": 0})
+    assert "has no delivery of payment.failed yet" in r.json()["detail"]
+
+
+def test_wait_ends_with_409_naming_the_state_it_is_in(client):
+    """A delivery not sent yet when the time is up: 409, with where it stands."""
+    late = {"description": "held a day", "webhook": {"delay_ms": 86_400_000}}
+    assert client.put("/mock/v1/scenarios/qa-held", json=late).status_code == 201
+    body = payment_body("tx_slow", "http://127.0.0.1:9/never-reached")
+    assert client.post("/api/v2/payments", json=body, headers={"X-Mock-Scenario": "qa-held"}).status_code == 200
+    r = client.get("/mock/v1/wait-for-delivery", params={"tx_id": "tx_slow", "state": "acknowledged", "timeout_ms": 0})
+    assert r.status_code == 409, r.text
+    problem = r.json()
+    assert problem["state"] == "pending"
+    assert (
+        problem["detail"]
+        == "not acknowledged within 0 ms: delivery 'evt_completed_tx_slow' is in state pending after 0 attempt(s)"
+    )
 
 
 def test_unknown_delivery_and_payment_are_404(client):
