@@ -14,7 +14,7 @@ import pytest
 
 from paymock.testing.process import ServerProcess
 from paymock.testing.receiver import WebhookReceiver
-from tests.conftest import SERVER_ENV, payment_body
+from tests.conftest import SERVER_ENV, payment_body, wait_for_delivery
 
 
 @pytest.fixture(scope="module", params=["memory", "sqlite"])
@@ -100,10 +100,8 @@ def test_redeliver_while_a_retry_is_running(base_url: str, receiver: WebhookRece
         _together(5, lambda c: c.post(base_url + "/mock/v1/deliveries/evt_completed_rr_tx/redeliver"))
     )
     assert {r.status_code for r in answers} == {200}
-    found = httpx.get(
-        base_url + "/mock/v1/wait-for-delivery",
-        params={"delivery_id": "evt_completed_rr_tx", "state": "acknowledged", "timeout_ms": 5000},
-    )
+    with httpx.Client(base_url=base_url) as http:
+        found = wait_for_delivery(http, 5.0, tx_id="rr_tx", event="payment.completed", state="acknowledged")
     assert found.status_code == 200
     time.sleep(0.6)  # let every attempt still in flight finish and be recorded
     delivery = _delivery(base_url, "evt_completed_rr_tx")
