@@ -7,7 +7,8 @@ A side is what `bench/ab.py` takes: KEY=VALUE,... for the paymock process (the e
 defaults), `python:PATH[,KEY=VALUE...]` for paymock served by another interpreter (a venv holding
 another commit, or one with only `pip install .`, as the image has), or `baseline:connexion` /
 `baseline:starlette`. Each round starts every side once, in an order that rotates, and times the process
-start to the first 200 on /healthz (`bench.run.Proc`). Start-up differences of tens of milliseconds
+start to the first 200 on /healthz (`bench.run.Proc`), and the CPU time (user + system) the server process
+used until then, which the machine's other load moves less than wall time. Start-up differences of tens of milliseconds
 drown in this machine's noise unless the sides take turns; the paired differences to the first side
 (same round) are printed with the medians. Writes bench/results/ready-<time>.json.
 
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.instructions and shutil.which("valgrind") is None:
         parser.error("--instructions needs valgrind on PATH (apt-get install valgrind)")
     starts: dict[int, list[float]] = {i: [] for i in range(len(args.sides))}
+    cpus: dict[int, list[float]] = {i: [] for i in range(len(args.sides))}
     for round_no in range(args.rounds):
         order = [(round_no + k) % len(args.sides) for k in range(len(args.sides))]
         for i in order:
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 proc.start()
                 starts[i].append(proc.ready_s)
+                cpus[i].append(proc.ready_cpu_s)
             finally:
                 proc.stop()
         row = "  ".join(f"{starts[i][-1]:.3f}" for i in range(len(args.sides)))
@@ -92,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, side in enumerate(args.sides):
         q1, med, q3 = quartiles(starts[i])
         diffs = [b - a for a, b in zip(starts[0], starts[i], strict=True)]
+        cpu = statistics.median(cpus[i])
         rows.append(
             {
                 "side": side or "(defaults)",
@@ -99,15 +103,19 @@ def main(argv: list[str] | None = None) -> int:
                 "iqr_s": [round(q1, 3), round(q3, 3)],
                 "paired_diff_to_first_s": round(statistics.median(diffs), 3),
                 "starts_s": [round(s, 3) for s in starts[i]],
+                "cpu_median_s": round(cpu, 3),
+                "cpu_ratio_to_first": round(cpu / statistics.median(cpus[0]), 3),
+                "cpu_s": [round(c, 3) for c in cpus[i]],
             }
         )
         if counts:
             rows[-1]["instructions"] = counts[i]
             rows[-1]["instructions_ratio_to_first"] = round(counts[i] / counts[0], 4)
-    print(f"\n{'side':<50} {'median':>8} {'IQR':>15} {'vs first':>9}")
+    print(f"\n{'side':<50} {'median':>8} {'IQR':>15} {'vs first':>9} {'CPU':>7} {'CPU/first':>9}")
     for row in rows:
         iqr = f"{row['iqr_s'][0]:.3f}-{row['iqr_s'][1]:.3f}"
         line = f"{row['side'][-50:]:<50} {row['median_s']:>8.3f} {iqr:>15} {row['paired_diff_to_first_s']:>+9.3f}"
+        line += f" {row['cpu_median_s']:>7.3f} {row['cpu_ratio_to_first']:>8.3f}x"
         if counts:
             line += f" {row['instructions'] / 1e6:>9.1f} M instr ({row['instructions_ratio_to_first']:.3f}x)"
         print(line)

@@ -71,6 +71,7 @@ class Proc:
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     ready_s: float = 0.0
+    ready_cpu_s: float = 0.0  # the server's own CPU time (user + system) to its first 200: less noisy than wall time
     log: Any = None
 
     @property
@@ -93,6 +94,7 @@ class Proc:
                 try:
                     if client.get(self.url + "/healthz").status_code == 200:
                         self.ready_s = time.monotonic() - started
+                        self.ready_cpu_s = cpu_seconds(self.process.pid)
                         return self
                 except httpx.HTTPError:
                     time.sleep(0.005)

@@ -27,9 +27,9 @@ from typing import Any
 
 import yaml
 
-from paymock.resources import load_yaml
+from paymock import PaymockClient, PaymockError, checked, load_yaml
 
-from .client import ApiError, PaymockClient
+from . import problems
 
 ACTIONS = ("create", "wait", "confirm", "check", "set_active")
 EXPECT_KEYS: dict[str, set[str]] = {
@@ -50,6 +50,10 @@ MAX_COUNT = 50  # payments per create step: a script is a probe, not a load test
 MAX_WAIT_MS = 120_000  # a script's wait; the client asks in long-polls of at most 2 s until then
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 TX_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
+
+
+class StepError(Exception):
+    """A step that cannot run as written (it acts on payments no step created)."""
 
 
 class ScriptError(ValueError):
@@ -213,7 +217,7 @@ class _Runner:
 
     def _need_batch(self) -> list[str]:
         if not self.batch:
-            raise ApiError("no payments to act on: put a `create` step first")
+            raise StepError("no payments to act on: put a `create` step first")
         return self.batch
 
     def _create(self, index: int, step: Step, failures: list[str]) -> str:
@@ -222,15 +226,16 @@ class _Runner:
         statuses = []
         for n in range(1, p.get("count", 1) + 1):
             tx_id = f"{p.get('tx_id_prefix', 'qa')}_{self.run_id}_{index}_{n}"
-            body = {
-                "version": "v2",
-                "tx_id": tx_id,
-                "order_id": p.get("order_id", 1000 + n),
-                "user_id": p.get("user_id", 1),
-                "amount": p.get("amount", 1000),
-                "callback_url": str(p.get("callback_url") or self.callback_url).replace("{tx_id}", tx_id),
-            }
-            answer = self.client.create_payment(body, p.get("scenario"))
+            answer = checked(
+                self.client.create_payment(
+                    tx_id,
+                    str(p.get("callback_url") or self.callback_url).replace("{tx_id}", tx_id),
+                    order_id=p.get("order_id", 1000 + n),
+                    user_id=p.get("user_id", 1),
+                    amount=p.get("amount", 1000),
+                    scenario=p.get("scenario"),
+                )
+            )
             self.batch.append(answer["payment_id"])
             statuses.append(answer["status"])
             _expect_equal(failures, f"{tx_id} status", exp.get("status"), answer["status"])
@@ -249,12 +254,10 @@ class _Runner:
                     payment_id=payment_id,
                     event=p.get("event"),
                     state=p.get("state", "settled"),
-                    min_attempts=p.get("min_attempts"),
-                    timeout_ms=p.get("timeout_ms", 10_000),
+                    min_attempts=p.get("min_attempts", 1),
+                    timeout=p.get("timeout_ms", 10_000) / 1000,
                 )
-            except ApiError as exc:
-                if exc.status is None:
-                    raise
+            except PaymockError as exc:  # no answer at all is not this payment's failure: it propagates
                 failures.append(f"{payment_id}: {exc.detail or exc}")
                 continue
             attempts = delivery["attempt_count"]
@@ -272,14 +275,14 @@ class _Runner:
             if missing:
                 failures.append(f"{payment_id} faults: expected {missing}, got {delivery['faults']}")
             if exp.get("payment_status") is not None:
-                status = self.client.payment_detail(payment_id)["payment"]["status"]
+                status = self.client.payment(payment_id)["payment"]["status"]
                 _expect_equal(failures, f"{payment_id} payment status", exp["payment_status"], status)
         return "; ".join(seen) or "no delivery reached the state"
 
     def _confirm(self, _index: int, step: Step, failures: list[str]) -> str:
         done = []
         for payment_id in self._need_batch():
-            answer = self.client.confirm_payment(payment_id, step.params.get("scenario"))
+            answer = checked(self.client.confirm_payment(payment_id, scenario=step.params.get("scenario")))
             done.append(f"{payment_id} {answer['status']}")
             _expect_equal(failures, f"{payment_id} status", step.expect.get("status"), answer["status"])
         return "confirmed " + ", ".join(done)
@@ -287,7 +290,7 @@ class _Runner:
     def _check(self, _index: int, step: Step, failures: list[str]) -> str:
         exp, seen = step.expect, []
         for payment_id in self._need_batch():
-            detail = self.client.payment_detail(payment_id)
+            detail = self.client.payment(payment_id)
             payment = detail["payment"]
             seen.append(f"{payment_id} {payment['status']} ({len(detail['deliveries'])} deliveries)")
             _expect_equal(failures, f"{payment_id} status", exp.get("payment_status"), payment["status"])
@@ -299,7 +302,7 @@ class _Runner:
         return "; ".join(seen)
 
     def _set_active(self, _index: int, step: Step, _failures: list[str]) -> str:
-        return f"active scenario is now {self.client.set_active_scenario(step.params['name'])}"
+        return f"active scenario is now {self.client.set_scenario(step.params['name'])}"
 
 
 def run_script(
@@ -319,9 +322,10 @@ def run_script(
         else:
             try:
                 result = runner.step(index, step)
-            except ApiError as exc:
-                result = StepResult(index, step.title, False, str(exc), [str(exc), *exc.errors])
-                if exc.status is None:
+            except (StepError, *problems.FAILED) as exc:
+                text = problems.message(exc, client.base_url)
+                result = StepResult(index, step.title, False, text, [text, *problems.named_errors(exc)])
+                if problems.unreachable(exc):
                     unreachable = "the server could not be reached"
         results.append(result)
         if on_step is not None:

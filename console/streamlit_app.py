@@ -1,7 +1,8 @@
 """paymock QA console: `paymock console` or `streamlit run console/streamlit_app.py`.
 
 Talks to a paymock server only over HTTP (PAYMOCK_API_URL, default http://localhost:9002) through
-`paymock_console.client`; it never imports the server package.
+the package's `PaymockClient`; it imports only paymock's public surface (`paymock.__all__`), never
+the server's internals.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ pages = {
         st.Page("app_pages/scenarios.py", title="Scenarios", icon=":material/science:"),
         st.Page("app_pages/scripts.py", title="QA scripts", icon=":material/checklist:"),
     ],
+    "Ops server": [st.Page("app_pages/audit.py", title="Webhook audit", icon=":material/fact_check:")],
     "Admin": [st.Page("app_pages/settings.py", title="Settings / health", icon=":material/settings:")],
 }
 page = st.navigation(pages)

@@ -8,10 +8,16 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from .client import DEFAULT_API_URL, DEFAULT_TIMEOUT_S, ApiError, PaymockClient
+from paymock import PaymockClient
+
+from . import problems
 
 T = TypeVar("T")
 
+DEFAULT_API_URL = "http://localhost:9002"
+DEFAULT_TIMEOUT_S = 60.0
+# Listing everything at once is the seed's behaviour; the console caps it so a long session stays fast.
+LISTING_LIMIT = 1000
 DEFAULT_CALLBACK_URL = "http://localhost:8000/api/orders/payment/webhook/v2/{tx_id}"
 STATUSES = ("PENDING", "PAYMENT_COMPLETED", "PAYMENT_FAILED")
 STATUS_LABELS = {"PENDING": "Pending", "PAYMENT_COMPLETED": "Completed", "PAYMENT_FAILED": "Failed"}
@@ -34,7 +40,7 @@ def init_settings() -> None:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _client(api_url: str, token: str, timeout_s: float) -> PaymockClient:
-    return PaymockClient(api_url, token or None, timeout_s)
+    return PaymockClient(api_url, auth_token=token or None, timeout=timeout_s)
 
 
 def client() -> PaymockClient:
@@ -44,10 +50,15 @@ def client() -> PaymockClient:
     return _client(s["api_url"], s["api_token"], float(s["timeout_s"]))
 
 
-def show_error(exc: ApiError, prefix: str = "") -> None:
-    """A problem as one readable message plus the named errors; never a traceback."""
-    st.error(f"{prefix}{exc}", icon=":material/error:")
-    for err in exc.errors:
+def error_text(exc: Exception) -> str:
+    """A failed call (one of problems.FAILED) as one readable line."""
+    return problems.message(exc, client().base_url)
+
+
+def show_error(exc: Exception, prefix: str = "") -> None:
+    """A failed call as one readable message plus the named errors; never a traceback."""
+    st.error(f"{prefix}{error_text(exc)}", icon=":material/error:")
+    for err in problems.named_errors(exc):
         st.markdown(f"- `{err}`")
 
 
@@ -55,7 +66,7 @@ def guarded(fn: Callable[..., T], *args: Any, prefix: str = "", **kwargs: Any) -
     """Call the API; on failure show the problem and return None so the page keeps rendering."""
     try:
         return fn(*args, **kwargs)
-    except ApiError as exc:
+    except problems.FAILED as exc:
         show_error(exc, prefix)
         return None
 
@@ -63,10 +74,6 @@ def guarded(fn: Callable[..., T], *args: Any, prefix: str = "", **kwargs: Any) -
 def mask_headers(headers: dict[str, str]) -> dict[str, str]:
     """Headers as sent, with any credential replaced: webhooks carry the service token."""
     return {k: (f"Bearer {MASK}" if k.lower() == "authorization" else v) for k, v in headers.items()}
-
-
-def callback_for(tx_id: str) -> str:
-    return str(st.session_state.get("callback_url") or DEFAULT_CALLBACK_URL).replace("{tx_id}", tx_id)
 
 
 def refresh_every() -> int | None:

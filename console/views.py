@@ -8,8 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from . import ui
-from .client import ApiError
+from . import problems, ui
 
 PAYMENT_COLUMNS = [
     "payment_id",
@@ -64,8 +63,8 @@ def show_flash() -> None:
 def _redeliver(delivery_id: str) -> None:
     try:
         d = ui.client().redeliver(delivery_id)
-    except ApiError as exc:
-        flash("error", f"Redeliver {delivery_id}: {exc}")
+    except problems.FAILED as exc:
+        flash("error", f"Redeliver {delivery_id}: {ui.error_text(exc)}")
         return
     last = d["attempts"][-1] if d["attempts"] else {}
     answer = last.get("status_code") or last.get("error") or "no answer"

@@ -282,7 +282,7 @@ def test_malformed_scenario_header_is_400(c, name):
     except UnicodeError:  # pragma: no cover
         header = name
     response = c.post(CREATE, json=good(), headers={"X-Mock-Scenario": header})
-    assert_problem(response, 400, "X-Mock-Scenario", "does not match")
+    assert_problem(response, 400, "X-Mock-Scenario", "is not a scenario name")
     assert_problem(c.get(LISTING, headers={"X-Mock-Scenario": header}), 400)
     assert_nothing_stored(c)
 
@@ -298,7 +298,7 @@ def test_unknown_scenario_header_is_422_listing_known_names(c):
 
 def test_control_bad_requests(c):
     assert_problem(c.put("/mock/v1/active-scenario", json={"name": "no-such"}), 422, "no-such")
-    assert_problem(c.put("/mock/v1/active-scenario", json={"name": "Bad Name"}), 400, "does not match")
+    assert_problem(c.put("/mock/v1/active-scenario", json={"name": "Bad Name"}), 400, "is not a scenario name")
     assert_problem(c.put("/mock/v1/active-scenario", json={}), 400, "name")
     bad = {"name": "x1", "description": "d", "payment": {"outcome": "explode"}}
     assert_problem(c.put("/mock/v1/scenarios/x1", json=bad), 400, "explode")
@@ -351,7 +351,7 @@ def test_create_body_lists_every_violation_sorted_by_key(c):
             "(top level): 'user_id' is a required property",
             "(top level): Additional properties are not allowed ('currency'",
             "amount: '1000' is not of type 'integer'",
-            "tx_id: 'a b' does not match",
+            "tx_id: 'a b' is not a tx_id",
         ],
     )
     assert_nothing_stored(c)

@@ -3,17 +3,15 @@
     python scripts/screenshots.py [--out docs/screenshots] [--chromium /usr/bin/chromium]
 
 Starts `paymock serve` and `paymock console` on free loopback ports, seeds a few payments through the
-provider API (webhooks go to a loopback receiver), then drives Chromium over the DevTools protocol:
-open each page, wait until Streamlit reports the script finished, capture a PNG. Everything binds
-127.0.0.1 and every wait is bounded.
+provider API (webhooks go to a loopback receiver), then drives Debian's Chromium with Playwright (the
+library the browser tests use; no browser download): open each page, wait until Streamlit reports the
+script finished and its charts are drawn, capture a PNG. Everything binds 127.0.0.1 and every wait is
+bounded.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import itertools
-import json
 import os
 import shutil
 import signal
@@ -27,14 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from websockets.sync.client import ClientConnection, connect
+from playwright.sync_api import Page, expect, sync_playwright
 
 from paymock.testing.process import ServerProcess, free_port
 from paymock.testing.receiver import WebhookReceiver
 
 SECRET = "screenshot-secret"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--hide-scrollbars"]
+# as the browser tests launch it (tests/console/browser/conftest.py), without scrollbars in the pictures
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--hide-scrollbars"]
 WIDTH = 1400
+TIMEOUT_MS = 60_000  # one page on a busy machine; bounded all the same
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ SHOTS = [
     Shot("scenarios.png", "/scenarios", "Active scenario", 1900, click="Validate", after_click="Valid:"),
     Shot("scripts.png", "/scripts", "Script YAML", 1300, click="Run script", after_click="step(s) passed"),
     Shot("settings.png", "/settings", "Server health", 1150),
+    # last: the audit sends its own webhooks to the receiver (a recorder that refuses nothing: a report to read)
+    Shot("audit.png", "/audit", "Run audit", 1900, click="Run audit", after_click="How to fix it"),
 ]
 
 
@@ -89,7 +91,7 @@ def seed(api: str, receiver: WebhookReceiver) -> None:
         }
         c.put("/mock/v1/scenarios/qa-slow-receiver", json=runtime).raise_for_status()
         for tx_id in ("tx_1003", "tx_1006"):  # let the retries play out (milliseconds at this time scale)
-            c.get("/mock/v1/wait-for-delivery", params={"tx_id": tx_id, "timeout_ms": 10000}).raise_for_status()
+            c.get("/mock/v1/wait-for-delivery", params={"tx_id": tx_id, "timeout_ms": 2000}).raise_for_status()
 
 
 def wait_http(url: str, timeout_s: float = 30.0) -> None:
@@ -106,11 +108,7 @@ def wait_http(url: str, timeout_s: float = 30.0) -> None:
 
 @contextmanager
 def process(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """`command` in a process group of its own; on exit the whole group is stopped, and gone.
-
-    Chromium's helpers (network service, renderers) outlive its main process by a moment and keep
-    writing into the profile directory: removing it then failed with "Directory not empty".
-    """
+    """`command` (the console) in a process group of its own; on exit the whole group is stopped, and gone."""
     proc = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -138,78 +136,40 @@ def _signal_group(pgid: int, sig: int) -> bool:
     return True
 
 
-class Page:
-    """One Chromium tab over the DevTools protocol (only the few commands needed here)."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self._ws = ws
-        self._ids = itertools.count(1)
-
-    def call(self, method: str, **params: object) -> dict:
-        msg_id = next(self._ids)
-        self._ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            reply = json.loads(self._ws.recv(timeout=30))
-            if reply.get("id") == msg_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-        raise RuntimeError(f"{method}: no reply")
-
-    def eval(self, expression: str) -> object:
-        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
-
-    def wait_idle(self, text: str, timeout_s: float = 30.0) -> None:
-        """Until Streamlit's script is not running, `text` is on the page and no widget is still loading."""
-        check = (
-            "(() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
-            " return !!app && app.getAttribute('data-test-script-state') === 'notRunning'"
-            f" && document.body.innerText.includes({json.dumps(text)})"
-            # widgets load lazily: their skeletons must be gone too
-            ' && !document.querySelector(\'[data-testid^="stSkeleton"], [data-testid="stAppSkeleton"]\'); })()'
-        )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.eval(check):
-                time.sleep(1.5)  # charts render after the script finishes
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"page never showed {text!r}")
-
-    def click(self, label: str) -> None:
-        found = self.eval(
-            "(() => { const b = [...document.querySelectorAll('button')]"
-            f".find(b => b.innerText.trim() === {json.dumps(label)}); if (b) b.click(); return !!b; }})()"
-        )
-        if not found:
-            raise RuntimeError(f"no button {label!r}")
+def wait_idle(page: Page, text: str) -> None:
+    """Until `text` shows, Streamlit's script has finished, no widget is still loading and every chart and
+    table has drawn (they draw after the script ends)."""
+    expect(page.get_by_text(text).first).to_be_visible()
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+    expect(page.locator('[data-testid^="stSkeleton"], [data-testid="stAppSkeleton"]')).to_have_count(0)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=stVegaLiteChart], [data-testid=stDataFrame]')]"
+        ".every(e => e.querySelector('canvas, svg'))"
+    )
+    page.evaluate("document.fonts.ready.then(() => true)")
 
 
 def take(chromium: str, console_url: str, out: Path, shots: list[Shot]) -> list[Path]:
-    port = free_port()
-    with tempfile.TemporaryDirectory() as profile:
-        flags = [*CHROMIUM_FLAGS, f"--remote-debugging-port={port}", "--remote-debugging-address=127.0.0.1"]
-        with process([chromium, *flags, f"--user-data-dir={profile}", "about:blank"], dict(os.environ)):
-            wait_http(f"http://127.0.0.1:{port}/json/version")
-            written = []
+    expect.set_options(timeout=TIMEOUT_MS)
+    written = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
             for shot in shots:
-                target = httpx.put(f"http://127.0.0.1:{port}/json/new?about:blank", timeout=10).json()
-                with connect(target["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024, open_timeout=10) as ws:
-                    page = Page(ws)
-                    page.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=shot.height,
-                              deviceScaleFactor=1, mobile=False)  # fmt: skip
-                    page.call("Page.navigate", url=console_url + shot.path)
-                    page.wait_idle(shot.wait_for)
-                    if shot.click:
-                        page.click(shot.click)
-                        page.wait_idle(shot.after_click or shot.wait_for)
-                    png = base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"])
-                httpx.get(f"http://127.0.0.1:{port}/json/close/{target['id']}", timeout=10)
+                page = browser.new_page(viewport={"width": WIDTH, "height": shot.height})
+                page.set_default_timeout(TIMEOUT_MS)
+                page.goto(console_url + shot.path)
+                wait_idle(page, shot.wait_for)
+                if shot.click:
+                    page.get_by_role("button", name=shot.click, exact=True).click()
+                    wait_idle(page, shot.after_click or shot.wait_for)
                 path = out / shot.file
-                path.write_bytes(png)
+                page.screenshot(path=path)
+                page.close()
                 written.append(path)
-            return written
+        finally:
+            browser.close()
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:

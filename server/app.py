@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from connexion import AsyncApp
 from connexion.exceptions import Unauthorized
+from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.options import SwaggerUIOptions
-from connexion.spec import OpenAPISpecification
 from starlette.responses import JSONResponse, RedirectResponse
 
-from .api.operations import prepare_operations
 from .delivery.dispatcher import Dispatcher
 from .delivery.senders import Sender, make_sender
 from .domain.clock import Clock, SystemClock
@@ -22,13 +22,13 @@ from .domain.scenarios.loading import load_paths
 from .domain.scenarios.registry import ScenarioBook
 from .provider import Provider
 from .resources import fixtures_dir, load_spec
-from .settings import DEV_SECRET, Settings
+from .settings import Settings, unset_secret_warning
 from .store.base import Store
 
 log = logging.getLogger("paymock")
 
 PROVIDER_BASE = "/api/v2"
-CONTROL_BASE = "/mock/v1"
+SESSION_SWEEP_S = 1.0
 
 
 def open_store(spec: str) -> Store:
@@ -49,17 +49,6 @@ def _spec(name: str, auth: bool) -> dict[str, Any]:
     return spec
 
 
-@contextlib.contextmanager
-def _shipped_specs_trusted() -> Iterator[None]:
-    """Skip Connexion's re-validation of our own, shipped specs: it is ~70% of create_app and they
-    cannot change after release; tests/unit/test_specs.py validates them with Connexion's validator."""
-    OpenAPISpecification._validate_spec = classmethod(lambda _cls, _spec: None)  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        del OpenAPISpecification._validate_spec  # the inherited check applies again
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -71,11 +60,7 @@ def create_app(
     fixtures = load_paths([fixtures_dir(), *settings.scenario_paths])
     clock = clock or SystemClock()
     if not settings.secret_from_env:
-        log.warning(
-            "PAYMENT_WEBHOOK_SECRET is not set: webhooks are signed with the development secret %r. "
-            "Set PAYMENT_WEBHOOK_SECRET to the secret your receiver verifies with.",
-            DEV_SECRET,
-        )
+        log.warning("%s", unset_secret_warning("webhooks are signed"))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
@@ -94,34 +79,43 @@ def create_app(
                 on_acknowledged=on_ack,
             )
 
-        provider = Provider(store=store, book=ScenarioBook(fixtures), clock=clock, dispatcher_factory=dispatcher)
+        provider = Provider(
+            store=store,
+            book=ScenarioBook(fixtures),
+            clock=clock,
+            dispatcher_factory=dispatcher,
+            callback_hosts=settings.callback_hosts,
+        )
         await provider.dispatcher.start()
+        sweeper = asyncio.create_task(_expire_sessions(provider), name="paymock-sessions")
         try:
-            yield {"provider": provider}
+            yield {"provider": provider, "settings": settings}
         finally:
+            sweeper.cancel()
             await provider.dispatcher.stop()
             store.close()
 
-    from .api import content_type, docs_ui, problems, validation
+    from .api import content_type, problems, request_limits, validation
 
-    content_type.install()
-    app = AsyncApp(__name__, lifespan=lifespan, middlewares=docs_ui.middlewares())
-    prepare_operations(app)
+    # Connexion's documented default stack, with our request caps right after its exception middleware
+    middlewares = request_limits.placed(list(ConnexionMiddleware.default_middlewares))
+    app = AsyncApp(__name__, lifespan=lifespan, middlewares=middlewares)
+    # before Connexion's validation reads the media type: `APPLICATION/JSON` is JSON too
+    app.add_middleware(content_type.NormalisedContentType, position=MiddlewarePosition.BEFORE_VALIDATION)
     auth = settings.auth_token is not None
     options = SwaggerUIOptions(swagger_ui_path="/docs")
 
     routes = problems.Routes()
-    with _shipped_specs_trusted():
-        for name in ("provider.yaml", "control.yaml"):
-            spec = _spec(name, auth)
-            routes.add_spec(spec)
-            app.add_api(
-                spec,
-                validate_responses=settings.validate_responses,
-                strict_validation=True,
-                validator_map=validation.VALIDATORS,
-                swagger_ui_options=options,
-            )
+    for name in ("provider.yaml", "control.yaml"):
+        spec = _spec(name, auth)
+        routes.add_spec(spec)
+        app.add_api(
+            spec,
+            validate_responses=settings.validate_responses,
+            strict_validation=True,
+            validator_map=validation.VALIDATORS,
+            swagger_ui_options=options,
+        )
     for path in ("/healthz", "/docs", "/", "/openapi.json"):
         routes.add(path, ["GET"])
 
@@ -134,7 +128,7 @@ def create_app(
     if settings.store.startswith("sqlite:"):
         import sqlite3
 
-        app.add_error_handler(sqlite3.OperationalError, problems.store_error)
+        app.add_error_handler(sqlite3.DatabaseError, problems.store_error)  # locked (Operational), damaged
     app.add_error_handler(Exception, problems.unexpected)
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/docs", "docs", _docs_redirect, methods=["GET"])
@@ -142,6 +136,17 @@ def create_app(
     # where FastAPI (the seed's framework) serves it: clients and tools that look there find the provider's
     app.add_url_rule("/openapi.json", "openapi", _spec_redirect, methods=["GET"])
     return app
+
+
+async def _expire_sessions(provider: Provider) -> None:
+    """End idle sessions (their payments, deliveries and retries) about when they expire; calls naming
+    an expired session are refused anyway, this frees what it held."""
+    while True:
+        await asyncio.sleep(SESSION_SWEEP_S)
+        try:
+            provider.expire()
+        except Exception:  # a store error now must not stop later sweeps
+            log.exception("ending expired sessions failed; trying again in %.0f s", SESSION_SWEEP_S)
 
 
 async def _healthz(_request: Any) -> JSONResponse:

@@ -47,8 +47,7 @@ def configure(level: str, fmt: str) -> None:
     # LOG_FORMAT=json every line on stderr is JSON
     logging.captureWarnings(True)
     # Connexion 3.3 imports starlette.testclient, which warns under Starlette 1.x when it loads; it
-    # says nothing about paymock and would be the first line a sidecar user reads. (`paymock serve`
-    # loads it only if something calls the TestClient: see deferred_imports.)
+    # says nothing about paymock and would be the first line a sidecar user reads.
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)

@@ -15,10 +15,12 @@ from .delivery.dispatcher import Dispatcher
 from .domain import deliveries as dl
 from .domain.clock import Clock
 from .domain.deliveries import Delivery
-from .domain.errors import Conflict, InjectedFailure, NotFound, WaitTimeout
-from .domain.payments import PENDING, Payment, check_callback_url, payment_id_for
+from .domain.errors import Conflict, InjectedFailure, NeverReached, NotFound, WaitTimeout
+from .domain.limits import MAX_SESSION_SCENARIOS
+from .domain.payments import PENDING, Payment, check_callback_host, check_callback_url, payment_id_for
 from .domain.scenarios.model import Scenario
 from .domain.scenarios.registry import ScenarioBook
+from .domain.sessions import Claims, Session, SessionNotFound, Sessions, new_session_id
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
 from .store.base import Store
 
@@ -30,10 +32,23 @@ class CreateResult:
 
 
 class Provider:
-    def __init__(self, *, store: Store, book: ScenarioBook, clock: Clock, dispatcher_factory) -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self,
+        *,
+        store: Store,
+        book: ScenarioBook,
+        clock: Clock,
+        dispatcher_factory,
+        callback_hosts: frozenset[str] = frozenset(),  # PAYMOCK_CALLBACK_HOSTS; empty: any host
+        new_session_id=new_session_id,
+    ) -> None:
         self.store = store
+        self.callback_hosts = callback_hosts
         self.book = book
         self.clock = clock
+        self.global_session = Session(None, book)
+        self.sessions = Sessions(clock=clock, new_book=lambda: book.fresh(MAX_SESSION_SCENARIOS), new_id=new_session_id)
+        self._load_sessions()
         self.dispatcher: Dispatcher = dispatcher_factory(self._acknowledged)
         self.started_at = time.monotonic()
         # first attempts in flight, so concurrent repeats of a tx_id answer what the first one got
@@ -44,9 +59,11 @@ class Provider:
         return self.dispatcher.auth_token
 
     # API behaviour
-    async def misbehave(self, scenario: Scenario, operation: str) -> None:
-        """Apply the scenario's API faults: added latency, then an injected error status."""
-        if not self.book.count_api_call(scenario, operation):
+    async def misbehave(self, scenario: Scenario, operation: str, session: Session | None = None) -> None:
+        """Apply the scenario's API faults (counted in the session's book): added latency, then an
+        injected error status."""
+        book = (session or self.global_session).book
+        if not book.count_api_call(scenario, operation):
             return
         plan = scenario.api
         if plan.latency_ms:
@@ -55,13 +72,24 @@ class Provider:
             raise InjectedFailure(plan.error_status, plan.retry_after_s, scenario.name)
 
     # provider operations
-    async def create(self, request: Mapping[str, Any], scenario_header: str | None) -> CreateResult:
+    async def create(
+        self, request: Mapping[str, Any], scenario_header: str | None, session_header: str | None = None
+    ) -> CreateResult:
         check_callback_url(request["callback_url"])
-        scenario = self.book.select(scenario_header, request)
-        await self.misbehave(scenario, "create")
+        check_callback_host(request["callback_url"], self.callback_hosts)
+        session = self.routed(session_header, request)
+        scenario = session.book.select(scenario_header, request)
+        await self.misbehave(scenario, "create", session)
         tx_id = request["tx_id"]
         existing = self.store.get_payment(payment_id_for(tx_id))
         if existing is not None:
+            if existing.session_id != session.session_id:
+                # idempotency is global (tx_id is the provider's key), and another session's payment is
+                # not this caller's to read: a conflict that says so, and nothing of the payment
+                raise Conflict(
+                    f"tx_id {tx_id!r} is taken by a payment of another session; tx_ids are unique across this "
+                    "server (the provider's idempotency key): use another tx_id"
+                )
             existing.check_same_request(request)
             existing.check_same_scenario(scenario_header)
             first = self._creating.get(tx_id)
@@ -77,6 +105,7 @@ class Provider:
             callback_url=request["callback_url"],
             scenario=scenario.name,
             created_at=now,
+            session_id=session.session_id,
         )
         if scenario.outcome == "fail":
             payment.fail(scenario.failure_reason)
@@ -102,15 +131,30 @@ class Provider:
             first.set_result(None)
         return CreateResult(payment, created=True)
 
-    async def confirm(self, payment_id: str, scenario_header: str | None) -> Payment:
+    async def confirm(self, payment_id: str, scenario_header: str | None, session_header: str | None = None) -> Payment:
         payment = self.store.get_payment(payment_id)
+        if session_header:
+            session = self.session(session_header)
+            if payment is not None and payment.session_id != session.session_id:
+                payment = None  # another session's: not there, seen from here
+        elif payment is not None and payment.session_id is not None:
+            # no header (an ops server forwards nothing of ours): the payment's own session
+            found = self.sessions.find(payment.session_id)
+            session = found if found is not None else self.global_session
+            if found is None:
+                payment = None  # its session has expired: gone with it
+            else:
+                self._touch(found)
+        else:
+            session = self.global_session
+        book = session.book
         if payment is None:
             # an unknown header is still reported as such, and API faults come before the lookup, as a
             # provider's rate limiter or outage would answer without knowing the payment
-            await self.misbehave(self.book.select(scenario_header), "confirm")
+            await self.misbehave(book.select(scenario_header), "confirm", session)
             raise NotFound(f"no payment {payment_id!r}")
         # API faults are chosen as for a create, with the stored payment's data as the request
-        await self.misbehave(self.book.select(scenario_header, payment.identity()), "confirm")
+        await self.misbehave(book.select(scenario_header, payment.identity()), "confirm", session)
         delivery = self.store.get_delivery(webhook_id(COMPLETED_EVENT, payment.tx_id))
         now = self.clock.now()
         # the payment and its event's time land together (durable stores), or neither object changes
@@ -123,28 +167,31 @@ class Provider:
             if payment.complete(delivery.occurred_at if delivery else now):
                 self.store.save_payment(payment)
         if delivery is None:
-            delivery = self._new_delivery(payment, self.book.scenario(payment.scenario), payment.confirmed_at or 0.0)
+            delivery = self._new_delivery(payment, book.scenario(payment.scenario), payment.confirmed_at or 0.0)
             self.store.add_delivery(delivery)
             await self.dispatcher.dispatch(delivery, payment)
         else:
             await self.dispatcher.send_now(delivery, payment)
         return payment
 
-    async def listing(self, scenario_header: str | None, **filters: Any) -> tuple[list[Payment], int, dict[str, int]]:
-        await self.misbehave(self.book.select(scenario_header), "listing")
-        items, total = self.store.list_payments(**filters)
-        return items, total, self.store.counts()
+    async def listing(
+        self, scenario_header: str | None, session_header: str | None = None, **filters: Any
+    ) -> tuple[list[Payment], int, dict[str, int]]:
+        session = self.session(session_header)
+        await self.misbehave(session.book.select(scenario_header), "listing", session)
+        items, total = self.store.list_payments(session=session.session_id, **filters)
+        return items, total, self.store.counts(session.session_id)
 
     # control operations
-    def payment_detail(self, payment_id: str) -> tuple[Payment, list[Delivery]]:
+    def payment_detail(self, payment_id: str, session: Session | None = None) -> tuple[Payment, list[Delivery]]:
         payment = self.store.get_payment(payment_id)
-        if payment is None:
+        if payment is None or payment.session_id != (session or self.global_session).session_id:
             raise NotFound(f"no payment {payment_id!r}")
         return payment, self.store.deliveries_for(payment.tx_id)
 
-    def delivery(self, delivery_id: str) -> Delivery:
+    def delivery(self, delivery_id: str, session: Session | None = None) -> Delivery:
         delivery = self.store.get_delivery(delivery_id)
-        if delivery is None:
+        if delivery is None or delivery.session_id != (session or self.global_session).session_id:
             raise NotFound(f"no delivery {delivery_id!r}")
         return delivery
 
@@ -152,28 +199,48 @@ class Provider:
         payment = self.store.get_payment(delivery.payment_id)
         return delivery.detail(payment, self.dispatcher.secret, self.dispatcher.auth_token)
 
-    async def redeliver(self, delivery_id: str) -> Delivery:
-        delivery = self.delivery(delivery_id)
+    async def redeliver(self, delivery_id: str, session: Session | None = None) -> Delivery:
+        delivery = self.delivery(delivery_id, session)
         payment = self.store.get_payment(delivery.payment_id)
         if payment is None:
             raise NotFound(f"payment of delivery {delivery_id!r} is gone")
         return await self.dispatcher.send_now(delivery, payment)
 
     async def wait(
-        self, *, tx_id: str, event: str | None, state: str, min_attempts: int, timeout_s: float, asked: str
+        self,
+        *,
+        tx_id: str,
+        event: str | None,
+        state: str,
+        min_attempts: int,
+        timeout_s: float,
+        asked: str,
+        session: Session | None = None,
     ) -> Delivery:
         """The payment's latest delivery (of `event`) once it is in `state` with `min_attempts` attempts.
 
-        NotFound if it has no such delivery when the time is up, WaitTimeout if it is in another state;
-        `asked` is how the caller put it, for those messages."""
+        NeverReached as soon as it settles in another final state; NotFound if it has no such delivery
+        when the time is up, WaitTimeout if it is in another state; `asked` is how the caller put it,
+        for those messages."""
+
+        session_id = (session or self.global_session).session_id
 
         def current() -> Delivery | None:
-            found = [d for d in self.store.deliveries_for(tx_id) if event is None or d.event == event]
+            # another session's delivery is not there, seen from here
+            found = [
+                d
+                for d in self.store.deliveries_for(tx_id)
+                if (event is None or d.event == event) and d.session_id == session_id
+            ]
             return found[-1] if found else None
 
         def reached() -> Delivery | None:
             d = current()
-            if d is None or len(d.attempts) < min_attempts:
+            if d is None:
+                return None
+            if dl.never_reaches(d.state, state):  # checked on every change: answered as soon as it settles
+                raise NeverReached(d.delivery_id, d.state, state, len(d.attempts))
+            if len(d.attempts) < min_attempts:
                 return None
             if state == "attempted":  # any state: only the attempts count
                 ok = True
@@ -196,11 +263,139 @@ class Provider:
             where += f"; the last one got {last.status_code}" if last.status_code else f"; the last one: {last.error}"
         raise WaitTimeout(f"{asked}: delivery {d.delivery_id!r} is in {where}", d.state)
 
-    def reset(self) -> tuple[int, int]:
+    def reset(self, session: Session | None = None) -> tuple[int, int]:
+        """The global reset (no session) forgets everything, every session included, as before sessions
+        existed; a session's reset forgets only that session's payments, deliveries and scenarios."""
+        if session is not None and session.session_id is not None:
+            session.book.reset()
+            removed = self._clear_session(session.session_id)
+            self._save_session(session)
+            return removed
         self.dispatcher.clear()
         self._creating.clear()  # creates still sending belong to the wiped state: a new one must not wait
         self.book.reset()
+        self.sessions.clear()
         return self.store.clear()
+
+    # sessions
+    def session(self, session_id: str | None) -> Session:
+        """The session a call names (X-Mock-Session), renewed; the global one when it names none."""
+        if not session_id:
+            return self.global_session
+        session = self.sessions.find(session_id)
+        if session is None:
+            self.expire()  # an expired one is cleaned up now rather than at the next sweep
+            raise SessionNotFound(session_id)
+        self._touch(session)
+        return session
+
+    def routed(self, session_id: str | None, request: Mapping[str, Any]) -> Session:
+        """Where a provider call belongs: the named session, else the one claiming its data, else global."""
+        if session_id:
+            return self.session(session_id)
+        found = self.sessions.claimant(request)
+        if found is None:
+            return self.global_session
+        self._touch(found)
+        return found
+
+    def create_session(
+        self, *, label: str | None = None, claims: Mapping[str, Any] | None = None, idle_timeout_s: int | None = None
+    ) -> Session:
+        self.expire()  # expired sessions do not count against the cap, nor hold their claims
+        session = self.sessions.create(label=label, claims=Claims.from_dict(claims), idle_timeout_s=idle_timeout_s)
+        try:
+            self._save_session(session)
+        except BaseException:  # not stored: not live either (nothing half-created)
+            self.sessions.end(session.session_id)  # type: ignore[arg-type]
+            raise
+        return session
+
+    def set_claims(self, session_id: str, claims: Mapping[str, Any]) -> Session:
+        session = self.session(session_id)
+        before = session.claims
+        self.sessions.set_claims(session_id, Claims.from_dict(claims))
+        try:
+            self._save_session(session)
+        except BaseException:
+            self.sessions.set_claims(session_id, before)
+            raise
+        return session
+
+    def end_session(self, session_id: str) -> tuple[int, int]:
+        """End a session: its payments and deliveries go as a reset's do, its retries are cancelled."""
+        session = self.sessions.end(session_id)
+        return self._purge(session)
+
+    def expire(self) -> int:
+        """End every session idle past its expiry; returns how many."""
+        gone = self.sessions.take_expired()
+        for session in gone:
+            self._purge(session)
+        return len(gone)
+
+    def live_sessions(self) -> list[Session]:
+        self.expire()
+        return list(self.sessions)
+
+    def describe(self, session: Session) -> dict[str, Any]:
+        sid = session.session_id
+        return session.describe(sum(self.store.counts(sid).values()), self.store.delivery_count(sid))
+
+    def _purge(self, session: Session) -> tuple[int, int]:
+        assert session.session_id is not None
+        removed = self._clear_session(session.session_id)
+        self.store.delete_session(session.session_id)
+        return removed
+
+    def _clear_session(self, session_id: str) -> tuple[int, int]:
+        pending = [d.delivery_id for d in self.store.pending_deliveries() if d.session_id == session_id]
+        removed = self.store.clear_session(session_id)
+        self.dispatcher.forget(pending)
+        return removed
+
+    def _touch(self, session: Session) -> None:
+        if self.sessions.touch(session):
+            self._save_session(session)
+
+    def _save_session(self, session: Session) -> None:
+        self.store.save_session(
+            {
+                "session_id": session.session_id,
+                "label": session.label,
+                "claims": session.claims.to_dict(),
+                "idle_timeout_s": session.idle_timeout_s,
+                "created_at": session.created_at,
+                "last_used_at": session.last_used_at,
+                "active_scenario": session.book.active_name,
+                "scenarios": session.book.runtime_documents(),
+            }
+        )
+
+    def save_session_book(self, session: Session) -> None:
+        """A session's scenarios or active scenario changed: a durable store keeps them."""
+        if session.session_id is not None:
+            self._save_session(session)
+
+    def _load_sessions(self) -> None:
+        """Sessions a durable store kept across a restart come back live (their expiry still counts)."""
+        for record in self.store.load_sessions():
+            book = self.book.fresh(MAX_SESSION_SCENARIOS)
+            try:
+                book.restore(record.get("scenarios") or {}, record.get("active_scenario") or "")
+            except Exception:  # a stored scenario this version no longer takes: the session keeps the rest
+                book.reset()
+            session = Session(
+                record["session_id"],
+                book,
+                record.get("label"),
+                Claims.from_dict(record.get("claims")),
+                int(record["idle_timeout_s"]),
+                float(record["created_at"]),
+                float(record["last_used_at"]),
+                float(record["last_used_at"]),
+            )
+            self.sessions.adopt(session)
 
     def health(self) -> dict[str, Any]:
         counts = self.store.counts()
@@ -220,6 +415,7 @@ class Provider:
     ) -> Delivery:
         event = FAILED_EVENT if payment.status == "PAYMENT_FAILED" else COMPLETED_EVENT
         return Delivery(
+            session_id=payment.session_id,
             tx_id=payment.tx_id,
             event=event,
             scenario=scenario.name,

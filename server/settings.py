@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -73,6 +74,27 @@ def _check_secret(secret: str) -> None:
         )
 
 
+def resolve_secret(flag: str | None = None, env: Mapping[str, str] | None = None) -> tuple[str, bool]:
+    """The one rule of `serve`, `listen` and `trigger`: (secret, chosen).
+
+    A non-empty `--secret`, else a non-empty PAYMENT_WEBHOOK_SECRET, else the development secret
+    (chosen=False: the caller warns with `unset_secret_warning`). Empty counts as not given: the docs'
+    `--secret "$PAYMENT_WEBHOOK_SECRET"` with the variable unset must not sign or verify with an empty
+    key, which makes every valid webhook look forged. A `whsec_` secret that does not decode is refused."""
+    env = os.environ if env is None else env
+    secret = flag or env.get("PAYMENT_WEBHOOK_SECRET") or ""
+    _check_secret(secret)
+    return (secret, True) if secret else (DEV_SECRET, False)
+
+
+def unset_secret_warning(action: str) -> str:
+    """What to say when `resolve_secret` fell back: `action` is e.g. "webhooks are signed"."""
+    return (
+        f"PAYMENT_WEBHOOK_SECRET is not set (or empty): {action} with the development secret {DEV_SECRET!r}. "
+        "Set PAYMENT_WEBHOOK_SECRET to one secret shared by the server and its receivers."
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     webhook_secret: str = DEV_SECRET
@@ -96,6 +118,12 @@ class Settings:
         # that cannot sign, or a time scale of 0, would otherwise fail every create after storing the payment
         _check_secret(self.webhook_secret)
         _check_token(self.auth_token)
+        if self.http_client == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
+            # an optional extra: say so at start-up, not as an ImportError when the first webhook leaves
+            raise SettingsError(
+                "PAYMOCK_HTTP_CLIENT=aiohttp: aiohttp is not installed; pip install 'paymock[aiohttp]', "
+                "or use http11 (the default) or httpx"
+            )
         for name, value, (low, high) in (
             ("PAYMOCK_TIME_SCALE", self.time_scale, TIME_SCALE_RANGE),
             ("PAYMOCK_WEBHOOK_TIMEOUT", self.webhook_timeout_s, WEBHOOK_TIMEOUT_RANGE),
@@ -107,7 +135,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        secret = env.get("PAYMENT_WEBHOOK_SECRET") or ""
+        secret, chosen = resolve_secret(None, env)
         log_format = (env.get("LOG_FORMAT") or "text").lower()
         if log_format not in ("text", "json"):
             raise SettingsError(f"LOG_FORMAT={log_format!r}: expected text or json")
@@ -129,8 +157,8 @@ class Settings:
             raise SettingsError(f"PAYMOCK_GC={gc_mode!r}: expected tuned or default")
         token = env.get("SERVICE_AUTH_TOKEN") or None
         return cls(
-            webhook_secret=secret or DEV_SECRET,
-            secret_from_env=bool(secret),
+            webhook_secret=secret,
+            secret_from_env=chosen,
             auth_token=token,
             log_level=level,
             log_format=log_format,

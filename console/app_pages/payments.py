@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from paymock_console import ui, views
-from paymock_console.client import ApiError
+from paymock import checked
+from paymock_console import problems, ui, views
 
 AUTO = "(automatic: match rules, then the active scenario)"
 
@@ -21,8 +21,8 @@ def _new_tx_id() -> str:
 def _explain_pending(payment_id: str) -> str:
     """Why a payment answered PENDING, from its deliveries (the seed only said 'PENDING')."""
     try:
-        detail = ui.client().payment_detail(payment_id)
-    except ApiError:
+        detail = ui.client().payment(payment_id)
+    except problems.FAILED:
         return "pending: the webhook was not acknowledged."
     deliveries = detail["deliveries"]
     scenario = detail["payment"]["scenario"]
@@ -45,19 +45,21 @@ def _create() -> None:
     """Form callback: runs before the rerun, so the result is ready when the page draws."""
     s = st.session_state
     tx_id = s["new_tx_id"].strip()
-    body: dict[str, Any] = {
-        "version": s["new_version"],
-        "tx_id": tx_id,
-        "order_id": int(s["new_order_id"]),
-        "user_id": int(s["new_user_id"]),
-        "amount": int(s["new_amount"]),
-        "callback_url": s["new_callback_url"].strip().replace("{tx_id}", tx_id),
-    }
     scenario = None if s["new_scenario"] == AUTO else s["new_scenario"]
     try:
-        answer = ui.client().create_payment(body, scenario)
-    except ApiError as exc:
-        s["last_create"] = {"error": str(exc), "errors": exc.errors, "tx_id": tx_id}
+        answer = checked(
+            ui.client().create_payment(
+                tx_id,
+                s["new_callback_url"].strip().replace("{tx_id}", tx_id),
+                version=s["new_version"],
+                order_id=int(s["new_order_id"]),
+                user_id=int(s["new_user_id"]),
+                amount=int(s["new_amount"]),
+                scenario=scenario,
+            )
+        )
+    except problems.FAILED as exc:
+        s["last_create"] = {"error": ui.error_text(exc), "errors": problems.named_errors(exc), "tx_id": tx_id}
         return
     status = answer["status"]
     if status == "PAYMENT_COMPLETED":
@@ -76,9 +78,9 @@ def _confirm(payment_id: str | None = None) -> None:
     if not payment_id:
         return
     try:
-        answer = ui.client().confirm_payment(payment_id)
-    except ApiError as exc:
-        views.flash("error", f"Confirm {payment_id}: {exc}")
+        answer = checked(ui.client().confirm_payment(payment_id))
+    except problems.FAILED as exc:
+        views.flash("error", f"Confirm {payment_id}: {ui.error_text(exc)}")
         return
     views.flash("success", f"Confirmed {payment_id}: {answer['status']} at {answer['confirmed_at']}")
 
@@ -129,7 +131,7 @@ def status_chart(payments: list[dict[str, Any]]) -> None:
 
 @st.fragment(run_every=ui.refresh_every())
 def live_lists() -> None:
-    listing = ui.guarded(ui.client().list_payments, prefix="Payments: ")
+    listing = ui.guarded(lambda: checked(ui.client().payments(limit=ui.LISTING_LIMIT)), prefix="Payments: ")
     if listing is None:
         return
     payments = list(listing["payments"].values())
@@ -161,7 +163,7 @@ def details() -> None:
     payment_id = st.text_input("Payment id", key="detail_id", placeholder="pay_tx_1001").strip()
     if not payment_id:
         return
-    detail = ui.guarded(ui.client().payment_detail, payment_id, prefix=f"{payment_id}: ")
+    detail = ui.guarded(ui.client().payment, payment_id, prefix=f"{payment_id}: ")
     if detail is None:
         return
     if detail["payment"]["status"] == "PENDING":

@@ -7,9 +7,8 @@ from typing import Any
 import streamlit as st
 import yaml
 
-from paymock.resources import load_yaml
-from paymock_console import ui, views
-from paymock_console.client import ApiError
+from paymock import load_yaml
+from paymock_console import problems, ui, views
 
 TEMPLATE = """\
 # A run-time scenario: validated by the server (dry run) before it is saved.
@@ -42,8 +41,10 @@ def _check(text: str) -> dict[str, Any]:
         return {"ok": False, "errors": errors}
     try:
         info = ui.client().put_scenario(data, dry_run=True)
-    except ApiError as exc:
-        return {"ok": False, "errors": exc.errors or [exc.detail or str(exc)], "message": str(exc), "data": data}
+    except problems.FAILED as exc:
+        text = ui.error_text(exc)
+        detail = getattr(exc, "detail", None)  # a problem's own words, without the request line
+        return {"ok": False, "errors": problems.named_errors(exc) or [detail or text], "message": text, "data": data}
     return {"ok": True, "data": data, "warnings": info.get("warnings", [])}
 
 
@@ -58,8 +59,8 @@ def _save() -> None:
         return
     try:
         info = ui.client().put_scenario(check["data"])
-    except ApiError as exc:
-        st.session_state["sc_check"] = {"ok": False, "errors": exc.errors or [str(exc)]}
+    except problems.FAILED as exc:
+        st.session_state["sc_check"] = {"ok": False, "errors": problems.named_errors(exc) or [ui.error_text(exc)]}
         return
     st.session_state["sc_check"] = {"ok": True, "saved": info["scenario"]["name"], "warnings": info.get("warnings", [])}
 
@@ -68,9 +69,9 @@ def _load() -> None:
     # callbacks read the pickers' state, not args bound at the previous render
     name = st.session_state["sc_base"]
     try:
-        info = ui.client().scenario(name)
-    except ApiError as exc:
-        views.flash("error", f"Load {name}: {exc}")
+        info = ui.client().get_scenario(name)
+    except problems.FAILED as exc:
+        views.flash("error", f"Load {name}: {ui.error_text(exc)}")
         return
     st.session_state["sc_yaml"] = yaml.safe_dump(info["scenario"], sort_keys=False, allow_unicode=True)
     st.session_state.pop("sc_check", None)
@@ -79,9 +80,9 @@ def _load() -> None:
 def _set_active() -> None:
     name = st.session_state["sc_active_pick"]
     try:
-        ui.client().set_active_scenario(name)
-    except ApiError as exc:
-        views.flash("error", f"Set active: {exc}")
+        ui.client().set_scenario(name)
+    except problems.FAILED as exc:
+        views.flash("error", f"Set active: {ui.error_text(exc)}")
         return
     views.flash("success", f"Active scenario is now `{name}`: payments without a header or matching rule use it.")
 
@@ -90,8 +91,8 @@ def _delete() -> None:
     name = st.session_state["sc_delete_pick"]
     try:
         ui.client().delete_scenario(name)
-    except ApiError as exc:
-        views.flash("error", f"Delete {name}: {exc}")
+    except problems.FAILED as exc:
+        views.flash("error", f"Delete {name}: {ui.error_text(exc)}")
         return
     views.flash("success", f"Deleted run-time scenario `{name}`.")
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from paymock_console import ui, views
-from paymock_console.client import ApiError
+from paymock_console import problems, ui, views
 
 
 def _save() -> None:
@@ -26,8 +25,8 @@ def _save() -> None:
 def _reset() -> None:
     try:
         result = ui.client().reset()
-    except ApiError as exc:
-        views.flash("error", f"Reset: {exc}")
+    except problems.FAILED as exc:
+        views.flash("error", f"Reset: {ui.error_text(exc)}")
         return
     st.session_state["reset_confirm"] = False
     st.session_state.pop("last_create", None)

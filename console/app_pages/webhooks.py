@@ -42,7 +42,7 @@ def outcome_chart(deliveries: list[dict]) -> None:
 @st.fragment(run_every=ui.refresh_every())
 def delivery_log(chosen: dict[str, str | None]) -> None:
     limit = int(st.session_state.get("wh_limit", 100))
-    log = ui.guarded(ui.client().list_deliveries, limit=limit, prefix="Deliveries: ", **chosen)
+    log = ui.guarded(ui.client().deliveries_page, limit=limit, prefix="Deliveries: ", **chosen)
     if log is None:
         return
     deliveries = log["deliveries"]

@@ -1,5 +1,6 @@
-// Verify a paymock webhook in Go (standard library only). Copy the two functions into your receiver.
-// Pass the raw request body (io.ReadAll(r.Body)) before decoding any JSON, and r.Header.
+// Verify a paymock webhook in Go (standard library only). Copy the functions into your receiver.
+// Pass the raw request body (io.ReadAll(r.Body)) before decoding any JSON, and r.Header. HandleWebhook is
+// a whole receiver's decision (verify, parse, check the payload, dedupe) that passes `paymock audit`.
 package main
 
 import (
@@ -10,10 +11,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -56,9 +59,72 @@ func VerifyStandardWebhook(body []byte, header http.Header, secret string, toler
 	return false
 }
 
+// HandleWebhook is the status to answer one webhook. seen holds the webhook-ids processed (keep them in
+// your database); the caller serialises access to it.
+func HandleWebhook(body []byte, header http.Header, secret string, seen map[string]bool) int {
+	if !VerifySeedSignature(body, header.Get("X-Payment-Signature"), secret) ||
+		!VerifyStandardWebhook(body, header, secret, 5*time.Minute) {
+		return http.StatusUnauthorized // forged, tampered, unsigned or stale: not processed
+	}
+	var event struct {
+		Event   *string `json:"event"`
+		TxID    *string `json:"tx_id"`
+		OrderID *int64  `json:"order_id"`
+		Amount  *int64  `json:"amount"`
+	}
+	if err := json.Unmarshal(body, &event); err != nil {
+		return http.StatusBadRequest // not JSON, or a field of the wrong type: never a crash the provider retries
+	}
+	if event.Event == nil || event.TxID == nil || event.OrderID == nil || event.Amount == nil {
+		return http.StatusBadRequest // signed, but not the payload
+	}
+	id := header.Get("webhook-id")
+	if seen[id] {
+		return http.StatusOK // a retry or duplicate: acknowledged, not processed twice
+	}
+	seen[id] = true
+	switch *event.Event {
+	case "payment.completed":
+		// mark *event.OrderID paid here
+	case "payment.failed":
+		// record the failure here
+	}
+	return http.StatusOK // other event types: acknowledged and ignored (providers add events)
+}
+
+// serve is `go run verify_webhook.go serve`: HandleWebhook at http://127.0.0.1:<port>/webhook (the port is
+// printed), verifying with $PAYMENT_WEBHOOK_SECRET (tests/audit/test_snippets_audit.py audits it).
+func serve() {
+	secret := os.Getenv("PAYMENT_WEBHOOK_SECRET")
+	seen := map[string]bool{}
+	var mu sync.Mutex
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	fmt.Println(listener.Addr().(*net.TCPAddr).Port)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		status := HandleWebhook(body, r.Header, secret, seen)
+		mu.Unlock()
+		w.WriteHeader(status)
+	})
+	fmt.Fprintln(os.Stderr, http.Serve(listener, handler))
+	os.Exit(1)
+}
+
 // main is the test harness (tests/sidecar/test_snippets.py): a JSON list of {"secret", "headers",
 // "body_b64"} on stdin; prints a JSON list of {"seed": bool, "standard": bool}.
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		serve()
+	}
 	var cases []struct {
 		Secret  string            `json:"secret"`
 		Headers map[string]string `json:"headers"`

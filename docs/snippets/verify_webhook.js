@@ -1,5 +1,7 @@
-// Verify a paymock webhook in Node.js (built-in crypto only). Copy the two functions into your receiver.
+// Verify a paymock webhook in Node.js (built-in crypto only). Copy the functions into your receiver.
 // Pass the raw request body as a Buffer (e.g. express.raw({ type: "application/json" })), not parsed JSON.
+// handleWebhook is a whole receiver's decision (verify, parse, check the payload, dedupe) that passes
+// `paymock audit`.
 "use strict";
 const crypto = require("node:crypto");
 
@@ -35,9 +37,56 @@ function verifyStandardWebhook(body, headers, secret, toleranceS = 300) {
   return signatures.split(" ").some((s) => s.startsWith("v1,") && safeEqual(s.slice(3), expected));
 }
 
-module.exports = { verifySeedSignature, verifyStandardWebhook };
+// The status to answer one webhook. `seen` (a Set) holds the webhook-ids processed: keep it in your database.
+function handleWebhook(body, headers, secret, seen) {
+  if (!(verifySeedSignature(body, headers["x-payment-signature"], secret) &&
+        verifyStandardWebhook(body, headers, secret))) {
+    return 401; // forged, tampered, unsigned or stale: not processed
+  }
+  let event;
+  try {
+    event = JSON.parse(body.toString("utf8"));
+  } catch (e) {
+    return 400; // not JSON: a 400, never a crash the provider would retry
+  }
+  const isObject = event !== null && typeof event === "object" && !Array.isArray(event);
+  if (!isObject || typeof event.event !== "string" || typeof event.tx_id !== "string" ||
+      !Number.isInteger(event.order_id) || !Number.isInteger(event.amount)) {
+    return 400; // signed, but not the payload
+  }
+  const id = headers["webhook-id"];
+  if (seen.has(id)) return 200; // a retry or duplicate: acknowledged, not processed twice
+  seen.add(id);
+  if (event.event === "payment.completed") {
+    // mark event.order_id paid here
+  } else if (event.event === "payment.failed") {
+    // record event.failure_reason here
+  }
+  return 200; // other event types: acknowledged and ignored (providers add events)
+}
 
-if (require.main === module) {
+module.exports = { verifySeedSignature, verifyStandardWebhook, handleWebhook };
+
+// `node verify_webhook.js serve`: handleWebhook at http://127.0.0.1:<port>/webhook (the port is printed),
+// verifying with $PAYMENT_WEBHOOK_SECRET (tests/audit/test_snippets_audit.py audits it).
+function serve() {
+  const http = require("node:http");
+  const secret = process.env.PAYMENT_WEBHOOK_SECRET;
+  const seen = new Set();
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      res.writeHead(handleWebhook(Buffer.concat(chunks), req.headers, secret, seen), { "Content-Length": "0" });
+      res.end();
+    });
+  });
+  server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+}
+
+if (require.main === module && process.argv[2] === "serve") {
+  serve();
+} else if (require.main === module) {
   // Test harness (tests/sidecar/test_snippets.py): a JSON list of {"secret", "headers", "body_b64"}
   // on stdin; prints a JSON list of {"seed": bool, "standard": bool}.
   const chunks = [];

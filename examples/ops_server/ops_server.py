@@ -2,7 +2,9 @@
 
 It verifies the seed's X-Payment-Signature and the Standard Webhooks headers itself (stdlib only,
 no paymock import: this is the code under test), and dedupes on webhook-id, so a duplicate delivery
-never pays an order twice. A bad signature is answered 401, which makes the provider retry.
+never pays an order twice. A bad signature is answered 401, which makes the provider retry; a body
+that is not the payload, 400. GET /api/orders/{order_id} shows how many times an order was paid, which
+is what `paymock audit --state-url ... --state-field paid_count` reads to judge effects.
 """
 
 from __future__ import annotations
@@ -17,6 +19,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 TOLERANCE_S = 300  # Standard Webhooks' recommended window against replays
+
+
+# the fields the ops server uses, and their types: anything else is refused before it is processed
+PAYLOAD_FIELDS = {"event": str, "tx_id": str, "order_id": int, "amount": int}
+
+
+def payload_problem(event: Any) -> str | None:
+    if not isinstance(event, dict):
+        return "the body is not a JSON object"
+    for name, kind in PAYLOAD_FIELDS.items():
+        if not isinstance(event.get(name), kind) or isinstance(event.get(name), bool):
+            return f"{name} is missing or not a {kind.__name__}"
+    return None
 
 
 def seed_signature_ok(secret: str, body: bytes, signature: str | None) -> bool:
@@ -36,7 +51,7 @@ def standard_signature_ok(secret: str, body: bytes, headers: dict[str, str], now
 class OpsServer:
     """POST /webhooks/payment: verify, dedupe, mark the order paid. Runs on 127.0.0.1 in a thread."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, port: int = 0) -> None:
         self.secret = secret
         self.paid_orders: dict[int, int] = {}  # order_id -> times paid (must stay 1)
         self.seen_ids: set[str] = set()
@@ -55,16 +70,38 @@ class OpsServer:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+            def do_GET(self) -> None:
+                prefix = "/api/orders/"
+                order = self.path[len(prefix) :]
+                if not (self.path.startswith(prefix) and order.isdigit()):
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                with ops._lock:
+                    paid = ops.paid_orders.get(int(order), 0)
+                body = json.dumps({"order_id": int(order), "paid_count": paid}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
     @property
     def webhook_url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/webhooks/payment"
+
+    @property
+    def order_url(self) -> str:
+        """GET it (with {order_id} filled in) for {"order_id": ..., "paid_count": ...}."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/orders/{{order_id}}"
 
     def handle(self, _path: str, headers: dict[str, str], body: bytes) -> int:
         msg_id = headers.get("webhook-id", "?")
@@ -76,6 +113,8 @@ class OpsServer:
         try:
             event = json.loads(body)
         except ValueError:
+            return self._answer(msg_id, 400)
+        if payload_problem(event):
             return self._answer(msg_id, 400)
         with self._lock:
             duplicate = msg_id in self.seen_ids  # a duplicate is acknowledged again but not processed again
@@ -92,3 +131,20 @@ class OpsServer:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+if __name__ == "__main__":
+    # `python -m examples.ops_server.ops_server [PORT]`: serve it by hand (e.g. for `paymock audit`), verifying
+    # with $PAYMENT_WEBHOOK_SECRET (paymock's development secret when unset, as paymock signs then)
+    import os
+    import sys
+
+    ops = OpsServer(
+        os.environ.get("PAYMENT_WEBHOOK_SECRET") or "paymock-dev-secret-change-me",
+        int(sys.argv[1]) if len(sys.argv) > 1 else 8000,
+    )
+    print(f"ops server: webhooks at {ops.webhook_url}, orders at {ops.order_url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        ops.close()

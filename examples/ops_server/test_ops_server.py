@@ -44,3 +44,11 @@ def test_tampered_body_is_rejected(paymock, ops_server: OpsServer, webhook_recei
     hook = webhook_receiver.wait_for(1)[0]
     assert ops_server.handle("/webhooks/payment", hook.headers, hook.body) == 200
     assert ops_server.handle("/webhooks/payment", hook.headers, hook.body.replace(b"1000", b"9999")) == 401
+
+
+def test_the_ops_server_passes_paymocks_audit(paymock_audit, ops_server: OpsServer) -> None:
+    """Every hostile and malformed delivery refused, duplicates and unknown events acknowledged, effects read
+    back from the ops server's own order API (`paymock audit` in a test)."""
+    report = paymock_audit(ops_server.webhook_url, state_url=ops_server.order_url, state_field="paid_count")
+    report.assert_passed(allow_warnings=False)
+    assert report.check("duplicate").detail.endswith("paid_count unchanged")  # paid once, not twice

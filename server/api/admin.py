@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
-from .context import no_body, ok, provider
+from .context import no_body, ok, provider, session
 
 
 async def reset() -> tuple[Any, int, dict[str, str]]:
     await no_body("reset")  # options sent here would look applied: reset takes none
-    payments, deliveries = provider().reset()
+    payments, deliveries = provider().reset(session())
     return ok({"ok": True, "payments_removed": payments, "deliveries_removed": deliveries})
 
 

@@ -1,42 +1,45 @@
-"""A faster `connexion.utils.extract_content_type` that also normalises the media type.
+"""Media types are case-insensitive (RFC 9110 8.3.1); Connexion 3.3 matches them as sent.
 
-Connexion 3.3's version evaluates a `typing.Collection[...]` subscription on every call, which it
-makes three times per request (request validation, response building, response validation): ~2% of
-the server's CPU per create in a py-spy profile at c=32. Connexion's modules call it as
-`utils.extract_content_type(...)`, so replacing the module attribute reaches every caller.
-
-Media types are case-insensitive (RFC 9110 8.3.1), but Connexion matches them case-sensitively: with
-`APPLICATION/JSON` it chose no body validator and handed the handler raw bytes (a 500). Here the type
-and subtype come back lower-cased and stripped, parameters as sent; `normalise` does the same to the
-header the handler's request reads (`validation.StrictJSONBodyValidator`).
-`tests/unit/test_content_type.py` checks the answers against Connexion's own where both agree (any
-already lower-case value) and the normalised ones where they differ on purpose.
+With `Content-Type: APPLICATION/JSON` Connexion found no body schema for the media type, skipped
+validation and handed the handler raw bytes (a 500). `NormalisedContentType` lower-cases the media
+type of the request's Content-Type header before Connexion's validation reads it, so the body is
+validated and parsed as JSON. It is an ordinary ASGI middleware, added to paymock's own app with
+`AsyncApp.add_middleware`: other apps in the process keep Connexion's behaviour.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from connexion import utils
-
-connexion_extract_content_type = utils.extract_content_type
+_CONTENT_TYPE = b"content-type"
 
 
 def normalise(content_type: str) -> str:
-    """`APPLICATION/JSON ; charset=utf-8` -> `application/json; charset=utf-8`."""
+    """`APPLICATION/JSON ; charset=utf-8` -> `application/json; charset=utf-8` (parameters as sent)."""
     media_type, semicolon, parameters = content_type.partition(";")
     return media_type.strip().lower() + semicolon + parameters
 
 
-def extract_content_type(headers: Mapping[str, str] | Iterable[tuple[bytes | str, bytes | str]]) -> str | None:
-    """The first Content-Type header's value (latin-1 decoded, media type normalised), or None."""
-    pairs = headers.items() if isinstance(headers, dict) else headers
-    for key, value in pairs:  # type: ignore[misc]
-        name = key.decode("latin-1") if isinstance(key, bytes) else key
-        if name.lower() == "content-type":
-            return normalise(value.decode("latin-1") if isinstance(value, bytes) else value)
-    return None
+def normalised_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]] | None:
+    """The headers with each Content-Type's media type normalised; None when nothing changes (nearly always)."""
+    changed: list[tuple[bytes, bytes]] | None = None
+    for i, (name, value) in enumerate(headers):
+        if name.lower() != _CONTENT_TYPE:
+            continue
+        fixed = normalise(value.decode("latin-1")).encode("latin-1")
+        if fixed != value:
+            changed = changed if changed is not None else list(headers)
+            changed[i] = (name, fixed)
+    return changed
 
 
-def install() -> None:
-    utils.extract_content_type = extract_content_type  # type: ignore[assignment]
+class NormalisedContentType:
+    """Passes each HTTP request on with its Content-Type media type lower-cased and stripped."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (headers := normalised_headers(scope["headers"])) is not None:
+            scope["headers"] = headers  # in place: the error handlers above read this request too
+        await self.app(scope, receive, send)

@@ -12,6 +12,7 @@ from typing import Any
 from connexion.context import receive, scope
 
 from ..domain.errors import BadRequest
+from ..domain.sessions import Session
 from ..provider import Provider
 from .content_type import normalise
 from .validation import read_body
@@ -21,24 +22,40 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 SCENARIO_HEADER = "X-Mock-Scenario"
 _SCENARIO_KEY = SCENARIO_HEADER.lower().encode("latin-1")
+SESSION_HEADER = "X-Mock-Session"
+_SESSION_KEY = SESSION_HEADER.lower().encode("latin-1")
 
 
 def provider() -> Provider:
     return scope["state"]["provider"]
 
 
-def scenario_header() -> str | None:
-    """The header's value (ASGI header names are lower-case bytes); absent or empty is None.
+def _one_header(key: bytes, name: str) -> str | None:
+    """A header's value (ASGI header names are lower-case bytes); absent or empty is None.
 
     Given twice, it is a 400: the contract validates one value, and quietly taking the first would
-    run a scenario the test did not mean (`declined` + a typo passed as `declined`)."""
-    values = [value for name, value in scope["headers"] if name == _SCENARIO_KEY]
+    act on something the test did not mean (`declined` + a typo passed as `declined`)."""
+    values = [value for header, value in scope["headers"] if header == key]
     if len(values) > 1:
         shown = ", ".join(repr(v.decode("latin-1")[:70]) for v in values[:3])
-        raise BadRequest(f"{SCENARIO_HEADER} was sent {len(values)} times ({shown}); send it once")
+        raise BadRequest(f"{name} was sent {len(values)} times ({shown}); send it once")
     if not values:
         return None
     return values[0].decode("latin-1") or None
+
+
+def scenario_header() -> str | None:
+    return _one_header(_SCENARIO_KEY, SCENARIO_HEADER)
+
+
+def session_header() -> str | None:
+    """X-Mock-Session: the session a call acts in (absent: the global session)."""
+    return _one_header(_SESSION_KEY, SESSION_HEADER)
+
+
+def session() -> Session:
+    """The session the call names, live and renewed (404 problem when unknown or expired), or global."""
+    return provider().session(session_header())
 
 
 async def no_body(operation: str) -> None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.payments import tx_id_of
+from ..store.base import ALL_SESSIONS
 from .context import next_offset, no_body, ok, provider
+from .context import session as current_session
 
 
 async def payment_detail(payment_id: str) -> tuple[Any, int, dict[str, str]]:
     mock = provider()
-    payment, deliveries = mock.payment_detail(payment_id)
-    return ok({"payment": payment.to_dict(), "deliveries": [mock.delivery_detail(d) for d in deliveries]})
+    payment, deliveries = mock.payment_detail(payment_id, current_session())
+    detail = {**payment.to_dict(), "session_id": payment.session_id}  # control answers only: not the provider's
+    return ok({"payment": detail, "deliveries": [mock.delivery_detail(d) for d in deliveries]})
 
 
 async def list_all(
@@ -22,13 +25,16 @@ async def list_all(
     scenario: str | None = None,
     offset: int = 0,
     limit: int = 100,
+    session: str | None = None,  # `all`: every session's (the console's view)
 ) -> tuple[Any, int, dict[str, str]]:
     if payment_id is not None:
         if tx_id is not None and tx_id != tx_id_of(payment_id):  # filters combine: different payments
             return ok({"total": 0, "next_offset": None, "deliveries": []})
         tx_id = tx_id_of(payment_id)
-    items, total = provider().store.list_deliveries(
-        tx_id=tx_id, state=state, event=event, scenario=scenario, offset=offset, limit=limit
+    mock = provider()
+    scope = ALL_SESSIONS if session == "all" else current_session().session_id
+    items, total = mock.store.list_deliveries(
+        tx_id=tx_id, state=state, event=event, scenario=scenario, offset=offset, limit=limit, session=scope
     )
     page = {"total": total, "next_offset": next_offset(offset, len(items), total)}
     return ok({**page, "deliveries": [d.summary() for d in items]})
@@ -36,13 +42,13 @@ async def list_all(
 
 async def get_one(delivery_id: str) -> tuple[Any, int, dict[str, str]]:
     mock = provider()
-    return ok(mock.delivery_detail(mock.delivery(delivery_id)))
+    return ok(mock.delivery_detail(mock.delivery(delivery_id, current_session())))
 
 
 async def redeliver(delivery_id: str) -> tuple[Any, int, dict[str, str]]:
     await no_body("redeliver")  # before anything is sent
     mock = provider()
-    return ok(mock.delivery_detail(await mock.redeliver(delivery_id)))
+    return ok(mock.delivery_detail(await mock.redeliver(delivery_id, current_session())))
 
 
 async def wait(
@@ -60,6 +66,7 @@ async def wait(
         state=state,
         min_attempts=min_attempts,
         timeout_s=timeout_ms / 1000.0,
+        session=current_session(),
         asked=f"not {state}{attempts} within {timeout_ms} ms",
     )
     return ok(mock.delivery_detail(found))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.clock import iso
-from .context import next_offset, ok, provider, scenario_header
+from .context import next_offset, ok, provider, scenario_header, session_header
 
 
 async def create(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
-    payment = (await provider().create(body, scenario_header())).payment
+    payment = (await provider().create(body, scenario_header(), session_header())).payment
     answer: dict[str, Any] = {
         "ok": True,
         "tx_id": payment.tx_id,
@@ -22,7 +22,7 @@ async def create(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
 
 
 async def confirm(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
-    payment = await provider().confirm(body["payment_id"], scenario_header())
+    payment = await provider().confirm(body["payment_id"], scenario_header(), session_header())
     return ok(
         {
             "ok": True,
@@ -41,7 +41,13 @@ async def listing(
     limit: int | None = None,
 ) -> tuple[Any, int, dict[str, str]]:
     items, total, counts = await provider().listing(
-        scenario_header(), status=status, scenario=scenario, tx_id_prefix=tx_id_prefix, offset=offset, limit=limit
+        scenario_header(),
+        session_header(),
+        status=status,
+        scenario=scenario,
+        tx_id_prefix=tx_id_prefix,
+        offset=offset,
+        limit=limit,
     )
     return ok(
         {

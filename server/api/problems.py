@@ -10,28 +10,37 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from connexion.exceptions import Unauthorized
+from connexion.exceptions import ProblemException, Unauthorized
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 
 from ..domain.errors import (
     BadRequest,
+    Busy,
     Conflict,
     DomainError,
+    Forbidden,
     InjectedFailure,
     InvalidScenario,
+    NeverReached,
     NotFound,
     ScenarioNotFound,
+    TooMany,
     UnknownScenario,
     WaitTimeout,
 )
+from ..domain.limits import MAX_LISTED, first
 from ..domain.quoting import short
+from ..domain.sessions import SessionNotFound
 
 log = logging.getLogger("paymock.api")
 
 PROBLEM = "application/problem+json"
+# a problem type a client can tell apart from any other 404 (a payment of another session is a plain 404)
+SESSION_NOT_FOUND = "https://paymock.dev/problems/session-not-found"
 TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
@@ -51,6 +60,14 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None, **e
     )
 
 
+def listing_fields(name: str, items: list[str]) -> dict[str, Any]:
+    """A problem's list field: the first MAX_LISTED items, and `<name>_total` when it holds fewer than all."""
+    fields: dict[str, Any] = {name: first(items)}
+    if len(items) > MAX_LISTED:
+        fields[f"{name}_total"] = len(items)
+    return fields
+
+
 def domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, DomainError)
     if isinstance(exc, InjectedFailure):
@@ -59,12 +76,17 @@ def domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespons
     if isinstance(exc, UnknownScenario | ScenarioNotFound):
         # 404 (the scenario named does not exist), not 422: the request is well-formed, and whether a
         # name exists is state a schema cannot list (scenarios are created at run time)
-        return problem(404, exc.detail, known_scenarios=exc.known)
+        return problem(404, exc.detail, **listing_fields("known_scenarios", exc.known))
     if isinstance(exc, InvalidScenario):
-        return problem(400, exc.detail, errors=exc.errors)
-    if isinstance(exc, WaitTimeout):
+        return problem(400, exc.detail, **listing_fields("errors", exc.errors))
+    if isinstance(exc, SessionNotFound):
+        return problem(404, exc.detail, type=SESSION_NOT_FOUND)
+    if isinstance(exc, NeverReached | WaitTimeout):
         return problem(409, exc.detail, state=exc.state)
-    status = {NotFound: 404, Conflict: 409, BadRequest: 400}.get(type(exc), 400)
+    if isinstance(exc, Busy):
+        return problem(429, exc.detail, headers={"Retry-After": str(exc.retry_after_s)})
+    statuses = {NotFound: 404, Forbidden: 403, Conflict: 409, BadRequest: 400, TooMany: 429}
+    status = statuses.get(type(exc), 400)
     return problem(status, exc.detail)
 
 
@@ -115,7 +137,9 @@ def line_broken_parameter(template: str, path: str) -> tuple[str, str] | None:
 
 
 def route_not_found(routes: Routes) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
-    def handler(request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
+    def handler(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        if isinstance(exc, ProblemException):  # a 404 of ours (an id that cannot exist): it says why itself
+            return problem(404, str(exc.detail))
         # the decoded path: `request.url` drops line breaks, as urllib.parse.urlsplit does
         path = request.scope["path"]
         # Starlette's mounts match `.*`, which stops at a line break: a path parameter holding one
@@ -175,14 +199,25 @@ def unauthorized(request: ConnexionRequest, exc: Exception) -> ConnexionResponse
     return problem(401, str(exc.detail), headers={"WWW-Authenticate": challenge})
 
 
+# sqlite's result codes for a file damaged inside (a page overwritten, a truncated copy): checked at
+# start (store/sqlite.py), but a file damaged while serving is only found when a query reaches it
+_DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
 def store_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    """sqlite3.OperationalError: a file another program holds locked is a 503 to retry (the request's
-    transaction was rolled back); anything else is unexpected."""
+    """sqlite3.DatabaseError: a file another program holds locked is a 503 to retry (the request's
+    transaction was rolled back); a damaged file is a 503 that names the damage (retrying will not
+    help, but the server is not at fault: its data is); anything else is unexpected. By code, not wording."""
     reason = str(exc)
-    if getattr(exc, "sqlite_errorname", None) in ("SQLITE_BUSY", "SQLITE_LOCKED"):  # by code, not wording
+    code = getattr(exc, "sqlite_errorname", None) or ""
+    if code in ("SQLITE_BUSY", "SQLITE_LOCKED"):
         log.warning("store busy: %s", reason)
         detail = f"the store is busy ({reason}: another program holds the sqlite file); retry the request"
         return problem(503, detail, headers={"Retry-After": "1"})
+    if code.startswith(_DAMAGED):  # extended codes too: SQLITE_CORRUPT_INDEX, ...
+        log.error("store damaged: %s (%s)", reason, code)
+        detail = f"the store's sqlite file is damaged ({reason}); restore it from a copy or start on a new file"
+        return problem(503, detail)
     return unexpected(request, exc)
 
 

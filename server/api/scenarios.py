@@ -1,4 +1,5 @@
-"""Control API handlers for scenarios (/mock/v1/scenarios, /mock/v1/active-scenario)."""
+"""Control API handlers for scenarios (/mock/v1/scenarios, /mock/v1/active-scenario), in the session the
+call names (X-Mock-Session; the global one without it)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,20 @@ from typing import Any
 from starlette.responses import Response
 
 from ..domain.scenarios.model import Scenario, scenario_warnings
-from .context import ok, provider
+from ..domain.scenarios.registry import ScenarioBook
+from .context import ok, provider, session
 
 
-def _info(scenario: Scenario, source: str) -> dict[str, Any]:
+def _info(book: ScenarioBook, scenario: Scenario, source: str) -> dict[str, Any]:
     return {
         "source": source,
-        "active": provider().book.active_name == scenario.name,
+        "active": book.active_name == scenario.name,
         "scenario": scenario.as_document(),
     }
 
 
 async def list_all() -> tuple[Any, int, dict[str, str]]:
-    book = provider().book
+    book = session().book
     return ok(
         {
             "active": book.active_name,
@@ -37,26 +39,34 @@ async def list_all() -> tuple[Any, int, dict[str, str]]:
 
 
 async def get_one(name: str) -> tuple[Any, int, dict[str, str]]:
-    scenario, source = provider().book.lookup(name)
-    return ok(_info(scenario, source))
+    book = session().book
+    scenario, source = book.lookup(name)
+    return ok(_info(book, scenario, source))
 
 
 async def put(name: str, body: dict[str, Any], dry_run: bool = False) -> tuple[Any, int, dict[str, str]]:
-    scenario, created = provider().book.put(body, name, dry_run=dry_run)
-    answer = {**_info(scenario, "runtime"), "warnings": scenario_warnings(scenario)}
+    current = session()
+    scenario, created = current.book.put(body, name, dry_run=dry_run)
+    if not dry_run:
+        provider().save_session_book(current)
+    answer = {**_info(current.book, scenario, "runtime"), "warnings": scenario_warnings(scenario)}
     return ok(answer, 201 if created and not dry_run else 200)
 
 
 async def delete(name: str) -> Response:
-    provider().book.delete(name)
+    current = session()
+    current.book.delete(name)
+    provider().save_session_book(current)
     # a bare response: Connexion would infer this operation's only media type, problem+json, for a 204
     return Response(status_code=204)
 
 
 async def get_active() -> tuple[Any, int, dict[str, str]]:
-    return ok({"name": provider().book.active_name})
+    return ok({"name": session().book.active_name})
 
 
 async def set_active(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
-    scenario = provider().book.set_active(body["name"])
+    current = session()
+    scenario = current.book.set_active(body["name"])
+    provider().save_session_book(current)
     return ok({"name": scenario.name})

@@ -1,7 +1,9 @@
 """Request validation: the Connexion validators both APIs run with, answering readable 400 problems.
 
 Connexion's own messages name the value but not the parameter, and stop at a body's first error;
-these say which parameter, and list every violation of a body in the problem's `errors`.
+these say which parameter, and list every violation of a body in the problem's `errors`. A value of
+the wrong shape is said against the schema's title, not its regular expression (domain.patterns.readable),
+and a path id its schema refuses is a 404 (NamedParameterValidator.validate_path_parameter).
 """
 
 from __future__ import annotations
@@ -18,19 +20,20 @@ from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, JSONRe
 from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import Headers
 
-from ..domain.patterns import EcmaDraft4Validator, with_ecma_pattern
+from ..domain.bounded_arrays import with_bounded_arrays
+from ..domain.limits import MAX_BODY_BYTES
+from ..domain.patterns import EcmaDraft4Validator, readable, with_ecma_pattern
 from ..domain.quoting import redact, short
 from . import query
-from .content_type import normalise
 from .fast_schema import FastCheck
+from .problems import listing_fields
 
-# Connexion's validators, with `pattern` as ECMA-262 means it (a `$` is the very end): see domain.patterns
-RequestValidator = with_ecma_pattern(Draft4RequestValidator)
+# Connexion's validators, with `pattern` as ECMA-262 means it (a `$` is the very end): see domain.patterns;
+# requests' arrays over their `maxItems` are refused by length alone: see domain.bounded_arrays
+RequestValidator = with_bounded_arrays(with_ecma_pattern(Draft4RequestValidator))
 ResponseValidator = with_ecma_pattern(Draft4ResponseValidator)
 FORMATS = Draft4Validator.FORMAT_CHECKER
 
-# A request body larger than this is a 413: no request of either API comes near it.
-MAX_BODY_BYTES = 1 << 20
 # One error's message is cut to this; a fuzzed value can be megabytes of JSON.
 MAX_MESSAGE = 300
 # The detail repeats the first few errors; `errors` has them all.
@@ -44,7 +47,7 @@ def key_path(path: Iterable[Any]) -> str:
 
 def message_of(error: ValidationError) -> str:
     """The error's message, with a long value in it shortened and URL credentials masked."""
-    message = redact(error.message)
+    message = redact(readable(error))
     if len(message) > MAX_MESSAGE:
         message = message.replace(repr(error.instance), short(error.instance), 1)
     if len(message) > MAX_MESSAGE:
@@ -58,23 +61,25 @@ def describe(error: ValidationError) -> str:
 
 
 def body_errors(errors: Iterable[ValidationError]) -> list[str]:
-    """Every violation, sorted by key path (then message), so answers are stable."""
+    """Every violation, sorted by key path (then message), so answers are stable; once each: a value that
+    fails both a schema's `format` and its `pattern` is one mistake, said once (see `readable`)."""
     ordered = sorted(errors, key=lambda e: ([str(p) for p in e.absolute_path], e.message))
-    return [describe(e) for e in ordered]
+    return list(dict.fromkeys(describe(e) for e in ordered))
 
 
 class BodyProblem(BadRequestProblem):
-    """A 400 for a body the schema rejects: `detail` summarises, `errors` lists every violation."""
+    """A 400 for a body the schema rejects: `detail` summarises, `errors` lists the violations (the
+    first MAX_LISTED, with `errors_total` when there are more)."""
 
     def __init__(self, errors: list[str]) -> None:
         if len(errors) == 1:
             detail = f"request body does not match the contract: {errors[0]}"
         else:
             shown = "; ".join(errors[:DETAIL_ERRORS])
-            more = f"; and {len(errors) - DETAIL_ERRORS} more" if len(errors) > DETAIL_ERRORS else ""
-            detail = f"request body does not match the contract ({len(errors)} errors, see `errors`): {shown}{more}"
+            more = f"; and {len(errors) - DETAIL_ERRORS:,} more" if len(errors) > DETAIL_ERRORS else ""
+            detail = f"request body does not match the contract ({len(errors):,} errors, see `errors`): {shown}{more}"
         super().__init__(detail=detail)
-        self.ext = {"errors": errors}
+        self.ext = listing_fields("errors", errors)
 
 
 class NamedParameterValidator(ParameterValidator):
@@ -100,10 +105,27 @@ class NamedParameterValidator(ParameterValidator):
             return None
         if value is None:
             return f"Missing {parameter_type} parameter '{param['name']}'" if param.get("required") else None
+        problem = NamedParameterValidator.problem_with(value, param)
+        return f"{parameter_type} parameter {param.get('name')!r}: {problem}" if problem else None
+
+    @staticmethod
+    def problem_with(value: Any, param: dict[str, Any]) -> str | None:
+        """What is wrong with a (present) value of the parameter, in words; None when nothing is."""
         try:
             EcmaDraft4Validator(param.get("schema", param), format_checker=FORMATS).validate(value)
         except ValidationError as exc:
-            return f"{parameter_type} parameter {param.get('name')!r}: {message_of(exc)}"
+            return message_of(exc)
+        return None
+
+    def validate_path_parameter(self, param: dict[str, Any], request: Any) -> str | None:
+        """A path names a resource, and an id its schema refuses names none: a 404, as for an id that is
+        well-formed but unknown — except for PUT, which creates the resource under that name (a 400)."""
+        if request.method == "PUT":
+            return super().validate_path_parameter(param, request)
+        value = request.path_params.get(param["name"].replace("-", "_"))
+        problem = None if value is None else self.problem_with(value, param)
+        if problem:
+            raise ProblemException(status=404, title="Not Found", detail=f"no such {param['name']}: {problem}")
         return None
 
 
@@ -180,12 +202,8 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
             scope = with_headers(scope, {"content-length": declared}, drop=("transfer-encoding",))
         if not int(declared or 0) and self._required and self._schema.get("default") is None:
             raise BadRequestProblem(detail="request body is missing: send the JSON object the contract describes")
-        content_type = headers.get("content-type")
-        if content_type is None and int(declared or 0):
+        if "content-type" not in headers and int(declared or 0):
             raise UnsupportedMediaTypeProblem(detail="Content-Type header missing: send the body as application/json")
-        if content_type is not None and (normalised := normalise(content_type)) != content_type:
-            # the handler's request reads the header itself; Connexion's JSON check is case-sensitive
-            scope = with_headers(scope, {"content-type": normalised})
         return await super().wrap_receive(receive, scope=scope)
 
     async def _parse(self, stream: Any, scope: Any) -> Any:

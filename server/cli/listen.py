@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
@@ -17,7 +16,7 @@ import time
 from typing import Any
 
 from ..domain.webhooks import DEFAULT_TOLERANCE_S, verdict, verify_seed, verify_standard
-from ..settings import DEV_SECRET
+from ..settings import SettingsError, resolve_secret, unset_secret_warning
 
 # Headers that describe the hop, not the webhook; never forwarded.
 _HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding", "keep-alive"}
@@ -28,8 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=9003, help="port to listen on; 0 picks a free one (default 9003)")
     parser.add_argument(
         "--secret",
-        default=os.environ.get("PAYMENT_WEBHOOK_SECRET") or DEV_SECRET,
-        help="secret to verify with (default $PAYMENT_WEBHOOK_SECRET, else paymock's development secret)",
+        help="verifying secret (default $PAYMENT_WEBHOOK_SECRET; both empty: the development secret, and a warning)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per webhook")
     parser.add_argument("--forward-to", metavar="URL", help="also POST each webhook (same body and headers) here")
@@ -167,6 +165,13 @@ class Listener:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        args.secret, chosen = resolve_secret(args.secret)
+    except SettingsError as exc:
+        print(f"paymock listen: {exc}", file=sys.stderr)
+        return 2
+    if not chosen:
+        print(f"paymock listen: {unset_secret_warning('webhooks are verified')}", file=sys.stderr, flush=True)
     try:
         listener = Listener(args)
     except OSError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import sys
@@ -20,7 +19,7 @@ DEFAULT_API_URL = "http://localhost:9002"
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .. import deferred_imports, logs
+    from .. import logs
     from . import gc_tuning
 
     # Flags become the environment the app reads, so `uvicorn paymock.app:app` behaves the same.
@@ -48,11 +47,10 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         logs.configure(settings.log_level, settings.log_format)
         # imported after logging is set up: import-time warnings of dependencies become log lines
-        # (JSON with LOG_FORMAT=json) instead of raw stderr text. deferred(): ~0.3 s less, see the module
-        with deferred_imports.deferred() if args.command_line else contextlib.nullcontext():
-            from ..app import create_app
+        # (JSON with LOG_FORMAT=json) instead of raw stderr text
+        from ..app import create_app
 
-            app = create_app(settings)
+        app = create_app(settings)
     except (SettingsError, InvalidScenario) as exc:
         gc_tuning.resume()  # an in-process caller (tests, embedders) keeps a working collector
         print(f"paymock: {exc}", file=sys.stderr)
@@ -60,10 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
     except BaseException:
         gc_tuning.resume()
         raise
-    # uvicorn's submodules, not the package: its __init__ imports its command line (click, ~15 ms), which
-    # the hollow package (deferred_imports) leaves out when this is the command line
-    from uvicorn.config import Config
-    from uvicorn.server import Server
+    from uvicorn import Config, Server
 
     if settings.gc_tuned:
         gc_tuning.tune()
@@ -72,9 +67,12 @@ def _serve(args: argparse.Namespace) -> int:
     # A requested, completed shutdown is a success: exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_after_shutdown)
+    from ..api.http_protocol import LimitedHttpToolsProtocol
+
     server = Server(
         Config(
             app,
+            http=LimitedHttpToolsProtocol,  # uvicorn's, with the request head capped as it arrives
             host=args.host,
             port=args.port,
             log_config=None,
@@ -124,6 +122,17 @@ def _console(args: argparse.Namespace) -> int:
         )
         return 2
     app = os.path.join(next(iter(spec.submodule_search_locations)), "streamlit_app.py")
+    command, env = console_command(args, app)
+    if os.name == "posix":
+        os.execve(sys.executable, command, env)  # become streamlit, so SIGTERM/SIGINT reach it directly
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 130
+
+
+def console_command(args: argparse.Namespace, app: str) -> tuple[list[str], dict[str, str]]:
+    """The `streamlit run` command line and environment that `paymock console` runs `app` with."""
     # the token travels by environment (SERVICE_AUTH_TOKEN, inherited), never on the command line
     env = {**os.environ, "PAYMOCK_API_URL": args.api_url}
     command = [
@@ -134,12 +143,7 @@ def _console(args: argparse.Namespace) -> int:
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer",  # no "Deploy" button: the console is a local QA tool
     ]  # fmt: skip
-    if os.name == "posix":
-        os.execve(sys.executable, command, env)  # become streamlit, so SIGTERM/SIGINT reach it directly
-    try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 130
+    return command, env
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,12 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_tool_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """listen, trigger and all: each module owns its arguments (add_arguments) and its behaviour (run)."""
-    from . import listen, supervise, trigger
+    """listen, trigger, audit and all: each module owns its arguments (add_arguments) and its behaviour (run)."""
+    from . import audit, listen, supervise, trigger
 
     for name, module, help_text in (
         ("listen", listen, "receive webhooks: verify, print, forward, answer a chosen status"),
         ("trigger", trigger, "send one signed webhook to a URL without creating a payment"),
+        ("audit", audit, "grade a webhook endpoint: send good, hostile and malformed webhooks, judge each answer"),
         ("all", supervise, "server (0.0.0.0:9002) and console (0.0.0.0:8502) together: one container"),
     ):
         parser = sub.add_parser(name, help=help_text, description=help_text)
@@ -193,6 +198,4 @@ def _add_tool_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # the process is paymock (console script, python -m): serve may leave unused imports out for good
-    args.command_line = argv is None
     return args.func(args)

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..domain.payments import Payment
 from ..domain.webhooks import EVENTS, FAILED_EVENT, SIGNATURE_MODES, build_headers, encode, payload, webhook_id
-from ..settings import DEV_SECRET
+from ..settings import SettingsError, resolve_secret, unset_secret_warning
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,8 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", help="where to POST it (the receiver's callback URL)")
     parser.add_argument(
         "--secret",
-        default=os.environ.get("PAYMENT_WEBHOOK_SECRET") or DEV_SECRET,
-        help="signing secret (default $PAYMENT_WEBHOOK_SECRET, else paymock's development secret)",
+        help="signing secret (default $PAYMENT_WEBHOOK_SECRET; both empty: the development secret, and a warning)",
     )
     parser.add_argument(
         "--tx-id",
@@ -86,7 +85,7 @@ def build_request(args: argparse.Namespace, now: float, nonce: str) -> tuple[str
     body_dict.update(_parse_set(args.set))
     body = encode(body_dict)
     headers = build_headers(
-        secret=args.secret,
+        secret=resolve_secret(args.secret)[0],  # run() has warned, or refused a bad one
         event=args.event,
         msg_id=webhook_id(args.event, str(body_dict.get("tx_id", tx_id))),
         body=body,
@@ -100,6 +99,13 @@ def build_request(args: argparse.Namespace, now: float, nonce: str) -> tuple[str
 def run(args: argparse.Namespace) -> int:
     import httpx
 
+    try:
+        args.secret, chosen = resolve_secret(args.secret)
+    except SettingsError as exc:
+        print(f"paymock trigger: {exc}", file=sys.stderr)
+        return 2
+    if not chosen:
+        print(f"paymock trigger: {unset_secret_warning('the webhook is signed')}", file=sys.stderr)
     try:
         url, body, headers = build_request(args, time.time(), secrets.token_hex(3))
     except ValueError as exc:

@@ -74,6 +74,7 @@ class Dispatcher:
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._runner: asyncio.Task[None] | None = None
         self._generation = 0  # bumped by clear(): an attempt that outlives a reset must not write back
+        self._forgets = 0  # bumped by forget(): an attempt that outlives its session's end must not write back
         self._store_failures: dict[str, int] = {}  # consecutive store errors per delivery (see _store_failed)
 
     # lifecycle
@@ -116,6 +117,16 @@ class Dispatcher:
         self._store_failures.clear()
         for task in list(self._tasks):
             task.cancel()
+
+    def forget(self, delivery_ids: list[str]) -> None:
+        """A session ended or was reset: its pending retries are never attempted, and an attempt of one
+        of its deliveries still sending writes nothing back when it returns (its store rows are gone)."""
+        self._forgets += 1
+        for delivery_id in delivery_ids:
+            self._due.pop(delivery_id, None)  # its heap entry is now stale: skipped when it comes up
+            self._held.discard(delivery_id)
+            self._manual.pop(delivery_id, None)
+            self._store_failures.pop(delivery_id, None)
 
     # entry points
     async def dispatch(self, delivery: Delivery, payment: Payment) -> bool:
@@ -177,7 +188,7 @@ class Dispatcher:
 
     # the attempt
     async def _attempt(self, delivery: Delivery, payment: Payment, kind: str) -> bool:
-        generation = self._generation
+        generation, forgets = self._generation, self._forgets
         plan = delivery.plan
         delivery_id = delivery.delivery_id  # derived from the event and tx_id: build it once
         number = delivery.begin()
@@ -209,6 +220,8 @@ class Dispatcher:
             retry_after = result.retry_after_s
             if generation != self._generation:
                 return False  # reset while it was sending: see clear()
+            if forgets != self._forgets and self.store.get_delivery(delivery_id) is not delivery:
+                return False  # its session ended or was reset while it was sending: see forget()
             self._release_held(delivery_id)
         delivery.record(attempt)
         # one write: the delivery's state and its payment's completion land together (durable stores)

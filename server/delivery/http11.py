@@ -13,8 +13,13 @@ Behaviour matches the other senders (tests/delivery/test_senders.py runs the sam
 - keep-alive reuse; a pooled connection the server closed while idle is retried once on a fresh
   connection, only when nothing of the response had arrived;
 - at most MAX_BODY bytes of a response body are read; past that the connection is closed;
+- the answer's head is capped (limits.py: bytes, line, header count, 1xx responses); past a cap the
+  attempt fails at once and the connection is closed, so a hostile receiver costs a bounded number of
+  bytes, never the whole timeout's worth of input;
 - the whole send (waiting for a connection, connecting, TLS, request, response) is bounded by
-  `timeout_s`.
+  `timeout_s`;
+- a connection breaks its one reference cycle (it and its parser) when it closes: a failed attempt's
+  buffers are freed by reference counting when it ends, not left for the garbage collector.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ from urllib.parse import quote, urlsplit
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
+from .limits import MAX_BODY, MAX_HEAD_BYTES, MAX_HEADER_LINE, MAX_HEADERS, MAX_INTERIM
 from .senders import USER_AGENT, SendResult, parse_retry_after
 
-MAX_BODY = 1 << 20  # response bytes we are willing to read and discard; a webhook answer needs none
+__all__ = ["MAX_BODY", "Http11Sender"]
 _TARGET_CACHE_SIZE = 1024  # parsed callback URLs; webhooks go to a handful of URLs
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Characters quote() must leave alone in a request target: it is already a URL, we only escape
@@ -63,7 +69,11 @@ class _Connection(asyncio.Protocol):
         "closed",
         "done",
         "framed",
+        "head_left",
+        "headers",
         "idle",
+        "in_head",
+        "interim",
         "key",
         "parser",
         "pool",
@@ -80,7 +90,8 @@ class _Connection(asyncio.Protocol):
         self.pool = pool
         self.key = key
         self.transport: asyncio.Transport | None = None
-        self.parser = HttpResponseParser(self)
+        # the parser holds this connection (its callbacks): a cycle, broken in connection_lost
+        self.parser: HttpResponseParser | None = HttpResponseParser(self)
         self.waiter: asyncio.Future[None] | None = None
         self.idle = False  # in the pool's idle list (then the pool owns its slot)
         self.closed = False
@@ -95,6 +106,10 @@ class _Connection(asyncio.Protocol):
         self.framed = False  # Content-Length or chunked: the body does not end at EOF
         self.body_bytes = 0
         self.reusable = False
+        self.in_head = True  # reading a status line and headers (of a 1xx or of the final response)
+        self.head_left = MAX_HEAD_BYTES  # for every head of this answer, 1xx included
+        self.headers = 0  # in the current head
+        self.interim = 0  # 1xx responses so far
 
     def exchange(self, data: bytes) -> asyncio.Future[None]:
         self._begin()
@@ -126,8 +141,24 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         self.received = True
+        parser = self.parser
+        assert parser is not None  # None only once the connection is lost: no more data then
         try:
-            self.parser.feed_data(data)
+            # A head is fed at most its remaining budget at a time: llhttp buffers an unfinished header
+            # line in full, so an endless one must stop at the budget, not at the end of the timeout.
+            while self.in_head and not self.done:
+                piece, data = data[: self.head_left + 1], data[self.head_left + 1 :]
+                self.head_left -= len(piece)  # once the head ends mid-piece, the rest is body: no matter
+                parser.feed_data(piece)
+                if self.in_head and self.head_left < 0:
+                    self._refuse(f"response headers over {MAX_HEAD_BYTES} bytes")
+                if not data:
+                    return
+            if self.done:  # refused, or bytes after a complete answer: nothing more is read from this connection
+                self.reusable = False
+                self.close()
+                return
+            parser.feed_data(data)  # a body, or bytes after the answer (on_message_begin drops them)
         except HttpParserUpgrade:
             self._finish(_SendError("invalid HTTP response: unexpected protocol upgrade"))
             self.close()
@@ -140,6 +171,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.parser = None  # the cycle: what it buffered goes now, with the last reference to us
         if self.idle:
             self.pool._lost_idle(self)
         if self.waiter is None:
@@ -158,8 +190,24 @@ class _Connection(asyncio.Protocol):
             self.reusable = False
             self.close()
 
+    def _refuse(self, why: str) -> None:
+        """An answer past one of the caps: the attempt fails now, and nothing more is read."""
+        if not self.done:
+            self._finish(_SendError(f"invalid HTTP response: {why}"))
+        self.reusable = False
+        self.close()
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.done:
+            return
+        self.headers += 1
+        if self.headers > MAX_HEADERS:
+            self._refuse(f"more than {MAX_HEADERS} response headers")
+            return
         size = len(name)  # compare lengths first: most headers are none of these
+        if size + len(value) > MAX_HEADER_LINE:
+            self._refuse(f"a response header over {MAX_HEADER_LINE} bytes")
+            return
         if size == 11 and name.lower() == b"retry-after":
             self.retry_after = value
         elif (size == 14 and name.lower() == b"content-length") or (
@@ -168,6 +216,8 @@ class _Connection(asyncio.Protocol):
             self.framed = True
 
     def on_headers_complete(self) -> None:
+        assert self.parser is not None
+        self.in_head = False
         self.status = self.parser.get_status_code()
 
     def on_body(self, body: bytes) -> None:
@@ -183,7 +233,12 @@ class _Connection(asyncio.Protocol):
             return
         if self.status < 200:  # 1xx interim response: the real one follows on the same connection
             self.status, self.retry_after, self.framed = 0, None, False
+            self.in_head, self.headers = True, 0
+            self.interim += 1
+            if self.interim > MAX_INTERIM:
+                self._refuse(f"more than {MAX_INTERIM} interim (1xx) responses")
             return
+        assert self.parser is not None
         self.reusable = self.parser.should_keep_alive()
         self._finish()
 

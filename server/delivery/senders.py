@@ -4,16 +4,29 @@ Three senders, chosen by PAYMOCK_HTTP_CLIENT: `http11` (http11.py: asyncio + htt
 keep-alive pool), `aiohttp` and `httpx`. Webhook sending is a measurable share of the server's CPU
 per payment, so the default is the one measured cheapest (bench/senders.py; figures in
 bench/README.md, "Outbound client"); the others stay selectable for comparison.
+
+Every sender reads a bounded amount of a receiver's answer (limits.py) and gives an attempt one
+deadline, whatever the receiver sends (tests/hostile/ attacks each one): a body is read up to MAX_BODY
+and its connection dropped past it. Headers: http11 applies all of limits.py itself; aiohttp is given
+the same line and count caps; httpx (h11 under httpcore) refuses a head over 100 KiB on its own. Neither
+of those two lets its caller count 1xx responses: they read them until the deadline, which an endless
+`100 Continue` stream makes a CPU-bound wait (bench/README.md, "Hostile receivers"); hence http11 is
+the sender for receivers nobody vouches for.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
+import re
 import ssl
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Protocol
-from urllib.parse import urlsplit
+
+from ..domain.payments import callback_host
+from .limits import MAX_BODY, MAX_HEADER_LINE, MAX_HEADERS
 
 USER_AGENT = "paymock-webhooks/1"
 
@@ -32,19 +45,29 @@ class Sender(Protocol):
     async def close(self) -> None: ...
 
 
+# Retry-After as a receiver may send it: delta-seconds (RFC 9110: digits; a fraction tolerated) or an
+# HTTP date. Anything else (1e400, -5, inf, nan, 0x10) is refused: the schedule's delay applies.
+_DELTA_SECONDS = re.compile(r"[0-9]{1,32}(?:\.[0-9]{1,9})?")
+_MAX_DATE_CHARS = 64  # an HTTP date is 29 characters; a longer value is not one
+
+
 def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date."""
+    """Retry-After as finite, non-negative seconds: delta-seconds or an HTTP date; None if neither.
+
+    Not clamped here: how long a receiver may postpone the next attempt is the retry rule's to say
+    (domain/retry.py); this only refuses what is not a number of seconds at all."""
     if not value:
         return None
     value = value.strip()
+    if _DELTA_SECONDS.fullmatch(value):
+        return float(value)  # at most 32 digits: finite
+    if len(value) > _MAX_DATE_CHARS:
+        return None
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+        seconds = parsedate_to_datetime(value).timestamp() - now
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _elapsed_ms(started: float) -> float:
@@ -67,6 +90,9 @@ class AiohttpSender:
             headers={"User-Agent": USER_AGENT},
             auto_decompress=False,
             skip_auto_headers=("Accept-Encoding",),
+            max_line_size=MAX_HEADER_LINE,
+            max_field_size=MAX_HEADER_LINE,
+            max_headers=MAX_HEADERS,
         )
 
     async def send(self, url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> SendResult:
@@ -79,7 +105,12 @@ class AiohttpSender:
             async with self._session.post(
                 url, data=body, headers=headers, allow_redirects=False, timeout=timeout
             ) as response:
-                await response.read()
+                read = 0
+                async for chunk in response.content.iter_any():  # read and dropped: a body needs no buffer
+                    read += len(chunk)
+                    if read > MAX_BODY:
+                        response.close()  # the status stands; the rest of the body is not ours to read
+                        break
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
                 return SendResult(response.status, None, _elapsed_ms(started), retry_after)
         except TimeoutError:
@@ -109,10 +140,20 @@ class HttpxSender:
         httpx = self._httpx
         started = time.perf_counter()
         try:
-            response = await self._client.post(url, content=body, headers=headers, timeout=timeout_s)
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
-            return SendResult(response.status_code, None, _elapsed_ms(started), retry_after)
-        except httpx.TimeoutException:
+            # httpx's timeout is per read: a receiver trickling bytes (or 100 Continues) would never
+            # reach it. The deadline bounds the whole attempt; the stream reads the body in pieces.
+            async with (
+                asyncio.timeout(timeout_s),
+                self._client.stream("POST", url, content=body, headers=headers, timeout=timeout_s) as response,
+            ):
+                read = 0
+                async for chunk in response.aiter_raw():
+                    read += len(chunk)
+                    if read > MAX_BODY:
+                        break  # leaving the stream unread closes its connection
+                retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
+                return SendResult(response.status_code, None, _elapsed_ms(started), retry_after)
+        except (httpx.TimeoutException, TimeoutError):
             return SendResult(None, f"timed out after {timeout_s:g} s", _elapsed_ms(started))
         except httpx.ConnectError as exc:
             return SendResult(None, f"cannot connect: {exc}", _elapsed_ms(started))
@@ -131,7 +172,7 @@ class AllowlistSender:
         self._hosts = hosts
 
     async def send(self, url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> SendResult:
-        host = (urlsplit(url).hostname or "").lower()
+        host = callback_host(url)  # the rule create applies first (domain.payments.check_callback_host)
         if host not in self._hosts:
             return SendResult(None, f"host {host!r} is not in PAYMOCK_CALLBACK_HOSTS; not sent", 0.0)
         return await self._inner.send(url, body, headers, timeout_s)

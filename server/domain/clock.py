@@ -26,24 +26,6 @@ class SystemClock:
         return time.monotonic()
 
 
-class ManualClock:
-    """A clock a test moves by hand."""
-
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self._now = start
-        self._mono = 0.0
-
-    def now(self) -> float:
-        return self._now
-
-    def monotonic(self) -> float:
-        return self._mono
-
-    def advance(self, seconds: float) -> None:
-        self._now += seconds
-        self._mono += seconds
-
-
 # The formatted second of the last timestamp: a payment's timestamps and its webhook's fall in the same
 # second, and building a datetime for each was ~1.8% of the server's CPU per create (py-spy, c=32).
 _last_second: tuple[int, str] = (0, "1970-01-01T00:00:00")

@@ -24,6 +24,13 @@ SETTLED = (ACKNOWLEDGED, FAILED, DROPPED)
 SCHEDULED, DUPLICATE, MANUAL = "scheduled", "duplicate", "manual"
 
 
+def never_reaches(state: str, wanted: str) -> bool:
+    """A delivery in `state` can no longer reach `wanted` (a state, not `settled`/`attempted`) by itself:
+    a settled delivery stays as it is unless someone sends it again (redeliver, confirm). Duplicates
+    may still follow an acknowledgement, so counted attempts are not judged here."""
+    return state in SETTLED and wanted in SETTLED and state != wanted
+
+
 @dataclass(slots=True)
 class Attempt:
     number: int
@@ -57,6 +64,7 @@ class Delivery:
     attempts: tuple[Attempt, ...] = ()
     started: int = 0  # attempts begun (numbers are given out at the start, recorded at the end)
     reason: str | None = None  # why it failed or was dropped
+    session_id: str | None = None  # the session its payment belongs to (None: global); never sent
 
     @property
     def delivery_id(self) -> str:
@@ -115,6 +123,7 @@ class Delivery:
             "last_status_code": last.status_code if last else None,
             "last_error": (last.error if last else None) or (self.reason if self.state != ACKNOWLEDGED else None),
             "faults": self.faults(),
+            "session_id": self.session_id,
         }
 
     def detail(self, payment: Payment | None, secret: str, auth_token: str | None) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .limits import listed
+
 
 class DomainError(Exception):
     """Base class; `detail` is shown to the caller."""
@@ -19,7 +21,7 @@ class ScenarioNotFound(NotFound):
     """A scenario addressed as a resource (GET/DELETE /scenarios/{name}) does not exist."""
 
     def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"no scenario {name!r}; known scenarios: {', '.join(known)}")
+        super().__init__(f"no scenario {name!r}; known scenarios: {listed(known)}")
         self.known = known
 
 
@@ -27,9 +29,18 @@ class Conflict(DomainError):
     pass
 
 
+class TooMany(DomainError):
+    """A cap on live things (sessions) is reached; nothing was created. Answered 429: it frees up."""
+
+
+class Forbidden(DomainError):
+    """A well-formed request this paymock is configured not to carry out (e.g. a callback host outside
+    PAYMOCK_CALLBACK_HOSTS)."""
+
+
 class UnknownScenario(DomainError):
     def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"unknown scenario {name!r}; known scenarios: {', '.join(known)}")
+        super().__init__(f"unknown scenario {name!r}; known scenarios: {listed(known)}")
         self.name = name
         self.known = known
 
@@ -38,7 +49,7 @@ class InvalidScenario(DomainError):
     """A scenario document failed validation; `errors` names each key and what was expected."""
 
     def __init__(self, source: str, errors: list[str]) -> None:
-        super().__init__(f"{source}: " + "; ".join(errors))
+        super().__init__(f"{source}: " + listed(errors, "; "))
         self.source = source
         self.errors = errors
 
@@ -62,4 +73,23 @@ class WaitTimeout(Conflict):
 
     def __init__(self, detail: str, state: str) -> None:
         super().__init__(detail)
+        self.state = state
+
+
+class Busy(DomainError):
+    """As many of this kind of work as paymock allows at once are running; `retry_after_s` says when to retry."""
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class NeverReached(Conflict):
+    """A long-poll for a state the delivery can no longer reach: answered at once, not at the timeout."""
+
+    def __init__(self, delivery_id: str, state: str, wanted: str, attempts: int) -> None:
+        super().__init__(
+            f"delivery {delivery_id!r} is {state} after {attempts} attempt(s), a final state: it will not become "
+            f"{wanted} unless it is sent again (redeliver it)"
+        )
         self.state = state

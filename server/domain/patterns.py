@@ -16,6 +16,8 @@ from typing import Any
 
 from jsonschema import Draft4Validator, ValidationError, validators
 
+from .quoting import short
+
 
 @functools.lru_cache(maxsize=256)
 def ecma_regex(pattern: str) -> re.Pattern[str]:
@@ -57,3 +59,14 @@ def with_ecma_pattern(validator_class: Any) -> Any:
 
 
 EcmaDraft4Validator = with_ecma_pattern(Draft4Validator)
+
+
+def readable(error: ValidationError) -> str:
+    """The error's message, except where it would show a regular expression or a format's name: a value
+    failing a schema's `pattern` or `format` is said against the schema's `title` (what the value should
+    be) and `example`. Every such schema in openapi/ has a title (tests/unit/test_specs.py)."""
+    schema = error.schema
+    if error.validator in ("pattern", "format") and isinstance(schema, dict) and schema.get("title"):
+        example = schema.get("example")
+        return f"{short(error.instance)} is not {schema['title']}" + (f" (e.g. {example})" if example else "")
+    return str(error.message)

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .clock import iso
-from .errors import BadRequest, Conflict
+from .errors import BadRequest, Conflict, Forbidden
 
 PENDING = "PENDING"
 COMPLETED = "PAYMENT_COMPLETED"
@@ -56,6 +56,25 @@ def check_callback_url(url: str) -> None:
         raise BadRequest(f"callback_url {quoted}: host {host[:80]!r} is not a valid host name ({exc})") from None
 
 
+def callback_host(url: str) -> str:
+    """The host a webhook to `url` goes to, as PAYMOCK_CALLBACK_HOSTS lists it (lower case)."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+def check_callback_host(url: str, allowed: frozenset[str]) -> None:
+    """With an allowlist (PAYMOCK_CALLBACK_HOSTS), a callback_url elsewhere is refused at create: its
+    webhooks would never be sent, and the payment would wait out the whole retry schedule (~27 h at
+    time scale 1) as PENDING."""
+    if not allowed:
+        return
+    host = callback_host(url)
+    if host not in allowed:
+        raise Forbidden(
+            f"callback_url host {host[:80]!r} is not one this paymock sends webhooks to; "
+            f"PAYMOCK_CALLBACK_HOSTS allows: {', '.join(sorted(allowed))}. Nothing was stored"
+        )
+
+
 # weakref_slot: the sqlite store keeps live objects in a weak identity map (see store/sqlite.py)
 @dataclass(slots=True, weakref_slot=True)
 class Payment:
@@ -69,6 +88,7 @@ class Payment:
     status: str = PENDING
     confirmed_at: float | None = None
     failure_reason: str | None = None
+    session_id: str | None = None  # the session it was created in (None: global); never in webhooks
 
     @property
     def payment_id(self) -> str:

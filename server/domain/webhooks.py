@@ -13,20 +13,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from .clock import iso
-from .payments import FAILED, Payment
+from .payments import Payment
 
 COMPLETED_EVENT = "payment.completed"
 FAILED_EVENT = "payment.failed"
 EVENTS = (COMPLETED_EVENT, FAILED_EVENT)
 
 SIGNATURE_MODES = ("valid", "invalid", "missing", "stale")
-BODY_MODES = ("valid", "malformed")
 STALE_SECONDS = 3600  # far beyond Standard Webhooks' 5-minute tolerance
 DEFAULT_TOLERANCE_S = 300
-
-
-def event_for(payment: Payment) -> str:
-    return FAILED_EVENT if payment.status == FAILED else COMPLETED_EVENT
 
 
 def webhook_id(event: str, tx_id: str) -> str:

@@ -7,10 +7,18 @@ import dataclasses
 import functools
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..domain.deliveries import Delivery
 from ..domain.payments import Payment
+
+# `session=` of list_deliveries: every session's deliveries (the console's "all" view). Elsewhere
+# `session` is a session id, or None for the global session.
+ALL_SESSIONS = "*"
+
+# What a store keeps of a session (see domain/sessions.py): session_id, label, claims (a dict),
+# idle_timeout_s, created_at, last_used_at, active_scenario, scenarios (name -> document).
+SessionRecord = dict[str, Any]
 
 
 class Store(Protocol):
@@ -34,12 +42,17 @@ class Store(Protocol):
         tx_id_prefix: str | None = None,
         offset: int = 0,
         limit: int | None = None,
+        session: str | None = None,
     ) -> tuple[list[Payment], int]:
-        """Matching payments oldest first, and how many match in all."""
+        """The session's matching payments oldest first, and how many match in all."""
         ...
 
-    def counts(self) -> dict[str, int]:
-        """Number of payments by status."""
+    def counts(self, session: str | None = None) -> dict[str, int]:
+        """Number of the session's payments by status."""
+        ...
+
+    def delivery_count(self, session: str | None = None) -> int:
+        """Number of the session's deliveries."""
         ...
 
     def add_delivery(self, delivery: Delivery) -> None: ...
@@ -61,16 +74,34 @@ class Store(Protocol):
         scenario: str | None = None,
         offset: int = 0,
         limit: int = 100,
+        session: str | None = None,
     ) -> tuple[list[Delivery], int]:
-        """Matching deliveries newest first, and how many match in all."""
+        """The session's (or ALL_SESSIONS') matching deliveries newest first, and how many match in all."""
         ...
 
     def pending_deliveries(self) -> list[Delivery]:
-        """Deliveries still to be attempted (to resume after a restart)."""
+        """Deliveries still to be attempted, every session's (to resume after a restart)."""
         ...
 
     def clear(self) -> tuple[int, int]:
-        """Forget everything; returns (payments, deliveries) removed."""
+        """Forget everything, sessions included; returns (payments, deliveries) removed."""
+        ...
+
+    def clear_session(self, session: str) -> tuple[int, int]:
+        """Forget one session's payments and deliveries; returns (payments, deliveries) removed."""
+        ...
+
+    # get_payment, get_delivery and deliveries_for look across every session: tx_ids are unique in the
+    # server (idempotency is global); callers check the object's session_id.
+
+    def save_session(self, record: SessionRecord) -> None:
+        """Insert or replace a session's record."""
+        ...
+
+    def delete_session(self, session_id: str) -> None: ...
+
+    def load_sessions(self) -> list[SessionRecord]:
+        """Every stored session, oldest first (expired ones too: the caller ends those)."""
         ...
 
     def atomic(self, *restore: object) -> AbstractContextManager[None]:

@@ -5,15 +5,34 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from itertools import islice
+from typing import Any
 
 from ..domain.deliveries import PENDING, Delivery
 from ..domain.payments import COMPLETED, STATUSES, Payment, tx_id_of
-from .base import restored_on_failure
+from .base import ALL_SESSIONS, restored_on_failure
 
 PAYMENT_ID_PREFIX = "pay_"
 # Statuses with their own index. Completed payments are the bulk and get none: a status filter
 # for them scans (~10 ms at 100k), and 100k index entries would cost ~5 MB.
 INDEXED = tuple(s for s in STATUSES if s != COMPLETED)
+
+
+class _Part:
+    """One session's payments and deliveries (the global session's too): listings, counts and resets of
+    a session touch its own part only, whatever the others hold."""
+
+    __slots__ = ("deliveries", "open", "payments")
+
+    def __init__(self) -> None:
+        # Keyed by tx_id, the payment's own string: a "pay_..." key would be one more string per
+        # payment (two, after a status change), ~170 bytes of 100k payments' memory.
+        self.payments: dict[str, Payment] = {}
+        # tx_ids of payments that are not completed, by status, so counts and filters never scan.
+        # Insertion order is creation order: payments are created pending or failed and only ever
+        # move on to completed (a status reached later would list in order of change).
+        self.open: dict[str, dict[str, None]] = {s: {} for s in INDEXED}
+        # this part's deliveries in creation order
+        self.deliveries: list[Delivery] = []
 
 
 class MemoryStore:
@@ -22,16 +41,15 @@ class MemoryStore:
     name = "memory"
 
     def __init__(self) -> None:
+        self._sessions: dict[str, dict[str, Any]] = {}
         self._empty()
 
     def _empty(self) -> None:
-        # Keyed by tx_id, the payment's own string: a "pay_..." key would be one more string per
-        # payment (two, after a status change), ~170 bytes of 100k payments' memory.
-        self._payments: dict[str, Payment] = {}
-        # tx_ids of payments that are not completed, by status, so counts and filters never scan.
-        # Insertion order is creation order: payments are created pending or failed and only ever
-        # move on to completed (a status reached later would list in order of change).
-        self._open: dict[str, dict[str, None]] = {s: {} for s in INDEXED}
+        self._global = _Part()
+        self._parts: dict[str, _Part] = {}  # by session id
+        # tx_id -> session id, for payments of sessions only: tx_ids are unique across the server
+        # (idempotency is global), and a global payment costs no entry here
+        self._owner: dict[str, str] = {}
         # every delivery in creation order: a list, not a dict keyed by id (ids are derived from the
         # event and tx_id, so lookups go through _by_tx)
         self._deliveries: list[Delivery] = []
@@ -40,27 +58,47 @@ class MemoryStore:
         # one string per distinct callback URL (a run has a handful), not one per payment
         self._urls: dict[str, str] = {}
 
+    def _part(self, session: str | None) -> _Part | None:
+        return self._global if session is None else self._parts.get(session)
+
+    def _part_for(self, session: str | None) -> _Part:
+        if session is None:
+            return self._global
+        part = self._parts.get(session)
+        if part is None:
+            part = self._parts[session] = _Part()
+        return part
+
     # payments
     def get_payment(self, payment_id: str) -> Payment | None:
         if not payment_id.startswith(PAYMENT_ID_PREFIX):
             return None
-        return self._payments.get(tx_id_of(payment_id))
+        tx_id = tx_id_of(payment_id)
+        found = self._global.payments.get(tx_id)
+        if found is not None or not self._owner:
+            return found
+        part = self._parts.get(self._owner.get(tx_id, ""))
+        return None if part is None else part.payments.get(tx_id)
 
     def add_payment(self, payment: Payment) -> bool:
         tx_id = payment.tx_id
-        if tx_id in self._payments:
+        if tx_id in self._global.payments or tx_id in self._owner:
             return False
+        part = self._part_for(payment.session_id)
         payment.callback_url = self._urls.setdefault(payment.callback_url, payment.callback_url)
-        self._payments[tx_id] = payment
-        if payment.status in self._open:
-            self._open[payment.status][tx_id] = None
+        part.payments[tx_id] = payment
+        if payment.session_id is not None:
+            self._owner[tx_id] = payment.session_id
+        if payment.status in part.open:
+            part.open[payment.status][tx_id] = None
         return True
 
     def save_payment(self, payment: Payment) -> None:
         tx_id = payment.tx_id
-        if self._payments.get(tx_id) is not payment:
+        part = self._part(payment.session_id)
+        if part is None or part.payments.get(tx_id) is not payment:
             return  # removed by a reset meanwhile (nothing to bring back)
-        for status, ids in self._open.items():
+        for status, ids in part.open.items():
             if status == payment.status:
                 ids[tx_id] = None  # keeps its place if it was there already
             else:
@@ -74,17 +112,19 @@ class MemoryStore:
         tx_id_prefix: str | None = None,
         offset: int = 0,
         limit: int | None = None,
+        session: str | None = None,
     ) -> tuple[list[Payment], int]:
+        part = self._part(session) or _Part()
         source: Iterator[Payment]
-        if status in self._open:
-            source = (self._payments[tx_id] for tx_id in self._open[status])
-            total = len(self._open[status])
+        if status in part.open:
+            source = (part.payments[tx_id] for tx_id in part.open[status])
+            total = len(part.open[status])
         elif status is not None:
-            source = (p for p in self._payments.values() if p.status == status)
-            total = self.counts().get(status, 0)
+            source = (p for p in part.payments.values() if p.status == status)
+            total = self.counts(session).get(status, 0)
         else:
-            source = iter(self._payments.values())
-            total = len(self._payments)
+            source = iter(part.payments.values())
+            total = len(part.payments)
         if scenario is not None or tx_id_prefix is not None:
             matching = [
                 p
@@ -97,10 +137,15 @@ class MemoryStore:
         stop = None if limit is None else offset + limit
         return list(islice(source, offset, stop)), total
 
-    def counts(self) -> dict[str, int]:
-        counts = {status: len(self._open[status]) if status in self._open else 0 for status in STATUSES}
-        counts[COMPLETED] = len(self._payments) - sum(counts.values())
+    def counts(self, session: str | None = None) -> dict[str, int]:
+        part = self._part(session) or _Part()
+        counts = {status: len(part.open[status]) if status in part.open else 0 for status in STATUSES}
+        counts[COMPLETED] = len(part.payments) - sum(counts.values())
         return counts
+
+    def delivery_count(self, session: str | None = None) -> int:
+        part = self._part(session)
+        return 0 if part is None else len(part.deliveries)
 
     # deliveries
     def _for(self, tx_id: str) -> tuple[Delivery, ...]:
@@ -112,13 +157,16 @@ class MemoryStore:
     def add_delivery(self, delivery: Delivery) -> None:
         delivery.callback_url = self._urls.setdefault(delivery.callback_url, delivery.callback_url)
         tx_id, delivery_id = delivery.tx_id, delivery.delivery_id
+        part = self._part_for(delivery.session_id)
         existing = self._for(tx_id)
         if any(d.delivery_id == delivery_id for d in existing):  # a replacement keeps its place
             self._by_tx[tx_id] = tuple(delivery if d.delivery_id == delivery_id else d for d in existing)
             self._deliveries = [delivery if d.delivery_id == delivery_id else d for d in self._deliveries]
+            part.deliveries = [delivery if d.delivery_id == delivery_id else d for d in part.deliveries]
             return
         self._by_tx[tx_id] = (*existing, delivery) if existing else delivery
         self._deliveries.append(delivery)
+        part.deliveries.append(delivery)
 
     def save_delivery(self, delivery: Delivery) -> None:
         """Objects are shared, so there is nothing to write."""
@@ -141,8 +189,16 @@ class MemoryStore:
         scenario: str | None = None,
         offset: int = 0,
         limit: int = 100,
+        session: str | None = None,
     ) -> tuple[list[Delivery], int]:
-        source = self._for(tx_id) if tx_id is not None else self._deliveries
+        source: list[Delivery] | tuple[Delivery, ...]
+        if tx_id is not None:
+            source = [d for d in self._for(tx_id) if session == ALL_SESSIONS or d.session_id == session]
+        elif session == ALL_SESSIONS:
+            source = self._deliveries
+        else:
+            part = self._part(session)
+            source = part.deliveries if part is not None else []
         matching = [
             d
             for d in reversed(source)
@@ -156,9 +212,34 @@ class MemoryStore:
         return [d for d in self._deliveries if d.state == PENDING]
 
     def clear(self) -> tuple[int, int]:
-        removed = (len(self._payments), len(self._deliveries))
+        payments = len(self._global.payments) + sum(len(p.payments) for p in self._parts.values())
+        removed = (payments, len(self._deliveries))
         self._empty()
+        self._sessions.clear()
         return removed
+
+    def clear_session(self, session: str) -> tuple[int, int]:
+        """Forget one session's payments and deliveries; returns how many of each were removed."""
+        part = self._parts.pop(session, None)
+        if part is None:
+            return 0, 0
+        for tx_id in part.payments:
+            self._owner.pop(tx_id, None)
+        gone = {id(d) for d in part.deliveries}
+        for d in part.deliveries:
+            self._by_tx.pop(d.tx_id, None)  # every delivery of a tx_id belongs to that tx_id's session
+        self._deliveries = [d for d in self._deliveries if id(d) not in gone]
+        return len(part.payments), len(part.deliveries)
+
+    # sessions (records, see base.SessionRecord)
+    def save_session(self, record: dict[str, Any]) -> None:
+        self._sessions[record["session_id"]] = dict(record)
+
+    def delete_session(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)
+
+    def load_sessions(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._sessions.values()]
 
     @contextlib.contextmanager
     def atomic(self, *restore: object) -> Iterator[None]:

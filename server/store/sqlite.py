@@ -34,12 +34,15 @@ from typing import Any
 
 from ..domain.deliveries import PENDING, Attempt, Delivery
 from ..domain.payments import STATUSES, Payment
+from ..domain.retry import stored_next_attempt_at
 from ..domain.scenarios.model import WebhookPlan
-from .base import restored_on_failure
+from .base import ALL_SESSIONS, restored_on_failure
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: sessions (a table, and session_id on payments and deliveries)
 APPLICATION_ID = 0x706D6B31  # "pmk1" in the file's header: this file is a paymock store
-TABLES = ("payments", "plans", "deliveries")
+TABLES = ("payments", "plans", "deliveries", "sessions")
+V1_TABLES = ("payments", "plans", "deliveries")
+_DAMAGE_SHOWN = 3  # problems quick_check reports (and a refusal names) at most
 
 
 class StoreError(Exception):
@@ -76,7 +79,8 @@ CREATE TABLE IF NOT EXISTS payments (
     created_at REAL NOT NULL,
     status TEXT NOT NULL,
     confirmed_at REAL,
-    failure_reason TEXT
+    failure_reason TEXT,
+    session_id TEXT
 );
 CREATE INDEX IF NOT EXISTS payments_status ON payments (status, seq);
 CREATE INDEX IF NOT EXISTS payments_scenario ON payments (scenario, seq);
@@ -98,16 +102,32 @@ CREATE TABLE IF NOT EXISTS deliveries (
     next_attempt_at REAL,
     attempts TEXT NOT NULL,
     started INTEGER NOT NULL,
-    reason TEXT
+    reason TEXT,
+    session_id TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_tx ON deliveries (tx_id, seq);
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, seq);
+CREATE INDEX IF NOT EXISTS payments_session ON payments (session_id, seq);
+CREATE INDEX IF NOT EXISTS deliveries_session ON deliveries (session_id, seq);
+CREATE TABLE IF NOT EXISTS sessions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL UNIQUE,
+    record TEXT NOT NULL
+);
 """
+# What schema 1 lacks; added in place, in one transaction with the version change.
+MIGRATE_FROM_1 = (
+    "ALTER TABLE payments ADD COLUMN session_id TEXT",
+    "ALTER TABLE deliveries ADD COLUMN session_id TEXT",
+)
 
-_P_COLS = "tx_id, order_id, user_id, amount, callback_url, scenario, created_at, status, confirmed_at, failure_reason"
+_P_COLS = (
+    "tx_id, order_id, user_id, amount, callback_url, scenario, created_at, status, confirmed_at, failure_reason, "
+    "session_id"
+)
 _D_COLS = (
     "delivery_id, tx_id, event, scenario, callback_url, plan_id, occurred_at, created_at, state, "
-    "next_attempt_at, attempts, started, reason"
+    "next_attempt_at, attempts, started, reason, session_id"
 )
 _ATTEMPT_FIELDS = tuple(f.name for f in dataclasses.fields(Attempt))
 _PLAN_FIELDS = tuple(f.name for f in dataclasses.fields(WebhookPlan))
@@ -164,6 +184,7 @@ class SqliteStore:
         self._plan_ids: dict[WebhookPlan, int] = {}
         self._plans: dict[int, WebhookPlan] = {}
         self._counts = self._count_from_db()
+        self._count_moves: list[tuple[str | None, str, int]] = []  # undone on rollback
         self._depth = 0  # atomic() nesting
         self._tx_added: list[tuple[weakref.WeakValueDictionary[str, Any], str]] = []  # undone on rollback
 
@@ -176,29 +197,65 @@ class SqliteStore:
             tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:  # "file is not a database"
             raise StoreError(f"{self.path}: {exc}; choose a new file for the store") from None
-        ours = app_id == APPLICATION_ID or (app_id == 0 and version == 1 and tables == set(TABLES))
+        ours = app_id == APPLICATION_ID or (app_id == 0 and version == 1 and tables == set(V1_TABLES))
         if tables and not ours:
             shown = ", ".join(sorted(tables)[:5])
             raise StoreError(f"{self.path} is another program's database (tables: {shown}); choose a new file")
-        if ours and version != SCHEMA_VERSION:
+        if ours and version not in (1, SCHEMA_VERSION):
             raise StoreError(f"{self.path}: store schema version {version}, this paymock knows {SCHEMA_VERSION}")
+        if tables:
+            self._check_intact()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=1000")  # another program's lock: the loop waits at most 1 s per write
+        if tables and version == 1:  # a store written by a paymock before sessions: add what they need
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATE_FROM_1:
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
         self._db.executescript(SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+
+    def _check_intact(self) -> None:
+        """Refuse a damaged file at start (a page overwritten in the middle opens without a word and
+        fails only when a query reaches it). quick_check reads every page once but skips the index
+        cross-checks of integrity_check: milliseconds per MB."""
+        try:
+            problems = [row[0] for row in self._db.execute(f"PRAGMA quick_check({_DAMAGE_SHOWN})")]
+        except sqlite3.DatabaseError as exc:  # "database disk image is malformed" before any row
+            problems = [str(exc)]
+        if problems != ["ok"]:
+            # one line: a report may span lines ("*** in database main ***\nPage 43: ...")
+            lines = [line for p in problems for line in p.splitlines() if line and not line.startswith("***")]
+            shown = "; ".join(line[:200] for line in lines[:_DAMAGE_SHOWN])
+            raise StoreError(f"{self.path} is damaged ({shown}); restore it from a copy or choose a new file")
 
     def _unlock(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing the descriptor releases its flock
             self._lock_fd = None
 
-    def _count_from_db(self) -> dict[str, int]:
-        counts = dict.fromkeys(STATUSES, 0)
-        for status, n in self._db.execute("SELECT status, COUNT(*) FROM payments GROUP BY status"):
-            counts[status] = n
+    def _count_from_db(self) -> dict[str | None, dict[str, int]]:
+        counts: dict[str | None, dict[str, int]] = {None: dict.fromkeys(STATUSES, 0)}
+        rows = self._db.execute("SELECT session_id, status, COUNT(*) FROM payments GROUP BY session_id, status")
+        for session, status, n in rows:
+            counts.setdefault(session, dict.fromkeys(STATUSES, 0))[status] = n
         return counts
+
+    def _move(self, session: str | None, status: str, delta: int) -> None:
+        """Change a count; inside a transaction, note it so a rollback can take it back."""
+        counts = self._counts.get(session)
+        if counts is None:
+            counts = self._counts[session] = dict.fromkeys(STATUSES, 0)
+        counts[status] += delta
+        if self._depth:
+            self._count_moves.append((session, status, delta))
 
     # payments
     def _payment(self, row: tuple[Any, ...]) -> Payment:
@@ -220,7 +277,7 @@ class SqliteStore:
     def add_payment(self, payment: Payment) -> bool:
         p = payment
         cursor = self._db.execute(
-            f"INSERT OR IGNORE INTO payments (payment_id, {_P_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR IGNORE INTO payments (payment_id, {_P_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 p.payment_id,
                 p.tx_id,
@@ -233,6 +290,7 @@ class SqliteStore:
                 p.status,
                 p.confirmed_at,
                 p.failure_reason,
+                p.session_id,
             ),
         )
         if cursor.rowcount != 1:
@@ -240,7 +298,7 @@ class SqliteStore:
         self._live_payments[p.payment_id] = p
         if self._depth:
             self._tx_added.append((self._live_payments, p.payment_id))
-        self._counts[p.status] += 1
+        self._move(p.session_id, p.status, 1)
         return True
 
     def save_payment(self, payment: Payment) -> None:
@@ -253,8 +311,8 @@ class SqliteStore:
             (payment.status, payment.confirmed_at, payment.failure_reason, pid),
         )
         if row[0] != payment.status:
-            self._counts[row[0]] -= 1
-            self._counts[payment.status] += 1
+            self._move(payment.session_id, row[0], -1)
+            self._move(payment.session_id, payment.status, 1)
 
     def list_payments(
         self,
@@ -264,9 +322,10 @@ class SqliteStore:
         tx_id_prefix: str | None = None,
         offset: int = 0,
         limit: int | None = None,
+        session: str | None = None,
     ) -> tuple[list[Payment], int]:
-        where: list[str] = []
-        args: list[Any] = []
+        where: list[str] = ["session_id IS ?"]
+        args: list[Any] = [session]
         if status is not None:
             where.append("status = ?")
             args.append(status)
@@ -276,19 +335,23 @@ class SqliteStore:
         if tx_id_prefix is not None:
             where.append(_prefix_clause("tx_id"))
             args += [tx_id_prefix, tx_id_prefix]
-        clause = " WHERE " + " AND ".join(where) if where else ""
+        clause = " WHERE " + " AND ".join(where)
         rows = self._db.execute(
             f"SELECT {_P_COLS} FROM payments{clause} ORDER BY seq LIMIT ? OFFSET ?",
             (*args, -1 if limit is None else limit, offset),
         ).fetchall()
         if scenario is None and tx_id_prefix is None:
-            total = self._counts.get(status, 0) if status is not None else sum(self._counts.values())
+            counts = self._counts.get(session, {})
+            total = counts.get(status, 0) if status is not None else sum(counts.values())
         else:
             total = self._db.execute(f"SELECT COUNT(*) FROM payments{clause}", args).fetchone()[0]
         return [self._payment(r) for r in rows], total
 
-    def counts(self) -> dict[str, int]:
-        return dict(self._counts)
+    def counts(self, session: str | None = None) -> dict[str, int]:
+        return dict(self._counts.get(session) or dict.fromkeys(STATUSES, 0))
+
+    def delivery_count(self, session: str | None = None) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM deliveries WHERE session_id IS ?", (session,)).fetchone()[0]
 
     # deliveries
     def _plan_id(self, plan: WebhookPlan) -> int:
@@ -327,7 +390,10 @@ class SqliteStore:
             attempts,
             started,
             reason,
+            session_id,
         ) = row
+        attempts_made = _attempts_from(attempts)
+        last_at = attempts_made[-1].at if attempts_made else created
         delivery = Delivery(
             tx_id=tx_id,
             event=event,
@@ -337,10 +403,11 @@ class SqliteStore:
             occurred_at=occurred,
             created_at=created,
             state=state,
-            next_attempt_at=next_at,
-            attempts=_attempts_from(attempts),
+            next_attempt_at=stored_next_attempt_at(next_at, last_at),
+            attempts=attempts_made,
             started=started,
             reason=reason,
+            session_id=session_id,
         )
         self._live_deliveries[delivery_id] = delivery
         return delivery
@@ -348,7 +415,7 @@ class SqliteStore:
     def add_delivery(self, delivery: Delivery) -> None:
         d = delivery
         self._db.execute(
-            f"INSERT INTO deliveries ({_D_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"INSERT INTO deliveries ({_D_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             # adding a delivery again replaces it, as the memory store does (every column but the key)
             "ON CONFLICT (delivery_id) DO UPDATE SET scenario = excluded.scenario, "
             "callback_url = excluded.callback_url, plan_id = excluded.plan_id, "
@@ -369,6 +436,7 @@ class SqliteStore:
                 _attempts_json(d.attempts),
                 d.started,
                 d.reason,
+                d.session_id,
             ),
         )
         self._live_deliveries[d.delivery_id] = d
@@ -403,9 +471,10 @@ class SqliteStore:
         scenario: str | None = None,
         offset: int = 0,
         limit: int = 100,
+        session: str | None = None,
     ) -> tuple[list[Delivery], int]:
-        where: list[str] = []
-        args: list[Any] = []
+        where: list[str] = [] if session == ALL_SESSIONS else ["session_id IS ?"]
+        args: list[Any] = [] if session == ALL_SESSIONS else [session]
         for column, value in (("tx_id", tx_id), ("state", state), ("event", event), ("scenario", scenario)):
             if value is not None:
                 where.append(f"{column} = ?")
@@ -428,13 +497,40 @@ class SqliteStore:
             self._db.execute("DELETE FROM payments")
             self._db.execute("DELETE FROM deliveries")
             self._db.execute("DELETE FROM plans")
+            self._db.execute("DELETE FROM sessions")
         # objects still held by in-flight tasks are forgotten: their later saves match no row
         self._live_payments = weakref.WeakValueDictionary()
         self._live_deliveries = weakref.WeakValueDictionary()
         self._plan_ids.clear()
         self._plans.clear()
-        self._counts = dict.fromkeys(STATUSES, 0)
+        self._counts = {None: dict.fromkeys(STATUSES, 0)}
         return payments, deliveries
+
+    def clear_session(self, session: str) -> tuple[int, int]:
+        with self.atomic():
+            payments = self._db.execute("DELETE FROM payments WHERE session_id = ?", (session,)).rowcount
+            deliveries = self._db.execute("DELETE FROM deliveries WHERE session_id = ?", (session,)).rowcount
+        # objects still held by in-flight tasks are forgotten: their later saves match no row
+        for live in (self._live_payments, self._live_deliveries):
+            for key, obj in list(live.items()):
+                if obj.session_id == session:
+                    live.pop(key, None)
+        self._counts.pop(session, None)
+        return payments, deliveries
+
+    # sessions
+    def save_session(self, record: dict[str, Any]) -> None:
+        self._db.execute(
+            "INSERT INTO sessions (session_id, record) VALUES (?, ?) "
+            "ON CONFLICT (session_id) DO UPDATE SET record = excluded.record",
+            (record["session_id"], json.dumps(record, separators=(",", ":"))),
+        )
+
+    def delete_session(self, session_id: str) -> None:
+        self._db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+
+    def load_sessions(self) -> list[dict[str, Any]]:
+        return [json.loads(r[0]) for r in self._db.execute("SELECT record FROM sessions ORDER BY seq")]
 
     @contextlib.contextmanager
     def atomic(self, *restore: object) -> Iterator[None]:
@@ -453,14 +549,14 @@ class SqliteStore:
             finally:
                 self._depth -= 1
             return
-        counts = dict(self._counts)
         self._db.execute("BEGIN IMMEDIATE")
         self._depth = 1
         try:
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
-            self._counts = counts  # what the rolled-back writes had moved
+            for session, status, delta in reversed(self._count_moves):  # what the rolled-back writes had moved
+                self._counts[session][status] -= delta
             for live, key in self._tx_added:
                 live.pop(key, None)
             raise
@@ -469,6 +565,7 @@ class SqliteStore:
         finally:
             self._depth = 0
             self._tx_added.clear()
+            self._count_moves.clear()
 
     def close(self) -> None:
         self._db.close()

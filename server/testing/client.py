@@ -1,9 +1,10 @@
-"""PaymockClient: a small httpx client for tests that steer a running paymock.
+"""PaymockClient: a small httpx client for both of paymock's APIs (tests, the pytest plugin, the console).
 
 Control-API calls (/mock/v1) return parsed JSON and raise `PaymockError` on a non-2xx answer: a test
 that sets a scenario expects it to work. Provider-API calls (/api/v2) return the `httpx.Response`,
-because scenarios make them fail on purpose and the test wants to see how. When nothing answers at
-the URL, the error is still httpx's `ConnectError` (or `ConnectTimeout`), with a note naming the URL.
+because scenarios make them fail on purpose and the test wants to see how; `checked(response)` turns
+one into JSON-or-`PaymockError` when a caller wants that instead. When nothing answers at the URL,
+the error is still httpx's (`ConnectError`, `ConnectTimeout`, ...), with a note naming the URL.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import httpx
 from ..domain.quoting import redact
 
 SCENARIO_HEADER = "X-Mock-Scenario"
+SESSION_HEADER = "X-Mock-Session"
+AUDIT_WAIT_S = 75.0  # the server caps an audit at 60 s: wait that long at least, whatever the client's timeout
 
 
 # the longest one wait-for-delivery request waits (timeout_ms maximum in openapi/control.yaml)
@@ -26,16 +29,28 @@ MAX_WAIT_S = 2.0
 
 
 class PaymockError(RuntimeError):
-    """A control-API call answered non-2xx; `problem` is the problem+json body when there was one."""
+    """A call answered non-2xx; `problem` is the problem+json body when there was one, `title`,
+    `detail` and `errors` (the named mistakes, as text) its parts."""
 
     def __init__(self, response: httpx.Response) -> None:
         try:
-            self.problem: dict[str, Any] = response.json()
+            problem = response.json()
         except ValueError:
-            self.problem = {"detail": response.text}
+            problem = {"detail": response.text}
+        self.problem: dict[str, Any] = problem if isinstance(problem, dict) else {"detail": str(problem)}
         self.status_code = response.status_code
-        detail = self.problem.get("detail") or self.problem.get("title") or response.reason_phrase
-        super().__init__(f"{response.request.method} {response.request.url.path} -> {response.status_code}: {detail}")
+        self.title = str(self.problem.get("title") or response.reason_phrase)
+        self.detail: str | None = self.problem.get("detail")
+        self.errors = [str(e) for e in self.problem.get("errors") or []]
+        shown = self.detail or self.title
+        super().__init__(f"{response.request.method} {response.request.url.path} -> {response.status_code}: {shown}")
+
+
+def checked(response: httpx.Response) -> Any:
+    """The JSON of a 2xx answer (None when it has no body); any other answer raises PaymockError."""
+    if response.is_error:
+        raise PaymockError(response)
+    return response.json() if response.content else None
 
 
 class _Http(httpx.Client):
@@ -56,11 +71,29 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def _given(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Query parameters without the ones left as None (httpx would send them empty)."""
+    return {key: value for key, value in params.items() if value is not None}
+
+
 class PaymockClient:
-    def __init__(self, base_url: str, *, auth_token: str | None = None, timeout: float = 30.0) -> None:
+    """Both APIs over one connection pool; the bearer token lives in its default headers only."""
+
+    def __init__(
+        self, base_url: str, *, auth_token: str | None = None, timeout: float = 30.0, session: str | None = None
+    ) -> None:
         headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else {}
+        if session:  # every call acts in that session (X-Mock-Session)
+            headers[SESSION_HEADER] = session
         self.base_url = base_url.rstrip("/")
+        self.session = session
+        self._auth_token = auth_token
+        self._timeout = timeout
         self.http: httpx.Client = _Http(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def __repr__(self) -> str:  # never the headers: they hold the token
+        bound = f", session={self.session!r}" if self.session else ""
+        return f"PaymockClient({redact(self.base_url)!r}{bound})"
 
     def close(self) -> None:
         self.http.close()
@@ -72,10 +105,7 @@ class PaymockClient:
         self.close()
 
     def _control(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, "/mock/v1" + path, **kwargs)
-        if response.is_error:
-            raise PaymockError(response)
-        return response.json() if response.content else None
+        return checked(self.http.request(method, "/mock/v1" + path, **kwargs))
 
     # provider API (/api/v2): what the ops server under test calls
     def create_payment(
@@ -87,9 +117,10 @@ class PaymockClient:
         order_id: int = 1,
         user_id: int = 1,
         scenario: str | None = None,
+        version: str = "v2",
     ) -> httpx.Response:
         body = {
-            "version": "v2",
+            "version": version,
             "tx_id": tx_id,
             "order_id": order_id,
             "user_id": user_id,
@@ -99,13 +130,69 @@ class PaymockClient:
         headers = {SCENARIO_HEADER: scenario} if scenario else {}
         return self.http.post("/api/v2/payments", json=body, headers=headers)
 
-    def confirm_payment(self, payment_id: str) -> httpx.Response:
-        return self.http.post("/api/v2/confirm-payment", json={"payment_id": payment_id})
+    def confirm_payment(self, payment_id: str, *, scenario: str | None = None) -> httpx.Response:
+        headers = {SCENARIO_HEADER: scenario} if scenario else {}
+        return self.http.post("/api/v2/confirm-payment", json={"payment_id": payment_id}, headers=headers)
 
     def payments(self, **filters: Any) -> httpx.Response:
-        return self.http.get("/api/v2/pending-payments", params=filters)
+        """The listing; filters: status, scenario, tx_id_prefix, offset, limit (None ones are left out)."""
+        return self.http.get("/api/v2/pending-payments", params=_given(filters))
 
     # control API (/mock/v1)
+    def audit(
+        self,
+        url: str,
+        *,
+        timeout_s: float | None = None,
+        state_url: str | None = None,
+        state_field: str | None = None,
+    ) -> dict[str, Any]:
+        """POST /audit: the server sends its battery of webhooks to `url` and answers the graded report
+        (`paymock.audit.audit` runs the same from this process)."""
+        body: dict[str, Any] = {"url": url}
+        if timeout_s is not None:
+            body["timeout_s"] = timeout_s
+        if state_url is not None or state_field is not None:
+            body["state"] = {"url": state_url, "field": state_field}
+        return self._control("POST", "/audit", json=body, timeout=AUDIT_WAIT_S)
+
+    # sessions: isolated views inside one server (POST /mock/v1/sessions)
+    def create_session(
+        self,
+        label: str | None = None,
+        claims: Mapping[str, Any] | None = None,
+        idle_timeout_s: int | None = None,
+    ) -> dict[str, Any]:
+        """Open a session; `claims`: {"tx_id_prefix": str, "order_ids": [int], "user_ids": [int]} (any of
+        them) takes provider calls that name no session but carry those values. Returns the Session."""
+        body: dict[str, Any] = {}
+        if label is not None:
+            body["label"] = label
+        if claims is not None:
+            body["claims"] = dict(claims)
+        if idle_timeout_s is not None:
+            body["idle_timeout_s"] = idle_timeout_s
+        return self._control("POST", "/sessions", json=body)
+
+    def list_sessions(self, *, offset: int | None = None, limit: int | None = None) -> dict[str, Any]:
+        """The live sessions, oldest first: {"sessions": [...], "total": n, "next_offset": ...}."""
+        return self._control("GET", "/sessions", params=_given({"offset": offset, "limit": limit}))
+
+    def get_session(self, session_id: str) -> dict[str, Any]:
+        return self._control("GET", f"/sessions/{_segment(session_id)}")
+
+    def set_claims(self, session_id: str, claims: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace what the session claims (409 PaymockError if another live session claims any of it)."""
+        return self._control("PUT", f"/sessions/{_segment(session_id)}/claims", json=dict(claims))
+
+    def end_session(self, session_id: str) -> dict[str, Any]:
+        """End it: its payments and deliveries are removed, its retries cancelled."""
+        return self._control("DELETE", f"/sessions/{_segment(session_id)}")
+
+    def in_session(self, session_id: str) -> PaymockClient:
+        """A new client (same URL, token and timeout) whose every call acts in `session_id`; close it too."""
+        return PaymockClient(self.base_url, auth_token=self._auth_token, timeout=self._timeout, session=session_id)
+
     def health(self) -> dict[str, Any]:
         return self._control("GET", "/health")
 
@@ -114,6 +201,10 @@ class PaymockClient:
 
     def scenarios(self) -> dict[str, Any]:
         return self._control("GET", "/scenarios")
+
+    def get_scenario(self, name: str) -> dict[str, Any]:
+        """One scenario as the server holds it (`scenario`: the document, every default filled in)."""
+        return self._control("GET", f"/scenarios/{_segment(name)}")
 
     def put_scenario(self, scenario: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
         """Add or replace a run-time scenario (`dry_run`: only validate it); the document names it."""
@@ -166,7 +257,7 @@ class PaymockClient:
     def deliveries_page(self, **filters: Any) -> dict[str, Any]:
         """The whole answer, as `payments()` gives it: `total`, `next_offset` (None on the last page)
         and `deliveries`; filters as `deliveries()`, with `offset` and `limit` (1-1000) for the page."""
-        return self._control("GET", "/deliveries", params=filters)
+        return self._control("GET", "/deliveries", params=_given(filters))
 
     def iter_deliveries(self, *, page_size: int = 100, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every matching delivery summary, newest first, fetched `page_size` (1-1000) at a time.

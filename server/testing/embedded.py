@@ -39,8 +39,11 @@ class EmbeddedServer:
             from ..app import create_app
 
         started = time.monotonic()
+        from ..api.http_protocol import LimitedHttpToolsProtocol
+
         config = uvicorn.Config(
             create_app(self.settings),
+            http=LimitedHttpToolsProtocol,  # uvicorn's, with the request head capped as it arrives
             log_config=None,  # keep the host process's logging as it is
             access_log=self.settings.access_log,
             lifespan="on",

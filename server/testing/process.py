@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import httpx
 
@@ -79,11 +79,3 @@ class ServerProcess:
         """Everything the process printed so far."""
         self._log.seek(0)
         return self._log.read().decode("utf-8", "replace")
-
-
-def running_server(env: Mapping[str, str] | None = None, args: list[str] | None = None) -> Iterator[ServerProcess]:
-    server = ServerProcess(env, args).wait_ready()
-    try:
-        yield server
-    finally:
-        server.stop()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ..domain.webhooks import verify_seed, verify_standard
+from ..domain.webhooks import verdict, verify_seed, verify_standard
 
 
 @dataclass
@@ -27,6 +27,8 @@ class ReceivedWebhook:
     seed_signature_ok: bool
     standard_signature_error: str | None
     arrival: int = field(default=0, repr=False, compare=False)  # order of arrival at the receiver
+    # where the receiver's secret comes from, for the messages below (e.g. the pytest plugin's option)
+    secret_source: str = field(default="", repr=False, compare=False)
 
     @property
     def event(self) -> str | None:
@@ -44,6 +46,39 @@ class ReceivedWebhook:
     def json(self) -> Any:
         return json.loads(self.body)
 
+    def why_not_verified(self) -> str | None:
+        """None when `verified`; else why not, in words a failing test can show."""
+        if self.verified:
+            return None
+        seed_sent = "x-payment-signature" in self.headers
+        standard = verdict(self.standard_signature_error)
+        source = f" ({self.secret_source})" if self.secret_source else ""
+        if seed_sent and not self.seed_signature_ok and standard == "invalid":
+            # both schemes signed and both wrong: nearly always two secrets, not a fault scenario
+            return (
+                f"signed with another secret than this test's{source}: the server's PAYMENT_WEBHOOK_SECRET "
+                "differs (or a scenario signs wrongly on purpose)"
+            )
+        reasons = []
+        if not self.seed_signature_ok:
+            reasons.append("X-Payment-Signature " + ("does not verify" if seed_sent else "is missing"))
+        if self.standard_signature_error is not None:
+            reasons.append(f"Standard Webhooks signature: {self.standard_signature_error}")
+        return "; ".join(reasons) + " (a webhook-* scenario may sign badly on purpose)"
+
+    def assert_verified(self) -> None:
+        """`assert hook.verified`, failing with why not (a different secret, a missing header, ...)."""
+        problem = self.why_not_verified()
+        if problem is not None:
+            raise AssertionError(f"webhook {self.webhook_id or '(no webhook-id)'} to {self.path}: {problem}")
+
+    def __repr__(self) -> str:
+        # what pytest prints for a failing `assert hook.verified`: the verdict, not the raw headers and body
+        problem = self.why_not_verified()
+        verdict_ = "verified" if problem is None else f"NOT verified: {problem}"
+        # kept short: pytest cuts a repr over 240 characters in the middle
+        return f"ReceivedWebhook({self.webhook_id or '-'} to {self.path[:40]}, {verdict_})"
+
 
 Responder = Callable[["ReceivedWebhook"], int | tuple[int, dict[str, str]]]
 
@@ -59,9 +94,10 @@ class WebhookReceiver:
     is in order of arrival; a request is in it once it has been answered.
     """
 
-    secret: str
+    secret: str = field(repr=False)  # pytest prints fixture values in failing tests' tracebacks
     respond: Responder | None = None
     tolerance_s: int = 300
+    secret_source: str = ""  # said when a signature does not verify, e.g. "the pytest plugin's --paymock-secret"
     received: list[ReceivedWebhook] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -115,6 +151,7 @@ class WebhookReceiver:
             answered=200,
             seed_signature_ok=verify_seed(self.secret, body, lower.get("x-payment-signature")),
             standard_signature_error=verify_standard(self.secret, body, lower, time.time(), self.tolerance_s),
+            secret_source=self.secret_source,
         )
         extra: dict[str, str] = {}
         respond = None

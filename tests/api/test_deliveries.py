@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import SECRET, in_process, payment_body
+from tests.conftest import SECRET, in_process, payment_body, wait_for_delivery
 
 
 def test_delivery_detail_shows_exactly_what_was_sent(client, receiver):
@@ -99,3 +99,32 @@ def test_webhook_body_sent_is_signed_with_the_configured_secret(receiver):
         assert not hook.seed_signature_ok  # the receiver verifies with SECRET, not another-secret
         assert json.loads(hook.body)["tx_id"] == "tx_s"
     assert SECRET != "another-secret"
+
+
+def test_waiting_for_a_state_a_settled_delivery_cannot_reach_is_a_409_at_once(client, receiver):
+    """A dropped or failed delivery stays so unless it is sent again: the wait answers now, naming the final
+    state, instead of when timeout_ms is up (whose 409 would say where it stands, not that it is final)."""
+    client.post(
+        "/api/v2/payments", json=payment_body("tx_dr", receiver.url("/d")), headers={"X-Mock-Scenario": "webhook-drop"}
+    )
+    waited = client.get(
+        "/mock/v1/wait-for-delivery", params={"tx_id": "tx_dr", "state": "acknowledged", "timeout_ms": 2000}
+    )
+    assert waited.status_code == 409, waited.text
+    assert waited.headers["content-type"] == "application/problem+json"
+    problem = waited.json()
+    assert problem["state"] == "dropped"
+    assert "'evt_completed_tx_dr' is dropped" in problem["detail"] and "a final state" in problem["detail"]
+    # one that settles while the wait runs: pending (retrying) when asked, failed a few ms later
+    receiver.status_for_path["/f"] = 500
+    client.post(
+        "/api/v2/payments",
+        json=payment_body("tx_fl", receiver.url("/f")),
+        headers={"X-Mock-Scenario": "webhook-short-retries"},
+    )
+    waited = wait_for_delivery(client, 30.0, tx_id="tx_fl", state="acknowledged")
+    assert (waited.status_code, waited.json()["state"]) == (409, "failed"), waited.text
+    assert "a final state" in waited.json()["detail"]
+    # the state it is in, and `settled`, still answer 200
+    for state in ("failed", "settled"):
+        assert client.get("/mock/v1/wait-for-delivery", params={"tx_id": "tx_fl", "state": state}).status_code == 200

@@ -184,3 +184,21 @@ def test_same_tx_id_under_another_explicit_scenario_is_a_409(client, receiver):
     )
     assert same.status_code == 200 and same.json()["status"] == "PAYMENT_COMPLETED"
     assert len(receiver.received) == 1
+
+
+def test_a_callback_host_outside_the_allowlist_is_a_403_naming_the_allowed_hosts(client):
+    """Allowlist 127.0.0.1,localhost (tests/conftest.py): a webhook to ops.example would never be sent and
+    the payment would wait out the whole retry schedule, so the create is refused and nothing is stored."""
+    r = client.post("/api/v2/payments", json=payment_body("tx_elsewhere", "https://OPS.example:8443/hook"))
+    assert r.status_code == 403, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    detail = r.json()["detail"]
+    assert "'ops.example'" in detail and "PAYMOCK_CALLBACK_HOSTS allows: 127.0.0.1, localhost" in detail
+    assert client.get("/api/v2/pending-payments").json()["total"] == 0
+    assert client.get("/mock/v1/deliveries").json()["total"] == 0
+
+
+def test_without_an_allowlist_any_callback_host_is_taken():
+    with in_process(callback_hosts=frozenset()) as c:
+        r = c.post("/api/v2/payments", json=payment_body("tx_anywhere", "http://127.0.0.1:9/hook"))
+        assert r.status_code == 200, r.text

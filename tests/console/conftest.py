@@ -23,6 +23,7 @@ PAGES = {
     "webhooks": "app_pages/webhooks.py",
     "scenarios": "app_pages/scenarios.py",
     "scripts": "app_pages/scripts.py",
+    "audit": "app_pages/audit.py",
     "settings": "app_pages/settings.py",
 }
 RUN_TIMEOUT_S = 30

@@ -15,6 +15,7 @@ TITLES = {
     "webhooks": "Webhooks",
     "scenarios": "Scenarios",
     "scripts": "QA scripts",
+    "audit": "Audit a webhook endpoint",
     "settings": "Settings / health",
 }
 

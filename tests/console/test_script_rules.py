@@ -23,10 +23,13 @@ def test_tx_id_prefix_is_matched_whole(prefix, ok):
 
 
 def test_a_file_name_with_a_trailing_line_break_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(scripts, "scripts_dir", lambda: tmp_path)
+    monkeypatch.setenv("PAYMOCK_CONSOLE_SCRIPTS", str(tmp_path))  # where the console saves, as a user sets it
     with pytest.raises(scripts.ScriptError, match="file name"):
         scripts.save_script("smoke\n", SCRIPT.format(prefix="qa"))
     assert list(tmp_path.iterdir()) == []
+    # the same script under a good name lands there: the check above looked at the right folder
+    saved = scripts.save_script("smoke", SCRIPT.format(prefix="qa"))
+    assert [p.name for p in tmp_path.iterdir()] == [saved.name]
 
 
 def test_console_script_with_a_duplicate_key_is_a_script_error() -> None:

@@ -127,10 +127,6 @@ def assert_log_matches(d: dict[str, Any], hooks: list[ReceivedWebhook]) -> None:
         assert attempt["latency_ms"] >= 0
 
 
-def elapsed_since(start: float, hook: ReceivedWebhook) -> float:
-    return hook.received_at - start
-
-
 def now() -> float:
     return time.time()
 

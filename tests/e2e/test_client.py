@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from paymock.testing.client import PaymockClient, PaymockError
+from paymock.testing.client import PaymockClient, PaymockError, checked
 from tests.e2e.helpers import create_ok
 
 
@@ -53,3 +53,20 @@ def test_client_waits_ask_again_until_their_timeout_and_name_the_payment_once(li
         assert 3 <= time.monotonic() - start < 15
         with pytest.raises(TypeError):
             client.wait_for_delivery(tx_id="tx_client_wait", payment_id="pay_tx_client_wait")
+
+
+def test_what_the_console_uses_checked_answers_scenario_documents_and_a_quiet_repr(live, live_server, receiver):
+    with PaymockClient(live_server.base_url, auth_token="tok-never-shown-1") as client:
+        assert "tok-never-shown-1" not in repr(client) and live_server.base_url in repr(client)
+        answer = checked(client.create_payment("tx_console_1", receiver.url(), amount=5000, scenario="manual-confirm"))
+        assert answer["status"] == "PENDING"
+        confirmed = checked(client.confirm_payment(answer["payment_id"], scenario="default"))
+        assert confirmed["status"] == "PAYMENT_COMPLETED"
+        with pytest.raises(PaymockError) as info:  # a provider-API problem, through checked
+            checked(client.create_payment("bad id", "not a url"))
+        assert info.value.status_code == 400 and info.value.title and info.value.detail
+        assert info.value.errors and all(isinstance(e, str) for e in info.value.errors)
+        assert client.get_scenario("declined")["scenario"]["payment"]["outcome"] == "fail"
+        # filters left as None are not sent (an empty `status=` would be a 400)
+        assert checked(client.payments(status=None, limit=5))["payments"]
+        assert client.deliveries_page(tx_id="tx_console_1", state=None)["total"] >= 1

@@ -224,7 +224,7 @@ def test_bad_control_requests(live):
     _problem(live.get("/mock/v1/deliveries", params={"limit": 0}), 400)
     assert live.get("/mock/v1/deliveries", params={"payment_id": "pay_a", "tx_id": "b"}).json()["total"] == 0
     _problem(live.get("/mock/v1/deliveries/evt_completed_nope"), 404)
-    _problem(live.get("/mock/v1/deliveries/not-an-id"), 400)
+    _problem(live.get("/mock/v1/deliveries/not-an-id"), 404)  # an id that cannot exist is not found either
     _problem(live.get("/mock/v1/payments/pay_nope"), 404)
     _problem(live.post("/mock/v1/deliveries/evt_failed_nope/redeliver"), 404)
 

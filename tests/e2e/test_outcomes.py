@@ -128,10 +128,12 @@ def test_fail_outcome_answers_payment_failed_and_sends_payment_failed(live, rece
 def test_manual_confirm_stays_pending_until_confirmed_then_delivers(live, receiver):
     answer = create_ok(live, "manual_42", receiver.url())  # tx_id prefix manual_ picks manual-confirm
     assert answer["status"] == "PENDING"
-    # no delivery exists at all: waiting for one ends in a 404, reporting where it stands
-    r = live.get("/mock/v1/wait-for-delivery", params={"tx_id": "manual_42", "timeout_ms": 100})
+    # no delivery exists at all (the create made none; nothing is scheduled): asked now, not after a wait,
+    # the 404 says where it stands
+    r = live.get("/mock/v1/wait-for-delivery", params={"tx_id": "manual_42", "timeout_ms": 0})
     assert r.status_code == 404
     assert "no delivery yet" in r.json()["detail"]
+    assert payment_detail(live, "pay_manual_42")["deliveries"] == []
     assert receiver.received == []
     page = listing(live)
     assert page["pending_count"] == 1

@@ -4,7 +4,6 @@ shipped default."""
 
 from __future__ import annotations
 
-import gc
 import os
 import subprocess
 import sys
@@ -61,10 +60,12 @@ BAD_FILES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
-# Real `paymock serve` processes for these (started all at once; each costs an interpreter start);
-# the other kinds go through the same CLI entry point in-process.
-REAL_PROCESS = ("unknown-key", "invalid-yaml")
+# Every case is a real `paymock serve` process, all started at once (each costs an interpreter start); one
+# that starts serving instead of refusing is killed after EXIT_TIMEOUT_S and fails its test.
 VIA_ENV = "invalid-yaml"  # given by PAYMOCK_SCENARIOS instead of --scenarios
+EXIT_TIMEOUT_S = 60  # a refused start takes ~0.3 s; generous for a loaded 2-core runner
+# the child reads its scenario paths from our flags and env only, never from the developer's shell
+CHILD_ENV = {k: v for k, v in os.environ.items() if k not in ("PAYMOCK_SCENARIOS", "PAYMOCK_STORE")}
 
 
 def _write_case(directory: Path, case: str) -> Path:
@@ -81,11 +82,23 @@ def _serve(args: list[str], env: dict[str, str] | None = None) -> subprocess.Pop
     cmd = [sys.executable, "-m", "paymock.cli", "serve", "--host", "127.0.0.1", "--port", str(free_port()), *args]
     return subprocess.Popen(
         cmd,
-        env={**os.environ, **SERVER_ENV, **(env or {})},
+        env={**CHILD_ENV, **SERVER_ENV, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _exit_of(proc: subprocess.Popen[str]) -> tuple[int | None, str]:
+    """How a `paymock serve` that should refuse to start exited, and its stderr; None if it kept running
+    (it started serving: killed, and its test fails)."""
+    try:
+        _, stderr = proc.communicate(timeout=EXIT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, stderr = proc.communicate()
+        return None, stderr
+    return proc.returncode, stderr
 
 
 def _write_good(directory: Path) -> None:
@@ -107,13 +120,18 @@ def _write_good(directory: Path) -> None:
 def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Start every real process of this module at once (interpreter starts dominate the cost)."""
     bad: dict[str, tuple[Path, subprocess.Popen[str]]] = {}
-    for case in REAL_PROCESS:
+    for case in BAD_FILES:
         directory = tmp_path_factory.mktemp(case)
         path = _write_case(directory, case)
         if case == VIA_ENV:
             bad[case] = (path, _serve([], env={"PAYMOCK_SCENARIOS": str(directory)}))
         else:
             bad[case] = (path, _serve(["--scenarios", str(directory)]))
+    missing = tmp_path_factory.mktemp("missing") / "nowhere"
+    bad["missing-path"] = (missing, _serve(["--scenarios", str(missing)]))
+    single = tmp_path_factory.mktemp("single") / "env.yaml"
+    single.write_text("name: env\ndescription: x\nwebhook:\n  signature: forged\n", encoding="utf-8")
+    bad["env-single-file"] = (single, _serve([], env={"PAYMOCK_SCENARIOS": str(single)}))  # a file, by the env var
     good_dir = tmp_path_factory.mktemp("good")
     _write_good(good_dir)
     good = ServerProcess(SERVER_ENV, args=["--scenarios", str(good_dir)])  # not waited for yet
@@ -130,34 +148,7 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
 @pytest.fixture(scope="module")
 def process_runs(launched: dict[str, Any]) -> dict[str, tuple[Path, int | None, str]]:
     """How each bad-file server exited, and what it said."""
-    results: dict[str, tuple[Path, int | None, str]] = {}
-    for case, (bad, proc) in launched["bad"].items():
-        try:
-            _, stderr = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:  # it started serving: kill it, and the test fails
-            proc.kill()
-            _, stderr = proc.communicate()
-            results[case] = (bad, None, stderr)
-            continue
-        results[case] = (bad, proc.returncode, stderr)
-    return results
-
-
-def _run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """`paymock serve ...` through the real entry point, in this process (it fails before serving)."""
-    from paymock import logs
-    from paymock.cli import main as cli
-
-    for var in ("PAYMOCK_SCENARIOS", "PAYMOCK_STORE", "PAYMOCK_TIME_SCALE", "LOG_LEVEL", "LOG_FORMAT"):
-        # _serve writes flags into os.environ: setenv first so monkeypatch restores (or removes) each after
-        monkeypatch.setenv(var, "")
-        monkeypatch.delenv(var)
-    monkeypatch.setattr(logs, "configure", lambda *_: None)  # keep pytest's log capture in place
-    monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("the server started serving"))
-    monkeypatch.setattr("signal.signal", lambda *a: None)  # should it get that far, keep pytest's handlers
-    code = cli.main(["serve", "--host", "127.0.0.1", "--port", str(free_port()), *args])
-    assert gc.isenabled(), "a failed start-up left this process without its garbage collector"
-    return code, capsys.readouterr().err
+    return {case: (bad, *_exit_of(proc)) for case, (bad, proc) in launched["bad"].items()}
 
 
 def _check(bad: Path, returncode: int | None, stderr: str, needles: tuple[str, ...]) -> None:
@@ -168,24 +159,16 @@ def _check(bad: Path, returncode: int | None, stderr: str, needles: tuple[str, .
     assert "Traceback" not in stderr, stderr
 
 
-@pytest.mark.parametrize("case", REAL_PROCESS)
-def test_bad_scenario_file_stops_the_server_process(process_runs, case):
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_scenario_file_stops_serve_with_exit_2(process_runs, case):
     bad, returncode, stderr = process_runs[case]
     _check(bad, returncode, stderr, BAD_FILES[case][2])
+    assert returncode == 2, stderr
 
 
-@pytest.mark.parametrize("case", sorted(set(BAD_FILES) - set(REAL_PROCESS)))
-def test_bad_scenario_file_stops_serve(case, tmp_path, monkeypatch, capsys):
-    bad = _write_case(tmp_path, case)
-    code, stderr = _run_cli(["--scenarios", str(tmp_path)], monkeypatch, capsys)
-    assert code == 2
-    _check(bad, code, stderr, BAD_FILES[case][2])
-
-
-def test_missing_scenarios_path_stops_serve(tmp_path, monkeypatch, capsys):
-    missing = tmp_path / "nowhere"
-    code, stderr = _run_cli(["--scenarios", str(missing)], monkeypatch, capsys)
-    assert code == 2
+def test_missing_scenarios_path_stops_serve(process_runs):
+    missing, returncode, stderr = process_runs["missing-path"]
+    assert returncode == 2, stderr
     assert str(missing) in stderr and "no such file or directory" in stderr
 
 
@@ -218,17 +201,31 @@ def test_extra_directory_adds_scenarios_and_overrides_the_default(custom_server,
         assert create_ok(c, "tx_team2", receiver.url())["failure_reason"] == "TEAM_DEFAULT"
 
 
-def test_scenarios_env_var_and_a_single_file_path(tmp_path, monkeypatch, capsys):
-    bad = tmp_path / "env.yaml"
-    bad.write_text("name: env\ndescription: x\nwebhook:\n  signature: forged\n", encoding="utf-8")
-    from paymock import logs
-    from paymock.cli import main as cli
+def test_scenarios_env_var_and_a_single_file_path(process_runs):
+    bad, returncode, stderr = process_runs["env-single-file"]
+    assert returncode == 2, stderr
+    _check(bad, returncode, stderr, ("webhook.signature", "'forged' is not one of"))
 
-    monkeypatch.setenv("PAYMOCK_SCENARIOS", str(bad))  # a single file, by the env var
-    monkeypatch.setattr(logs, "configure", lambda *_: None)
-    monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("the server started serving"))
-    monkeypatch.setattr("signal.signal", lambda *a: None)
-    assert cli.main(["serve", "--port", str(free_port())]) == 2
-    assert gc.isenabled()
-    stderr = capsys.readouterr().err
-    _check(bad, 2, stderr, ("webhook.signature", "'forged' is not one of"))
+
+# An embedder calls the entry point in its own process: a refused start must give it back its garbage
+# collector (`serve` pauses it while it starts). The embedder is a child process, so a start that goes on
+# to serve is killed after EXIT_TIMEOUT_S instead of hanging this one.
+EMBEDDER = """
+import gc, sys
+from paymock.cli.main import main
+code = main(["serve", "--host", "127.0.0.1", "--port", sys.argv[1], "--scenarios", sys.argv[2]])
+print(code, gc.isenabled())
+"""
+
+
+def test_a_refused_start_gives_an_embedder_its_garbage_collector_back(tmp_path):
+    bad = _write_case(tmp_path, "unknown-key")
+    cmd = [sys.executable, "-c", EMBEDDER, str(free_port()), str(tmp_path)]
+    try:  # run() kills the child when the time is up
+        done = subprocess.run(
+            cmd, env={**CHILD_ENV, **SERVER_ENV}, capture_output=True, text=True, timeout=EXIT_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the embedded start went on serving")
+    assert done.stdout.split() == ["2", "True"], done.stderr  # refused, and the collector is back on
+    _check(bad, 2, done.stderr, BAD_FILES["unknown-key"][2])

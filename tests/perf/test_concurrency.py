@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,8 +54,13 @@ def test_fifty_concurrent_creates_of_one_tx_id(base_url: str, receiver: WebhookR
     assert {(r.json()["payment_id"], r.json()["status"]) for r in answers} == {("pay_same_tx", "PAYMENT_COMPLETED")}
     listing = httpx.get(base_url + "/api/v2/pending-payments").json()
     assert listing["total"] == 1 and list(listing["payments"]) == ["pay_same_tx"]
-    receiver.wait_for(1)
-    time.sleep(0.3)  # a second webhook would have arrived by now
+    # each create answers after its inline first attempt (the receiver records a webhook before answering
+    # it): with every answer in and the delivery acknowledged, no webhook for this payment is still to come
+    found = httpx.get(
+        base_url + "/mock/v1/wait-for-delivery",
+        params={"tx_id": "same_tx", "state": "acknowledged", "timeout_ms": 5000},
+    )
+    assert found.status_code == 200, found.text
     assert len(receiver.received) == 1
     deliveries = httpx.get(base_url + "/mock/v1/deliveries", params={"tx_id": "same_tx"}).json()
     assert deliveries["total"] == 1
@@ -82,28 +86,35 @@ def test_concurrent_confirms_complete_once(base_url: str, receiver: WebhookRecei
 
 
 def test_redeliver_while_a_retry_is_running(base_url: str, receiver: WebhookReceiver) -> None:
-    # first attempt refused; the scheduled retry is held 0.4 s inside the receiver while we redeliver
+    # first attempt refused; the scheduled retry is held inside the receiver while we redeliver
     receiver.refuse_next(1)
-    in_flight = threading.Event()
+    in_flight, release = threading.Event(), threading.Event()
 
-    def slow(_hook: Any) -> int:
-        in_flight.set()
-        time.sleep(0.4)
+    def hold_the_retry(_hook: Any) -> int:
+        if not in_flight.is_set():  # the scheduled retry: the redeliveries start only once it is here
+            in_flight.set()
+            release.wait(10)  # bounded: a hang ends as an answer anyway
         return 200
 
-    receiver.respond = slow
+    receiver.respond = hold_the_retry
     created = httpx.post(base_url + "/api/v2/payments", json=payment_body("rr_tx", receiver.url()))
     assert created.json()["status"] == "PENDING"
-    # the retry is now in flight: the receiver is sleeping in it, not yet answered (nor recorded)
+    # the retry is now in flight: held in the receiver, not yet answered (nor recorded)
     assert in_flight.wait(10), "the scheduled retry never reached the receiver"
-    answers = asyncio.run(
-        _together(5, lambda c: c.post(base_url + "/mock/v1/deliveries/evt_completed_rr_tx/redeliver"))
-    )
+    try:
+        answers = asyncio.run(
+            _together(5, lambda c: c.post(base_url + "/mock/v1/deliveries/evt_completed_rr_tx/redeliver"))
+        )
+    finally:
+        release.set()
     assert {r.status_code for r in answers} == {200}
+    # every redelivery is recorded (each answered after its attempt); the held retry ends the count
+    manual = [a["kind"] for a in _delivery(base_url, "evt_completed_rr_tx")["attempts"]].count("manual")
     with httpx.Client(base_url=base_url) as http:
-        found = wait_for_delivery(http, 5.0, tx_id="rr_tx", event="payment.completed", state="acknowledged")
-    assert found.status_code == 200
-    time.sleep(0.6)  # let every attempt still in flight finish and be recorded
+        found = wait_for_delivery(
+            http, tx_id="rr_tx", event="payment.completed", state="attempted", min_attempts=manual + 2
+        )
+    assert found.status_code == 200, found.text
     delivery = _delivery(base_url, "evt_completed_rr_tx")
     assert delivery["state"] == "acknowledged"
     _assert_attempts_once(delivery, len(receiver.received))

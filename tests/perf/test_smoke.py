@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from bench import ab, loss, ready, rss
+from bench import ab, import_cost, loss, ready, ready_phases, rss
 from bench import run as bench
 
 
@@ -67,4 +69,27 @@ def test_ready_script_smoke(tmp_path: Path) -> None:
     assert [side["side"] for side in report["sides"]] == ["(defaults)", "baseline:starlette"]
     for side in report["sides"]:
         assert len(side["starts_s"]) == 2 and all(0 < s < 20 for s in side["starts_s"])
+        assert len(side["cpu_s"]) == 2 and all(0 < c < 20 for c in side["cpu_s"])  # the server's own CPU to ready
     assert report["sides"][0]["paired_diff_to_first_s"] == 0
+
+
+def test_import_cost_script_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "import-cost.json"
+    assert import_cost.main(["--rounds", "1", "--out", str(out)]) == 0  # each side exits 0, or it raises
+    report = json.loads(out.read_text())
+    assert set(report["medians"]) == {"python", "lazy", "eager", "pytest-lazy", "pytest-eager"}
+    assert all(len(times) == 1 and 0 < times[0] < 60 for times in report["seconds"].values())
+
+
+def test_ready_phases_children_run_every_phase() -> None:
+    """What bench/ready_phases.py runs under callgrind (valgrind itself is not needed for this): each
+    side stopped after each phase, in a fresh interpreter, exits 0."""
+    for side, stops in ready_phases.STOPS.items():
+        for stop in stops:
+            run = subprocess.run(
+                [sys.executable, ready_phases.__file__, "--child", side, stop],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert run.returncode == 0, (side, stop, run.stderr[-2000:])

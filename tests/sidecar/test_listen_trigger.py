@@ -38,11 +38,16 @@ class Listen:
         self.status: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, args=(self.process.stdout, self.lines), daemon=True).start()
         threading.Thread(target=self._read, args=(self.process.stderr, self.status), daemon=True).start()
-        try:
-            ready = self.status.get(timeout=READY_TIMEOUT_S)  # "paymock listen: ready on http://127.0.0.1:PORT"
-        except queue.Empty:
-            self.stop()
-            raise AssertionError("paymock listen never said it was ready") from None
+        self.warnings: list[str] = []  # stderr lines before "paymock listen: ready on http://127.0.0.1:PORT"
+        while True:
+            try:
+                ready = self.status.get(timeout=READY_TIMEOUT_S)
+            except queue.Empty:
+                self.stop()
+                raise AssertionError("paymock listen never said it was ready") from None
+            if "ready on" in ready:
+                break
+            self.warnings.append(ready)
         match = re.search(r"http://127\.0\.0\.1:(\d+)", ready)
         assert match, f"no ready line: {ready!r}"
         self.url = match.group(0)
@@ -172,3 +177,37 @@ def test_trigger_reports_an_unreachable_receiver() -> None:
     assert done.returncode == 1 and "failed" in done.stderr
     bad = trigger("payment.completed", "http://127.0.0.1:1/x", "--set", "no-equals-sign")
     assert bad.returncode == 2 and "FIELD=VALUE" in bad.stderr
+
+
+def test_an_empty_secret_is_no_secret_for_serve_listen_and_trigger(listen: Any) -> None:
+    """`--secret "$PAYMENT_WEBHOOK_SECRET"` with the variable unset: one rule (resolve_secret) for all three
+    commands, so a valid webhook verifies and each command says it fell back to the development secret."""
+    listener = listen("--secret", "", "--json")
+    assert any("development secret" in line for line in listener.warnings), listener.warnings
+
+    triggered = trigger("payment.completed", listener.url, "--secret", "", "--tx-id", "tx_empty_secret")
+    assert (triggered.returncode, triggered.stdout.strip()) == (0, "200"), triggered.stderr
+    assert "development secret" in triggered.stderr
+    event = listener.next_event()
+    assert (event["seed_signature"], event["standard_signature"]) == ("ok", "ok")
+
+    server = start_server({**SERVER_ENV, "PAYMENT_WEBHOOK_SECRET": ""})
+    try:
+        import httpx
+
+        body = payment_body("tx_served_empty", listener.url + "/webhook")
+        answer = httpx.post(server.base_url + "/api/v2/payments", json=body, timeout=30)
+        assert answer.json()["status"] == "PAYMENT_COMPLETED", answer.text
+    finally:
+        server.stop()
+    event = listener.next_event()
+    assert event["webhook_id"] == "evt_completed_tx_served_empty"
+    assert (event["seed_signature"], event["standard_signature"]) == ("ok", "ok")
+
+
+def test_a_whsec_secret_that_does_not_decode_is_refused_by_listen_and_trigger() -> None:
+    for command in (["listen", "--port", "0"], ["trigger", "payment.completed", "http://127.0.0.1:1/x"]):
+        done = subprocess.run(
+            [*PAYMOCK, *command, "--secret", "whsec_%%%"], env=ENV, capture_output=True, text=True, timeout=30
+        )
+        assert done.returncode == 2 and "whsec_" in done.stderr and "%%%" not in done.stderr, done.stderr

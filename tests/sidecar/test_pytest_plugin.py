@@ -279,3 +279,47 @@ def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
     # in-process, autoload on: the options are there because the entry point loaded the plugin
     result = pytester.runpytest_inprocess("--help")
     result.stdout.fnmatch_lines(["*paymock*", "*--paymock-secret*", "*--paymock-url*"])
+
+
+def test_a_sidecar_with_another_secret_fails_saying_so(pytester: pytest.Pytester, run) -> None:  # type: ignore[no-untyped-def]
+    """The plugin pointed at a sidecar without the sidecar's secret: `assert hook.verified` and
+    `hook.assert_verified()` both fail saying the secrets differ, not just `assert False`."""
+    server = start_server(SERVER_ENV)  # signs with tests.conftest.SECRET; the plugin's default differs
+    try:
+        pytester.makepyfile(
+            """
+            def test_plain_assert(paymock, webhook_receiver):
+                paymock.create_payment("tx_plain", webhook_receiver.url())
+                assert webhook_receiver.wait_for(1)[0].verified
+
+
+            def test_helper(paymock, webhook_receiver):
+                paymock.create_payment("tx_helper", webhook_receiver.url())
+                webhook_receiver.wait_for(1)[0].assert_verified()
+            """
+        )
+        result = run(f"--paymock-url={server.base_url}")
+        result.assert_outcomes(failed=2)
+        output = result.stdout.str()
+        said = (
+            "NOT verified: signed with another secret than this test's (the plugin's --paymock-secret): "
+            "the server's PAYMENT_WEBHOOK_SECRET differs (or a scenario signs wrongly on purpose))"
+        )
+        assert said in output.split("test_helper")[0], output  # the plain assert's `where False = ...`, uncut
+        assert "AssertionError: webhook evt_completed_tx_helper to /webhook: signed with another secret" in output
+        assert "paymock-pytest-secret" not in output  # a secret is not printed, even the default
+    finally:
+        server.stop()
+
+
+def test_an_empty_secret_option_is_the_default(pytester: pytest.Pytester, run) -> None:  # type: ignore[no-untyped-def]
+    """`--paymock-secret "$VAR"` with VAR unset: not an empty signing key (the commands' rule, too)."""
+    pytester.makepyfile(
+        """
+        def test_default(paymock, paymock_server, webhook_receiver):
+            assert paymock_server.secret == "paymock-pytest-secret"
+            paymock.create_payment("tx_empty", webhook_receiver.url())
+            webhook_receiver.wait_for(1)[0].assert_verified()
+        """
+    )
+    run("--paymock-secret=").assert_outcomes(passed=1)

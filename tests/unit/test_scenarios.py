@@ -45,7 +45,7 @@ def test_defaults_reproduce_the_seed():
         (_doc(webhook={"colour": "red"}), "webhook: Additional properties are not allowed ('colour'"),
         (_doc(api={"error_status": 418}), "api.error_status: 418 is not one of"),
         ({"name": "s1"}, "(top level): 'description' is a required property"),
-        ({"name": "s1\n", "description": "d"}, "name: 's1\\n' does not match"),  # ECMA-262 `$`
+        ({"name": "s1\n", "description": "d"}, "name: 's1\\n' is not a scenario name"),  # ECMA-262 `$`
         (["not", "a", "mapping"], "(top level): expected a mapping"),
     ],
 )

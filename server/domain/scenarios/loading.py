@@ -17,8 +17,9 @@ import yaml
 from jsonschema import Draft4Validator
 
 from ...resources import fixtures_dir, load_spec, load_yaml
+from ..bounded_arrays import with_bounded_arrays
 from ..errors import InvalidScenario
-from ..patterns import EcmaDraft4Validator
+from ..patterns import EcmaDraft4Validator, readable
 from .model import DEFAULT_NAME, DEFAULT_OUTCOME, ApiPlan, Scenario, WebhookPlan
 
 log = logging.getLogger("paymock")
@@ -35,7 +36,7 @@ _VALIDATOR: Draft4Validator | None = None
 def _validator() -> Draft4Validator:
     global _VALIDATOR
     if _VALIDATOR is None:
-        _VALIDATOR = EcmaDraft4Validator(_schema())
+        _VALIDATOR = with_bounded_arrays(EcmaDraft4Validator)(_schema())
     return _VALIDATOR
 
 
@@ -50,7 +51,7 @@ def parse(document: Any, source: str) -> Scenario:
             source, [f"(top level): expected a mapping of scenario keys, got {type(document).__name__}"]
         )
     errors = [
-        f"{_key(e.absolute_path)}: {e.message}"
+        f"{_key(e.absolute_path)}: {readable(e)}"
         for e in sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
     ]
     if errors:

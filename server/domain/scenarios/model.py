@@ -23,6 +23,9 @@ DEFAULT_RETRY_SCHEDULE_MS: tuple[int, ...] = (
     36_000_000,
 )
 DEFAULT_REORDER_HOLD_MS = 5_000
+# The longest delay a scenario may give (control.yaml's Millis maximum: 24 h); also the longest a
+# receiver's Retry-After may postpone an attempt (domain/retry.py).
+MAX_DELAY_MS = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)

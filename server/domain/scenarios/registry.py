@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import Conflict, InvalidScenario, ScenarioNotFound, UnknownScenario
+from ..limits import MAX_RUNTIME_SCENARIOS
 from .loading import parse
 from .model import DEFAULT_NAME, Scenario
 
@@ -22,8 +23,9 @@ def _name_mismatch(document: Mapping[str, Any], name: str) -> list[str]:
 class ScenarioBook:
     """The scenarios a server knows: fixtures, run-time ones, the active one and API-call counters."""
 
-    def __init__(self, fixtures: dict[str, tuple[Scenario, str]]) -> None:
+    def __init__(self, fixtures: dict[str, tuple[Scenario, str]], max_runtime: int = MAX_RUNTIME_SCENARIOS) -> None:
         self._fixtures = fixtures
+        self.max_runtime = max_runtime  # a session's book keeps fewer (MAX_SESSION_SCENARIOS)
         self._runtime: dict[str, Scenario] = {}
         self.active_name = DEFAULT_NAME
         self._api_calls: dict[str, int] = {}
@@ -40,6 +42,10 @@ class ScenarioBook:
             return (-len(scenario.match or {}), kinds.get(source.partition(":")[0], 1), scenario.name)
 
         self._matchers = [s for s, _ in sorted((p for p in self.all() if p[0].match), key=rank)]
+
+    def fresh(self, max_runtime: int) -> ScenarioBook:
+        """A new book over the same scenario files, with nothing run-time (a session's)."""
+        return ScenarioBook(self._fixtures, max_runtime)
 
     def names(self) -> list[str]:
         return [s.name for s, _ in self.all()]
@@ -106,6 +112,13 @@ class ScenarioBook:
             # representation conflicts with its target (RFC 9110's 409 for PUT), nothing is stored.
             raise Conflict(f"request body: {mismatch[0]}")
         created = name not in self._runtime and name not in self._fixtures
+        if name not in self._runtime and len(self._runtime) >= self.max_runtime:
+            # a dry run too: it answers whether the same PUT would be taken
+            where = "this server" if self.max_runtime == MAX_RUNTIME_SCENARIOS else "this session"
+            raise Conflict(
+                f"{where} already keeps {len(self._runtime):,} run-time scenarios, the most it takes "
+                f"({self.max_runtime:,}); nothing was stored: replace or delete one, or reset"
+            )
         if not dry_run:
             self._runtime[name] = scenario
             self._api_calls.pop(name, None)
@@ -136,6 +149,18 @@ class ScenarioBook:
             return False
         self._api_calls[scenario.name] = used + 1
         return True
+
+    def runtime_documents(self) -> dict[str, dict[str, Any]]:
+        """The run-time scenarios as documents (what a durable store keeps of a session's book)."""
+        return {name: scenario.as_document() for name, scenario in self._runtime.items()}
+
+    def restore(self, documents: Mapping[str, Mapping[str, Any]], active: str) -> None:
+        """Take back what `runtime_documents` and `active_name` gave (a restart on a durable store)."""
+        self._runtime = {
+            name: parse({**doc, "name": name}, f"stored scenario {name!r}") for name, doc in documents.items()
+        }
+        self.active_name = active if active in self._runtime or active in self._fixtures else DEFAULT_NAME
+        self._rebuild()
 
     def reset(self) -> None:
         self._runtime.clear()

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.console.browser.conftest import chromium
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "screenshots.py"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "screenshots.py"
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)")
 def test_screenshot_of_the_payments_page(live_server, tmp_path):
-    command = [sys.executable, str(SCRIPT), "--out", str(tmp_path), "--chromium", CHROMIUM, "--only", "payments.png"]
+    command = [sys.executable, str(SCRIPT), "--out", str(tmp_path), "--chromium", chromium(), "--only", "payments.png"]
     command += ["--api-url", live_server.base_url]  # the shared server (reset by the script's seeding)
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     png = (tmp_path / "payments.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20_000  # a rendered page, not a blank one

@@ -1,0 +1,173 @@
+"""Control API, sessions tag: create, list, read, claim, end; and every scoped operation seen from a session."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import payment_body
+
+S = "X-Mock-Session"
+
+
+def _open(client, **body):
+    answer = client.post("/mock/v1/sessions", json=body)
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def test_create_read_list_end(client):
+    session = _open(client, label="worker gw1", claims={"user_ids": [7]}, idle_timeout_s=60)
+    assert re.fullmatch(r"ses_[A-Za-z0-9_-]{22}", session["session_id"])
+    assert session["label"] == "worker gw1" and session["idle_timeout_s"] == 60
+    assert session["claims"] == {"tx_id_prefix": None, "order_ids": [], "user_ids": [7]}
+    assert session["payments"] == 0 and session["deliveries"] == 0
+    sid = session["session_id"]
+    assert client.get(f"/mock/v1/sessions/{sid}").json()["session_id"] == sid
+    listing = client.get("/mock/v1/sessions").json()
+    assert listing["total"] == 1 and [s["session_id"] for s in listing["sessions"]] == [sid]
+    ended = client.delete(f"/mock/v1/sessions/{sid}").json()
+    assert ended == {"session_id": sid, "payments_removed": 0, "deliveries_removed": 0}
+    gone = client.get(f"/mock/v1/sessions/{sid}")
+    assert gone.status_code == 404 and gone.json()["type"].endswith("session-not-found")
+    assert "unknown or expired session" in gone.json()["detail"]
+    assert client.get("/mock/v1/sessions").json()["total"] == 0
+
+
+def test_unknown_session_header_is_a_404_problem(client, receiver):
+    fake = "ses_" + "A" * 22
+    for answer in (
+        client.post("/api/v2/payments", json=payment_body("t1", receiver.url("/")), headers={S: fake}),
+        client.get("/api/v2/pending-payments", headers={S: fake}),
+        client.get("/mock/v1/active-scenario", headers={S: fake}),
+        client.post("/mock/v1/reset", headers={S: fake}),
+    ):
+        assert answer.status_code == 404, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert fake in answer.json()["detail"]
+    assert client.get("/api/v2/pending-payments").json()["total"] == 0  # nothing was created anywhere
+
+
+def test_each_session_has_its_own_scenarios_listing_and_reset(client, receiver):
+    a = _open(client, label="a")["session_id"]
+    b = _open(client, label="b")["session_id"]
+    assert client.put("/mock/v1/active-scenario", json={"name": "declined"}, headers={S: a}).status_code == 200
+    assert client.get("/mock/v1/active-scenario", headers={S: b}).json()["name"] == "default"
+    assert client.get("/mock/v1/active-scenario").json()["name"] == "default"
+    made_a = client.post("/api/v2/payments", json=payment_body("ta", receiver.url("/a")), headers={S: a}).json()
+    made_b = client.post("/api/v2/payments", json=payment_body("tb", receiver.url("/b")), headers={S: b}).json()
+    made_g = client.post("/api/v2/payments", json=payment_body("tg", receiver.url("/g"))).json()
+    assert made_a["status"] == "PAYMENT_FAILED"
+    assert made_b["status"] == made_g["status"] == "PAYMENT_COMPLETED"
+
+    def listed(headers):
+        return sorted(client.get("/api/v2/pending-payments", headers=headers).json()["payments"])
+
+    assert listed({S: a}) == ["pay_ta"] and listed({S: b}) == ["pay_tb"] and listed({}) == ["pay_tg"]
+    # another session's payment and delivery are not there, seen from here
+    assert client.get("/mock/v1/payments/pay_tb", headers={S: a}).status_code == 404
+    assert client.get("/mock/v1/deliveries/evt_completed_tb", headers={S: a}).status_code == 404
+    assert client.get("/mock/v1/payments/pay_ta", headers={S: a}).json()["payment"]["session_id"] == a
+    assert [d["tx_id"] for d in client.get("/mock/v1/deliveries", headers={S: b}).json()["deliveries"]] == ["tb"]
+    everything = client.get("/mock/v1/deliveries", params={"session": "all"}).json()
+    assert {(d["tx_id"], d["session_id"]) for d in everything["deliveries"]} == {("ta", a), ("tb", b), ("tg", None)}
+    # a session's reset is its own
+    reset = client.post("/mock/v1/reset", headers={S: a}).json()
+    assert reset["payments_removed"] == 1 and reset["deliveries_removed"] == 1
+    assert client.get("/mock/v1/active-scenario", headers={S: a}).json()["name"] == "default"
+    assert listed({S: a}) == [] and listed({S: b}) == ["pay_tb"] and listed({}) == ["pay_tg"]
+
+
+def test_runtime_scenarios_are_per_session_and_fixtures_are_everywhere(client):
+    a = _open(client)["session_id"]
+    doc = {"description": "only in a", "payment": {"outcome": "pending"}}
+    assert client.put("/mock/v1/scenarios/mine", json=doc, headers={S: a}).status_code == 201
+    names_a = {s["name"] for s in client.get("/mock/v1/scenarios", headers={S: a}).json()["scenarios"]}
+    names_g = {s["name"] for s in client.get("/mock/v1/scenarios").json()["scenarios"]}
+    assert "mine" in names_a and "mine" not in names_g
+    assert {"default", "declined"} <= names_g <= names_a
+    assert client.get("/mock/v1/scenarios/mine").status_code == 404
+
+
+def test_claims_route_headerless_creates_and_confirms(client, receiver):
+    a = _open(client, claims={"tx_id_prefix": "gw1-", "user_ids": [42]})["session_id"]
+    b = _open(client, claims={"tx_id_prefix": "gw2-", "order_ids": [9]})["session_id"]
+    client.put("/mock/v1/active-scenario", json={"name": "manual-confirm"}, headers={S: a})
+    for tx_id, extra in (("gw1-x", {}), ("gw2-y", {}), ("plain", {"user_id": 42}), ("plain2", {"order_id": 9})):
+        assert client.post("/api/v2/payments", json=payment_body(tx_id, receiver.url("/"), **extra)).status_code == 200
+    owners = {
+        p: client.get(f"/mock/v1/payments/{p}", headers={S: sid}).status_code
+        for p, sid in (("pay_gw1-x", a), ("pay_gw2-y", b), ("pay_plain", a), ("pay_plain2", b))
+    }
+    assert set(owners.values()) == {200}, owners
+    # a header-less confirm acts in the payment's own session
+    confirmed = client.post("/api/v2/confirm-payment", json={"payment_id": "pay_gw1-x"})
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "PAYMENT_COMPLETED"
+    # confirming another session's payment from a session: not there
+    other = client.post("/api/v2/confirm-payment", json={"payment_id": "pay_plain2"}, headers={S: a})
+    assert other.status_code == 404
+
+
+def test_overlapping_claims_are_a_409_naming_the_owner(client):
+    a = _open(client, label="owner-a", claims={"tx_id_prefix": "t1-", "order_ids": [5], "user_ids": [6]})
+    for claims in ({"order_ids": [5]}, {"user_ids": [1, 6]}, {"tx_id_prefix": "t1-x"}, {"tx_id_prefix": "t"}):
+        answer = client.post("/mock/v1/sessions", json={"claims": claims})
+        assert answer.status_code == 409, claims
+        assert a["session_id"] in answer.json()["detail"] and "owner-a" in answer.json()["detail"]
+    b = _open(client, claims={"tx_id_prefix": "t2-"})["session_id"]
+    clash = client.put(f"/mock/v1/sessions/{b}/claims", json={"order_ids": [5]})
+    assert clash.status_code == 409
+    assert client.get(f"/mock/v1/sessions/{b}").json()["claims"]["tx_id_prefix"] == "t2-"  # unchanged
+    moved = client.put(f"/mock/v1/sessions/{b}/claims", json={"order_ids": [8]}).json()
+    assert moved["claims"] == {"tx_id_prefix": None, "order_ids": [8], "user_ids": []}
+    assert client.get("/mock/v1/sessions").json()["total"] == 2  # the refused ones were never created
+
+
+def test_a_tx_id_of_another_session_is_a_409_without_its_data(client, receiver):
+    a = _open(client)["session_id"]
+    client.post("/api/v2/payments", json=payment_body("shared", receiver.url("/")), headers={S: a})
+    again = client.post("/api/v2/payments", json=payment_body("shared", receiver.url("/")))
+    assert again.status_code == 409 and "another session" in again.json()["detail"]
+    assert "pay_" not in again.text.replace("pay_shared", "")  # nothing of the stored payment
+    # the same session repeating it is idempotent as ever
+    same = client.post("/api/v2/payments", json=payment_body("shared", receiver.url("/")), headers={S: a})
+    assert same.status_code == 200
+
+
+def test_ending_a_session_removes_its_data_and_frees_its_tx_ids(client, receiver):
+    a = _open(client)["session_id"]
+    client.post("/api/v2/payments", json=payment_body("gone", receiver.url("/")), headers={S: a})
+    ended = client.delete(f"/mock/v1/sessions/{a}").json()
+    assert ended["payments_removed"] == 1 and ended["deliveries_removed"] == 1
+    assert client.post("/api/v2/payments", json=payment_body("gone", receiver.url("/"))).status_code == 200
+    assert client.get("/api/v2/pending-payments", headers={S: a}).status_code == 404
+
+
+def test_global_reset_ends_every_session(client):
+    a = _open(client)["session_id"]
+    assert client.post("/mock/v1/reset").status_code == 200
+    assert client.get(f"/mock/v1/sessions/{a}").status_code == 404
+
+
+def test_bad_session_bodies_are_400(client):
+    for body in (
+        {"idle_timeout_s": 0},
+        {"label": "x" * 101},
+        {"claims": {"order_ids": list(range(101))}},
+        {"claims": {"tx_id_prefix": "has space"}},
+        {"unknown": 1},
+    ):
+        answer = client.post("/mock/v1/sessions", json=body)
+        assert answer.status_code == 400, body
+    assert client.get("/mock/v1/sessions").json()["total"] == 0
+    assert client.get("/mock/v1/sessions/not-an-id").status_code == 404  # an id its schema refuses names none
+    assert client.delete("/mock/v1/sessions/ses_" + "B" * 22).status_code == 404
+
+
+def test_the_live_session_cap_is_a_429(client):
+    from paymock.domain.limits import MAX_SESSIONS
+
+    for _ in range(MAX_SESSIONS):
+        _open(client)
+    over = client.post("/mock/v1/sessions", json={})
+    assert over.status_code == 429 and "256" in over.json()["detail"]
+    assert client.get("/mock/v1/sessions").json()["total"] == MAX_SESSIONS

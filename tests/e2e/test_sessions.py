@@ -1,0 +1,117 @@
+"""Sessions against a real `paymock serve` process and real receivers: two "tests" sharing one server
+through claims only (no header, as an ops server that forwards nothing of ours would call), each
+with the opposite active scenario, see only their own outcomes, listings and webhooks; a claimed
+tx_id prefix routes a header-less create; ending a session cancels its retries."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from paymock.testing.client import PaymockClient
+from paymock.testing.receiver import WebhookReceiver
+from tests.conftest import SECRET, payment_body
+
+S = "X-Mock-Session"
+PER_SESSION = 12
+
+
+def test_two_sessions_creating_at_once_see_only_their_own(live, live_server):
+    client = PaymockClient(live_server.base_url)
+    receivers = {name: WebhookReceiver(SECRET) for name in ("a", "b")}
+    try:
+        a = client.create_session(label="test a", claims={"user_ids": [1001]})["session_id"]
+        b = client.create_session(label="test b", claims={"user_ids": [2002]})["session_id"]
+        with client.in_session(a) as in_a:
+            in_a.set_scenario("declined")
+        with client.in_session(b) as in_b:
+            assert in_b.active_scenario() == "default"
+        users = {"a": 1001, "b": 2002}
+
+        def ops_server_creates(name: str, n: int) -> int:
+            # no X-Mock-Session: only the claimed user_id says whose payment this is
+            tx_id = f"{name}-{n}"
+            body = payment_body(tx_id, receivers[name].url(f"/{name}"), user_id=users[name], order_id=n)
+            with httpx.Client(base_url=live_server.base_url, timeout=30) as ops:
+                return ops.post("/api/v2/payments", json=body).status_code
+
+        jobs = [(name, n) for n in range(PER_SESSION) for name in ("a", "b")]  # interleaved
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(lambda job: ops_server_creates(*job), jobs))
+        assert statuses == [200] * len(jobs)
+
+        for name, sid, status, event in (
+            ("a", a, "PAYMENT_FAILED", "payment.failed"),
+            ("b", b, "PAYMENT_COMPLETED", "payment.completed"),
+        ):
+            listing = live.get("/api/v2/pending-payments", headers={S: sid}).json()
+            assert sorted(listing["payments"]) == sorted(f"pay_{name}-{n}" for n in range(PER_SESSION))
+            assert {p["status"] for p in listing["payments"].values()} == {status}
+            hooks = receivers[name].wait_for(PER_SESSION)
+            time.sleep(0.2)  # anything misrouted would arrive by now
+            hooks = receivers[name].received
+            assert len(hooks) == PER_SESSION
+            assert {h.json()["tx_id"] for h in hooks} == {f"{name}-{n}" for n in range(PER_SESSION)}
+            assert {h.headers["x-payment-event"] for h in hooks} == {event}
+            assert all(h.verified for h in hooks)
+            # webhook payloads and headers say nothing of sessions
+            assert all("session" not in h.body.decode() and not any("session" in k for k in h.headers) for h in hooks)
+            deliveries = live.get("/mock/v1/deliveries", headers={S: sid}, params={"limit": 1000}).json()
+            assert deliveries["total"] == PER_SESSION
+            assert {d["session_id"] for d in deliveries["deliveries"]} == {sid}
+        # the global session saw none of it
+        assert live.get("/api/v2/pending-payments").json()["total"] == 0
+        everything = live.get("/mock/v1/deliveries", params={"session": "all", "limit": 1000}).json()
+        assert everything["total"] == 2 * PER_SESSION
+    finally:
+        client.close()
+        for r in receivers.values():
+            r.close()
+
+
+def test_a_claimed_tx_id_prefix_routes_a_headerless_create(live, receiver):
+    session = live.post("/mock/v1/sessions", json={"claims": {"tx_id_prefix": "ci42-"}}).json()
+    sid = session["session_id"]
+    live.put("/mock/v1/active-scenario", json={"name": "manual-confirm"}, headers={S: sid})
+    made = live.post("/api/v2/payments", json=payment_body("ci42-order-1", receiver.url()))
+    assert made.json()["status"] == "PENDING"  # the session's active scenario ran
+    plain = live.post("/api/v2/payments", json=payment_body("other-1", receiver.url()))
+    assert plain.json()["status"] == "PAYMENT_COMPLETED"  # the global session's
+    assert list(live.get("/api/v2/pending-payments", headers={S: sid}).json()["payments"]) == ["pay_ci42-order-1"]
+    assert list(live.get("/api/v2/pending-payments").json()["payments"]) == ["pay_other-1"]
+    assert live.get(f"/mock/v1/sessions/{sid}").json()["payments"] == 1
+
+
+def test_ending_a_session_cancels_its_retries(live, receiver):
+    sid = live.post("/mock/v1/sessions", json={"label": "retries"}).json()["session_id"]
+    # retries 1 s apart at this server's time scale (0.001)
+    scenario = {"description": "slow retries", "webhook": {"retry_schedule_ms": [1_000_000] * 5}}
+    assert live.put("/mock/v1/scenarios/slow-retries", json=scenario, headers={S: sid}).status_code == 201
+    receiver.status_for_path["/down"] = 503
+    made = live.post(
+        "/api/v2/payments",
+        json=payment_body("retry-1", receiver.url("/down")),
+        headers={S: sid, "X-Mock-Scenario": "slow-retries"},
+    )
+    assert made.json()["status"] == "PENDING"
+    assert len(receiver.wait_for(1)) == 1  # the inline first attempt
+    ended = live.delete(f"/mock/v1/sessions/{sid}").json()
+    assert ended["payments_removed"] == 1 and ended["deliveries_removed"] == 1
+    time.sleep(2.5)  # two retries would have come by now
+    assert len(receiver.received) == 1
+    health = live.get("/mock/v1/health").json()
+    assert health["deliveries_pending"] == 0
+    assert live.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 0
+
+
+def test_a_session_expires_when_idle(live):
+    sid = live.post("/mock/v1/sessions", json={"idle_timeout_s": 1}).json()["session_id"]
+    assert live.get(f"/mock/v1/sessions/{sid}").status_code == 200
+    deadline = time.monotonic() + 5
+    while live.get("/mock/v1/sessions").json()["total"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    gone = live.get("/api/v2/pending-payments", headers={S: sid})
+    assert gone.status_code == 404 and "expired" in json.loads(gone.text)["detail"]

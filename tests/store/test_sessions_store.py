@@ -1,0 +1,158 @@
+"""Sessions in the stores: each session's payments and deliveries apart, session records kept, a restart on
+sqlite keeps sessions with their claims, scenarios and active scenario, and a schema-1 file migrates."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from paymock.domain.deliveries import Delivery
+from paymock.domain.payments import COMPLETED, PENDING
+from paymock.domain.scenarios.model import WebhookPlan
+from paymock.store.base import ALL_SESSIONS, Store
+from paymock.store.sqlite import SqliteStore
+from tests.conftest import in_process, payment_body
+from tests.store.test_store import StoreFactory, make_store, payment  # noqa: F401  (the fixture)
+
+S = "X-Mock-Session"
+
+
+def _add(store: Store, tx_id: str, session: str | None, status: str = PENDING) -> None:
+    p = payment(tx_id, status=status)
+    p.session_id = session
+    assert store.add_payment(p)
+    store.add_delivery(
+        Delivery(
+            tx_id=tx_id,
+            event="payment.completed",
+            scenario="default",
+            callback_url=p.callback_url,
+            plan=WebhookPlan(),
+            occurred_at=1.0,
+            created_at=1.0,
+            session_id=session,
+        )
+    )
+
+
+def test_each_session_sees_its_own_part(make_store: StoreFactory) -> None:  # noqa: F811
+    store = make_store()
+    _add(store, "g1", None)
+    _add(store, "a1", "ses_a", status=COMPLETED)
+    _add(store, "a2", "ses_a")
+    _add(store, "b1", "ses_b")
+    assert [p.tx_id for p in store.list_payments()[0]] == ["g1"]
+    assert [p.tx_id for p in store.list_payments(session="ses_a")[0]] == ["a1", "a2"]
+    assert store.counts("ses_a") == {PENDING: 1, COMPLETED: 1, "PAYMENT_FAILED": 0}
+    assert store.counts() == {PENDING: 1, COMPLETED: 0, "PAYMENT_FAILED": 0}
+    assert store.list_deliveries(session="ses_b")[1] == 1 and store.delivery_count("ses_a") == 2
+    assert {d.tx_id for d in store.list_deliveries(session=ALL_SESSIONS)[0]} == {"g1", "a1", "a2", "b1"}
+    # lookups by id cross sessions (idempotency is global); the object says whose it is
+    found = store.get_payment("pay_b1")
+    assert found is not None and found.session_id == "ses_b"
+    assert not store.add_payment(payment("b1"))  # a tx_id of another session is taken
+    assert store.clear_session("ses_a") == (2, 2)
+    assert store.get_payment("pay_a1") is None and store.get_delivery("evt_completed_a1") is None
+    assert store.list_payments(session="ses_a") == ([], 0) and store.counts("ses_a")[PENDING] == 0
+    assert [p.tx_id for p in store.list_payments(session="ses_b")[0]] == ["b1"]
+    assert {d.tx_id for d in store.pending_deliveries()} == {"g1", "b1"}
+    assert store.add_payment(payment("a1"))  # its tx_ids are free again
+
+
+def test_session_records_are_kept(make_store: StoreFactory) -> None:  # noqa: F811
+    store = make_store()
+    record = {"session_id": "ses_x", "label": "l", "claims": {"user_ids": [1]}, "idle_timeout_s": 5}
+    store.save_session(record)
+    store.save_session({**record, "label": "renamed"})
+    assert store.load_sessions() == [{**record, "label": "renamed"}]
+    store.delete_session("ses_x")
+    assert store.load_sessions() == []
+    store.save_session(record)
+    store.clear()  # the global reset forgets sessions too
+    assert store.load_sessions() == []
+
+
+def test_a_restart_on_sqlite_keeps_sessions_and_their_state(tmp_path: Path, receiver) -> None:
+    db = f"sqlite:{tmp_path / 'paymock.db'}"
+    with in_process(store=db) as client:
+        made = client.post(
+            "/mock/v1/sessions", json={"label": "kept", "claims": {"tx_id_prefix": "k-", "user_ids": [77]}}
+        ).json()
+        sid = made["session_id"]
+        doc = {"description": "kept across restarts", "payment": {"outcome": "pending"}}
+        assert client.put("/mock/v1/scenarios/mine", json=doc, headers={S: sid}).status_code == 201
+        assert client.put("/mock/v1/active-scenario", json={"name": "mine"}, headers={S: sid}).status_code == 200
+        assert client.post("/api/v2/payments", json=payment_body("k-1", receiver.url("/"))).status_code == 200
+    with in_process(store=db) as client:
+        again = client.get(f"/mock/v1/sessions/{sid}").json()
+        assert again["label"] == "kept" and again["claims"]["user_ids"] == [77] and again["payments"] == 1
+        assert client.get("/mock/v1/active-scenario", headers={S: sid}).json()["name"] == "mine"
+        listed = client.get("/api/v2/pending-payments", headers={S: sid}).json()
+        assert list(listed["payments"]) == ["pay_k-1"] and listed["pending_count"] == 1
+        # claims work again after the restart
+        client.post("/api/v2/payments", json=payment_body("other", receiver.url("/"), user_id=77))
+        assert client.get("/mock/v1/payments/pay_other", headers={S: sid}).status_code == 200
+        assert client.get("/api/v2/pending-payments").json()["total"] == 0  # global saw none of it
+
+
+# the schema of paymock before sessions (version 1), as it wrote files
+V1_SCHEMA = """
+CREATE TABLE payments (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, payment_id TEXT NOT NULL UNIQUE, tx_id TEXT NOT NULL,
+    order_id INTEGER NOT NULL, user_id INTEGER NOT NULL, amount INTEGER NOT NULL, callback_url TEXT NOT NULL,
+    scenario TEXT NOT NULL, created_at REAL NOT NULL, status TEXT NOT NULL, confirmed_at REAL, failure_reason TEXT
+);
+CREATE INDEX payments_status ON payments (status, seq);
+CREATE INDEX payments_scenario ON payments (scenario, seq);
+CREATE TABLE plans (plan_id INTEGER PRIMARY KEY, body TEXT NOT NULL UNIQUE);
+CREATE TABLE deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id TEXT NOT NULL UNIQUE, tx_id TEXT NOT NULL,
+    event TEXT NOT NULL, scenario TEXT NOT NULL, callback_url TEXT NOT NULL, plan_id INTEGER NOT NULL,
+    occurred_at REAL NOT NULL, created_at REAL NOT NULL, state TEXT NOT NULL, next_attempt_at REAL,
+    attempts TEXT NOT NULL, started INTEGER NOT NULL, reason TEXT
+);
+CREATE INDEX deliveries_tx ON deliveries (tx_id, seq);
+CREATE INDEX deliveries_state ON deliveries (state, seq);
+"""
+
+
+def test_a_schema_1_file_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(V1_SCHEMA)
+    db.execute(
+        "INSERT INTO payments (payment_id, tx_id, order_id, user_id, amount, callback_url, scenario, created_at, "
+        "status, confirmed_at, failure_reason) VALUES ('pay_old', 'old', 1, 2, 300, 'http://127.0.0.1:1/h', "
+        "'default', 1.0, 'PAYMENT_COMPLETED', 2.0, NULL)"
+    )
+    db.execute("INSERT INTO plans (plan_id, body) VALUES (1, ?)", ('{"mode":"deliver","retry_schedule_ms":[]}',))
+    db.execute(
+        "INSERT INTO deliveries (delivery_id, tx_id, event, scenario, callback_url, plan_id, occurred_at, "
+        "created_at, state, next_attempt_at, attempts, started, reason) VALUES ('evt_completed_old', 'old', "
+        "'payment.completed', 'default', 'http://127.0.0.1:1/h', 1, 2.0, 1.0, 'acknowledged', NULL, '[]', 0, NULL)"
+    )
+    db.execute("PRAGMA user_version=1")
+    db.execute("PRAGMA application_id=0x706D6B31")  # as paymock 1 wrote it (store/sqlite.py)
+    db.commit()
+    db.close()
+
+    store = SqliteStore(path)
+    try:
+        old = store.get_payment("pay_old")
+        assert old is not None and old.session_id is None and old.status == COMPLETED
+        assert [p.tx_id for p in store.list_payments()[0]] == ["old"]
+        assert store.counts()[COMPLETED] == 1
+        delivery = store.get_delivery("evt_completed_old")
+        assert delivery is not None and delivery.session_id is None
+        _add(store, "new", "ses_n")  # the new columns and table take writes
+        store.save_session({"session_id": "ses_n", "claims": {}})
+    finally:
+        store.close()
+    reopened = SqliteStore(path)
+    try:
+        assert [p.tx_id for p in reopened.list_payments(session="ses_n")[0]] == ["new"]
+        assert reopened.load_sessions() == [{"session_id": "ses_n", "claims": {}}]
+    finally:
+        reopened.close()
+    version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
+    assert version == 2
