@@ -254,7 +254,7 @@ class _Runner:
                     payment_id=payment_id,
                     event=p.get("event"),
                     state=p.get("state", "settled"),
-                    min_attempts=p.get("min_attempts", 1),
+                    min_attempts=p.get("min_attempts"),
                     timeout=p.get("timeout_ms", 10_000) / 1000,
                 )
             except PaymockError as exc:  # no answer at all is not this payment's failure: it propagates

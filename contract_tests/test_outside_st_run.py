@@ -19,7 +19,7 @@ from paymock.testing.process import ServerProcess
 TOKEN = "outside-check-token-0123456789"
 SPECS = ("/api/v2", "/mock/v1")
 # Bounds the fuzzing and stateful phases only (st's default is 100 examples per operation): with it both
-# runs take ~1-2 min on 2 cores. The coverage phase, which walks every schema boundary (a 5 s long-poll
+# runs take ~1-2 min on 2 cores. The coverage phase, which walks every schema boundary (a 2 s long-poll
 # included), is not bounded by it and takes most of the time.
 MAX_EXAMPLES = "10"
 RUN_TIMEOUT_S = 600  # a hung run fails the test instead of holding CI

@@ -55,10 +55,12 @@ async def wait(
     tx_id: str,
     event: str | None = None,
     state: str = "settled",
-    min_attempts: int = 1,
+    min_attempts: int | None = None,
     timeout_ms: int = 2_000,
 ) -> tuple[Any, int, dict[str, str]]:
     mock = provider()
+    if min_attempts is None:  # `attempted` alone means at least one; the other states ask for none
+        min_attempts = 1 if state == "attempted" else 0
     attempts = f" with {min_attempts}+ attempts" if min_attempts > 1 else ""
     found = await mock.wait(
         tx_id=tx_id,

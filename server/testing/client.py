@@ -291,11 +291,12 @@ class PaymockClient:
         payment_id: str | None = None,
         event: str | None = None,
         state: str = "settled",
-        min_attempts: int = 1,
+        min_attempts: int | None = None,
         timeout: float = 10.0,
     ) -> dict[str, Any]:
         """Long-poll until the payment's latest delivery (of `event`) is in `state` (acknowledged, failed,
-        dropped, settled, or attempted: any) with at least `min_attempts` attempts.
+        dropped, settled, or attempted: any) with at least `min_attempts` attempts (absent: 1 with
+        `attempted`, none otherwise).
 
         Name the payment by `tx_id` or `payment_id`. The server waits at most 2 s per request; this asks
         again until `timeout`. Raises PaymockError: 404 if no delivery came, 409 if it is in another
@@ -307,9 +308,7 @@ class PaymockClient:
             if not payment_id.startswith("pay_"):
                 raise ValueError(f"payment_id {payment_id!r}: payment ids are pay_<tx_id>")
             tx_id = payment_id[len("pay_") :]
-        params: dict[str, Any] = {"tx_id": tx_id, "state": state, "min_attempts": min_attempts}
-        if event is not None:
-            params["event"] = event
+        params = _given({"tx_id": tx_id, "event": event, "state": state, "min_attempts": min_attempts})
         deadline = time.monotonic() + timeout
         while True:
             left = max(0.0, deadline - time.monotonic())

@@ -214,7 +214,7 @@ def test_min_attempts_counts_with_any_state(client, delivered, state):
         {"event": "payment.completed", "state": "acknowledged"},
         {"state": "attempted", "min_attempts": 1},
         {"event": "payment.completed", "state": "attempted", "min_attempts": 1},
-        {"state": "acknowledged", "min_attempts": 1},  # what paymock.testing.client sends
+        {"state": "acknowledged", "min_attempts": 1},  # one attempt asked for explicitly, with a state
     ],
 )
 def test_documented_wait_combinations_still_answer(client, delivered, params):

@@ -56,10 +56,8 @@ def test_fifty_concurrent_creates_of_one_tx_id(base_url: str, receiver: WebhookR
     assert listing["total"] == 1 and list(listing["payments"]) == ["pay_same_tx"]
     # each create answers after its inline first attempt (the receiver records a webhook before answering
     # it): with every answer in and the delivery acknowledged, no webhook for this payment is still to come
-    found = httpx.get(
-        base_url + "/mock/v1/wait-for-delivery",
-        params={"tx_id": "same_tx", "state": "acknowledged", "timeout_ms": 5000},
-    )
+    with httpx.Client(base_url=base_url) as http:
+        found = wait_for_delivery(http, 5.0, tx_id="same_tx", state="acknowledged")
     assert found.status_code == 200, found.text
     assert len(receiver.received) == 1
     deliveries = httpx.get(base_url + "/mock/v1/deliveries", params={"tx_id": "same_tx"}).json()
