@@ -108,9 +108,7 @@ def short_wait(_context: Any, case: Any) -> Any:
     value = case.query.get("timeout_ms")
     if value is None:
         case.query["timeout_ms"] = MAX_WAIT_MS
-    elif (
-        isinstance(value, int | str) and not isinstance(value, bool) and str(value).isdigit() and int(value) <= 120_000
-    ):
+    elif isinstance(value, int | str) and not isinstance(value, bool) and str(value).isdigit() and int(value) <= 2_000:
         case.query["timeout_ms"] = min(int(value), MAX_WAIT_MS)
     return case
 
@@ -188,7 +186,7 @@ def combined_spec(auth: bool = False) -> dict[str, Any]:
             "PaymentDetail": {"operationId": detail, "parameters": {"payment_id": "$response.body#/payment_id"}},
             "WaitForDelivery": {
                 "operationId": "paymock.api.deliveries.wait",
-                "parameters": {"payment_id": "$response.body#/payment_id"},
+                "parameters": {"tx_id": "$response.body#/tx_id"},
             },
             "Deliveries": {
                 "operationId": "paymock.api.deliveries.list_all",
