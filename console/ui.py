@@ -33,21 +33,44 @@ def init_settings() -> None:
         "timeout_s": float(os.environ.get("PAYMOCK_API_TIMEOUT") or DEFAULT_TIMEOUT_S),
         "callback_url": os.environ.get("PAYMOCK_CALLBACK_URL") or DEFAULT_CALLBACK_URL,
         "live_refresh": True,
+        "session_view": GLOBAL,
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _client(api_url: str, token: str, timeout_s: float) -> PaymockClient:
-    return PaymockClient(api_url, auth_token=token or None, timeout=timeout_s)
+# The session picker's value (session state "session_view"): the global state, every session at once
+# (listings that can show them), or one session's id, which every page's calls then go to.
+GLOBAL = "global"
+ALL = "all"
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _client(api_url: str, token: str, timeout_s: float, session: str | None) -> PaymockClient:
+    return PaymockClient(api_url, auth_token=token or None, timeout=timeout_s, session=session)
+
+
+def view() -> str:
+    """What the picker chose: GLOBAL, ALL or a session id."""
+    return st.session_state.get("session_view") or GLOBAL
+
+
+def session_id() -> str | None:
+    """The session the pages work in; None for the global state (also what ALL acts on)."""
+    chosen = view()
+    return None if chosen in (GLOBAL, ALL) else chosen
+
+
+def client_for(session: str | None) -> PaymockClient:
+    """One shared client (connection pool) per settings combination and session."""
+    init_settings()
+    s = st.session_state
+    return _client(s["api_url"], s["api_token"], float(s["timeout_s"]), session)
 
 
 def client() -> PaymockClient:
-    """One shared client (connection pool) per settings combination."""
-    init_settings()
-    s = st.session_state
-    return _client(s["api_url"], s["api_token"], float(s["timeout_s"]))
+    """The client of the picked session (sends X-Mock-Session), or of the global state."""
+    return client_for(session_id())
 
 
 def error_text(exc: Exception) -> str:

@@ -60,9 +60,9 @@ def show_flash() -> None:
         getattr(st, kind)(text)
 
 
-def _redeliver(delivery_id: str) -> None:
+def _redeliver(delivery_id: str, session_id: str | None) -> None:
     try:
-        d = ui.client().redeliver(delivery_id)
+        d = ui.client_for(session_id).redeliver(delivery_id)
     except problems.FAILED as exc:
         flash("error", f"Redeliver {delivery_id}: {ui.error_text(exc)}")
         return
@@ -108,7 +108,8 @@ def render_delivery(delivery: dict[str, Any], key: str) -> None:
         "Redeliver now",
         key=f"redeliver_{key}_{delivery['delivery_id']}",
         on_click=_redeliver,
-        args=(delivery["delivery_id"],),
+        # the delivery's own session (control answers name it): right under "All sessions" too
+        args=(delivery["delivery_id"], delivery.get("session_id", ui.session_id())),
         help="Send this webhook again, clean (no faults), whatever its state.",
     )
 

@@ -53,6 +53,7 @@ SHOTS = [
     Shot("scenarios.png", "/scenarios", "Active scenario", 1900, click="Validate", after_click="Valid:"),
     Shot("scripts.png", "/scripts", "Script YAML", 1300, click="Run script", after_click="step(s) passed"),
     Shot("settings.png", "/settings", "Server health", 1150),
+    Shot("sessions.png", "/sessions", "live session(s)", 1250),
     # last: the audit sends its own webhooks to the receiver (a recorder that refuses nothing: a report to read)
     Shot("audit.png", "/audit", "Run audit", 1900, click="Run audit", after_click="How to fix it"),
 ]
@@ -92,6 +93,17 @@ def seed(api: str, receiver: WebhookReceiver) -> None:
         c.put("/mock/v1/scenarios/qa-slow-receiver", json=runtime).raise_for_status()
         for tx_id in ("tx_1003", "tx_1006"):  # let the retries play out (milliseconds at this time scale)
             c.get("/mock/v1/wait-for-delivery", params={"tx_id": tx_id, "timeout_ms": 2000}).raise_for_status()
+        # a shared server's sessions: two xdist workers' tests and a QA engineer, one payment each
+        sessions = [
+            ("[gw0] tests/test_checkout.py::test_declined", {"user_ids": [7001]}, "gw0_1"),
+            ("[gw1] tests/test_checkout.py::test_completed", {"user_ids": [7002]}, "gw1_1"),
+            ("Mina (QA): refunds regression", {"tx_id_prefix": "mina-", "order_ids": [901, 902]}, "mina-1"),
+        ]
+        for label, claims, tx_id in sessions:
+            made = c.post("/mock/v1/sessions", json={"label": label, "claims": claims}).raise_for_status().json()
+            body = {"tx_id": tx_id, "order_id": 900, "user_id": 1, "amount": 1000}
+            body["callback_url"] = receiver.url("/hook/ok")
+            c.post("/api/v2/payments", json=body, headers={"X-Mock-Session": made["session_id"]}).raise_for_status()
 
 
 def wait_http(url: str, timeout_s: float = 30.0) -> None:

@@ -6,6 +6,7 @@ Handlers call these methods; they raise domain errors that the API layer turns i
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,7 +23,12 @@ from .domain.scenarios.model import Scenario
 from .domain.scenarios.registry import ScenarioBook
 from .domain.sessions import Claims, Session, SessionNotFound, Sessions, new_session_id
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
-from .store.base import Store
+from .store.base import ALL_SESSIONS, Store
+
+log = logging.getLogger("paymock.sessions")
+
+# every pending delivery of a session, however many (a bound only because listings take one)
+MAX_DELIVERIES_LISTED = 1 << 62
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,8 @@ class Provider:
         session = self.routed(session_header, request)
         scenario = session.book.select(scenario_header, request)
         await self.misbehave(scenario, "create", session)
+        if session.session_id is not None and self.sessions.find(session.session_id) is not session:
+            raise SessionNotFound(session.session_id)  # ended during the injected latency: store nothing for it
         tx_id = request["tx_id"]
         existing = self.store.get_payment(payment_id_for(tx_id))
         if existing is not None:
@@ -349,14 +357,20 @@ class Provider:
         return removed
 
     def _clear_session(self, session_id: str) -> tuple[int, int]:
-        pending = [d.delivery_id for d in self.store.pending_deliveries() if d.session_id == session_id]
+        waiting, _ = self.store.list_deliveries(session=session_id, state=dl.PENDING, limit=MAX_DELIVERIES_LISTED)
+        pending = [d.delivery_id for d in waiting]
         removed = self.store.clear_session(session_id)
         self.dispatcher.forget(pending)
         return removed
 
     def _touch(self, session: Session) -> None:
-        if self.sessions.touch(session):
+        if not self.sessions.touch(session):
+            return
+        try:
             self._save_session(session)
+        except Exception:  # the renewal holds in memory; a store that fails now must not fail the call
+            session.saved_used_at = 0.0  # written again on the next call
+            log.warning("could not store the renewal of %s", session.session_id, exc_info=True)
 
     def _save_session(self, session: Session) -> None:
         self.store.save_session(
@@ -398,7 +412,7 @@ class Provider:
             self.sessions.adopt(session)
 
     def health(self) -> dict[str, Any]:
-        counts = self.store.counts()
+        counts = self.store.counts(ALL_SESSIONS)
         return {
             "status": "ok",
             "uptime_s": round(time.monotonic() - self.started_at, 3),
@@ -407,6 +421,7 @@ class Provider:
             "active_scenario": self.book.active_name,
             "payments": sum(counts.values()),
             "deliveries_pending": len(self.store.pending_deliveries()),
+            "sessions": len(self.sessions),
         }
 
     # internals

@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from paymock import checked
-from paymock_console import problems, ui, views
+from paymock import PaymockClient, checked
+from paymock_console import problems, sessions, ui, views
 
 AUTO = "(automatic: match rules, then the active scenario)"
 
@@ -21,7 +21,7 @@ def _new_tx_id() -> str:
 def _explain_pending(payment_id: str) -> str:
     """Why a payment answered PENDING, from its deliveries (the seed only said 'PENDING')."""
     try:
-        detail = ui.client().payment(payment_id)
+        detail = payment_client(payment_id).payment(payment_id)
     except problems.FAILED:
         return "pending: the webhook was not acknowledged."
     deliveries = detail["deliveries"]
@@ -78,7 +78,7 @@ def _confirm(payment_id: str | None = None) -> None:
     if not payment_id:
         return
     try:
-        answer = checked(ui.client().confirm_payment(payment_id))
+        answer = checked(payment_client(payment_id).confirm_payment(payment_id))
     except problems.FAILED as exc:
         views.flash("error", f"Confirm {payment_id}: {ui.error_text(exc)}")
         return
@@ -90,6 +90,10 @@ def create_form() -> None:
     names = ui.scenario_names()
     with st.form("create_payment"):
         st.subheader("New payment")
+        if ui.session_id():
+            st.caption(f"In session `{ui.session_id()}`")
+        elif ui.view() == ui.ALL:
+            st.caption("Viewing all sessions: a new payment goes to the global state.")
         st.selectbox("version", ["v2"], key="new_version")
         st.text_input("tx_id", key="new_tx_id", help="The payment id will be pay_<tx_id>.")
         st.number_input("order_id", min_value=0, value=123, step=1, key="new_order_id")
@@ -129,9 +133,40 @@ def status_chart(payments: list[dict[str, Any]]) -> None:
     st.bar_chart(counts, stack=True, height=220, color=["#f0a500", "#2e9e5b", "#d64545"])
 
 
+def all_listings() -> dict[str, Any] | None:
+    """ "All sessions": the provider's listing is per session (its contract stays clean), so the global
+    one and each live session's, merged, each payment tagged with its session (bounded: the server caps
+    live sessions, each listing is capped too)."""
+    live = sessions.live_sessions()
+    if live is None:  # say why: the same call, guarded
+        ui.guarded(ui.client_for(None).list_sessions, prefix="Sessions: ")
+        return None
+    merged: dict[str, Any] = {"pending_count": 0, "completed_count": 0, "failed_count": 0, "payments": {}}
+    owners: dict[str, str | None] = {}
+    for session in [{"session_id": None, "label": "global"}, *live]:
+        sid = session["session_id"]
+        listing = ui.guarded(
+            lambda sid=sid: checked(ui.client_for(sid).payments(limit=ui.LISTING_LIMIT)), prefix=f"Payments {sid}: "
+        )
+        if listing is None:
+            continue
+        for key in ("pending_count", "completed_count", "failed_count"):
+            merged[key] += listing[key]
+        for payment_id, payment in listing["payments"].items():
+            merged["payments"][payment_id] = {**payment, "session": session["label"] or sid}
+            owners[payment_id] = sid
+    st.session_state["payment_sessions"] = owners  # the details below ask the payment's own session
+    return merged
+
+
 @st.fragment(run_every=ui.refresh_every())
 def live_lists() -> None:
-    listing = ui.guarded(lambda: checked(ui.client().payments(limit=ui.LISTING_LIMIT)), prefix="Payments: ")
+    if ui.view() == ui.ALL:
+        listing = all_listings()
+        columns = ["session", *views.PAYMENT_COLUMNS]
+    else:
+        listing = ui.guarded(lambda: checked(ui.client().payments(limit=ui.LISTING_LIMIT)), prefix="Payments: ")
+        columns = views.PAYMENT_COLUMNS
     if listing is None:
         return
     payments = list(listing["payments"].values())
@@ -149,12 +184,19 @@ def live_lists() -> None:
             if not rows:
                 st.caption("None.")
                 continue
-            st.dataframe(views.frame(rows, views.PAYMENT_COLUMNS), hide_index=True, width="stretch")
+            st.dataframe(views.frame(rows, columns), hide_index=True, width="stretch")
             if status == "PENDING":
                 left, right = st.columns([3, 1], vertical_alignment="bottom")
                 left.selectbox("Pending payment", [p["payment_id"] for p in rows], key="confirm_pick")
                 right.button("Confirm by hand", key="confirm_btn", on_click=_confirm)
     st.caption(f"Updated {time.strftime('%H:%M:%S')}" + (" · live" if ui.refresh_every() else " · live refresh off"))
+
+
+def payment_client(payment_id: str) -> PaymockClient:
+    """The picked session's client; under "All sessions", the client of the session the payment is in."""
+    if ui.view() == ui.ALL:
+        return ui.client_for(st.session_state.get("payment_sessions", {}).get(payment_id))
+    return ui.client()
 
 
 def details() -> None:
@@ -163,7 +205,7 @@ def details() -> None:
     payment_id = st.text_input("Payment id", key="detail_id", placeholder="pay_tx_1001").strip()
     if not payment_id:
         return
-    detail = ui.guarded(ui.client().payment, payment_id, prefix=f"{payment_id}: ")
+    detail = ui.guarded(payment_client(payment_id).payment, payment_id, prefix=f"{payment_id}: ")
     if detail is None:
         return
     if detail["payment"]["status"] == "PENDING":

@@ -77,7 +77,19 @@ if health is not None:
     cols[3].metric("Time scale", health["time_scale"])
     st.caption("Auth required: " + ("yes" if health.get("auth_required") else "no"))
 
-st.subheader("Reset all state")
-st.caption("Forgets every payment and delivery, drops run-time scenarios and activates the default scenario.")
-confirmed = st.checkbox("Yes, reset everything on this server", key="reset_confirm")
+if ui.session_id():
+    st.subheader("Reset this session")
+    st.caption(
+        f"Forgets session `{ui.session_id()}`'s payments and deliveries, drops its run-time scenarios and "
+        "activates the default scenario in it; other sessions and the global state are untouched."
+    )
+    confirmed = st.checkbox("Yes, reset this session", key="reset_confirm")
+else:
+    st.subheader("Reset all state")
+    st.caption(
+        "Forgets every payment and delivery, drops run-time scenarios and activates the default scenario; "
+        "every session is ended too (on a shared server: everyone's). To reset only your own work, open a "
+        "session on the Sessions page and reset it."
+    )
+    confirmed = st.checkbox("Yes, reset everything on this server", key="reset_confirm")
 st.button("Reset", type="primary", disabled=not confirmed, on_click=_reset)

@@ -42,14 +42,21 @@ def outcome_chart(deliveries: list[dict]) -> None:
 @st.fragment(run_every=ui.refresh_every())
 def delivery_log(chosen: dict[str, str | None]) -> None:
     limit = int(st.session_state.get("wh_limit", 100))
-    log = ui.guarded(ui.client().deliveries_page, limit=limit, prefix="Deliveries: ", **chosen)
+    every = ui.view() == ui.ALL  # the control listing shows every session's deliveries at once
+    scope = {"session": "all"} if every else {}
+    log = ui.guarded(ui.client().deliveries_page, limit=limit, prefix="Deliveries: ", **chosen, **scope)
     if log is None:
         return
     deliveries = log["deliveries"]
     st.markdown(f"**{log['total']}** matching deliveries (newest first, showing {len(deliveries)})")
     outcome_chart(deliveries)
-    if deliveries:
+    if deliveries and every:
+        rows = [{**d, "session": d.get("session_id") or "global"} for d in deliveries]
+        st.dataframe(views.frame(rows, ["session", *views.DELIVERY_COLUMNS]), hide_index=True, width="stretch")
+    elif deliveries:
         st.dataframe(views.frame(deliveries, views.DELIVERY_COLUMNS), hide_index=True, width="stretch")
+    if every:  # the detail below asks the delivery's own session
+        st.session_state["delivery_sessions"] = {d["delivery_id"]: d.get("session_id") for d in deliveries}
     st.caption(f"Updated {time.strftime('%H:%M:%S')}" + (" · live" if ui.refresh_every() else " · live refresh off"))
     ids = [d["delivery_id"] for d in deliveries]
     if ids:
@@ -67,7 +74,10 @@ def one_delivery() -> None:
     if not delivery_id:
         st.caption("No delivery yet.")
         return
-    delivery = ui.guarded(ui.client().delivery, delivery_id, prefix=f"{delivery_id}: ")
+    owner = ui.client()
+    if ui.view() == ui.ALL:
+        owner = ui.client_for(st.session_state.get("delivery_sessions", {}).get(delivery_id))
+    delivery = ui.guarded(owner.delivery, delivery_id, prefix=f"{delivery_id}: ")
     if delivery is not None:
         views.render_delivery(delivery, "webhooks")
 

@@ -11,7 +11,7 @@ from .ops_server import OpsServer
 
 @pytest.fixture
 def ops_server(paymock_server) -> Iterator[OpsServer]:  # type: ignore[no-untyped-def]
-    server = OpsServer(paymock_server.secret)
+    server = OpsServer(paymock_server.secret, provider_url=paymock_server.base_url)
     try:
         yield server
     finally:

@@ -5,6 +5,10 @@ no paymock import: this is the code under test), and dedupes on webhook-id, so a
 never pays an order twice. A bad signature is answered 401, which makes the provider retry; a body
 that is not the payload, 400. GET /api/orders/{order_id} shows how many times an order was paid, which
 is what `paymock audit --state-url ... --state-field paid_count` reads to judge effects.
+
+Given the provider's URL, it also takes orders: POST /api/orders {"order_id", "user_id", "amount"} asks the
+provider for a payment (its own tx_id, its own webhook URL) and answers the provider's status. It forwards
+nothing of the caller's: no paymock header, only the order's data, as a real ops server does.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import hmac
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -51,9 +57,11 @@ def standard_signature_ok(secret: str, body: bytes, headers: dict[str, str], now
 class OpsServer:
     """POST /webhooks/payment: verify, dedupe, mark the order paid. Runs on 127.0.0.1 in a thread."""
 
-    def __init__(self, secret: str, port: int = 0) -> None:
+    def __init__(self, secret: str, port: int = 0, *, provider_url: str | None = None) -> None:
         self.secret = secret
+        self.provider_url = provider_url.rstrip("/") if provider_url else None
         self.paid_orders: dict[int, int] = {}  # order_id -> times paid (must stay 1)
+        self.events: dict[int, list[str]] = {}  # order_id -> events received (processed ones, in order)
         self.seen_ids: set[str] = set()
         self.log: list[tuple[str, int]] = []  # (webhook-id or "?", status answered)
         self._lock = threading.Lock()
@@ -65,6 +73,14 @@ class OpsServer:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                if self.path == "/api/orders" and ops.provider_url:
+                    status, answer = ops.checkout(body)
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                    return
                 status = ops.handle(self.path, headers, body) if self.path == "/webhooks/payment" else 404
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -99,6 +115,11 @@ class OpsServer:
         return f"http://127.0.0.1:{self._server.server_address[1]}/webhooks/payment"
 
     @property
+    def orders_url(self) -> str:
+        """POST an order here (with provider_url given): the ops server asks the provider for its payment."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/orders"
+
+    @property
     def order_url(self) -> str:
         """GET it (with {order_id} filled in) for {"order_id": ..., "paid_count": ...}."""
         return f"http://127.0.0.1:{self._server.server_address[1]}/api/orders/{{order_id}}"
@@ -119,9 +140,37 @@ class OpsServer:
         with self._lock:
             duplicate = msg_id in self.seen_ids  # a duplicate is acknowledged again but not processed again
             self.seen_ids.add(msg_id)
+            if not duplicate:
+                self.events.setdefault(event["order_id"], []).append(event["event"])
             if not duplicate and event.get("event") == "payment.completed":
                 self.paid_orders[event["order_id"]] = self.paid_orders.get(event["order_id"], 0) + 1
         return self._answer(msg_id, 200)
+
+    def checkout(self, body: bytes) -> tuple[int, bytes]:
+        """POST /api/orders: one payment at the provider for the order; (status, JSON) to answer."""
+        try:
+            order = json.loads(body)
+            fields = {name: int(order[name]) for name in ("order_id", "user_id", "amount")}
+        except (ValueError, KeyError, TypeError):
+            return 400, b'{"error": "order_id, user_id and amount are required integers"}'
+        payment = {
+            "version": "v2",
+            "tx_id": f"ops-{fields['order_id']}-{time.monotonic_ns()}",
+            **fields,
+            "callback_url": self.webhook_url,
+        }
+        request = urllib.request.Request(
+            f"{self.provider_url}/api/v2/payments",
+            data=json.dumps(payment).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                status = json.loads(answer.read())["status"]
+        except urllib.error.HTTPError as exc:  # the provider refused: say so, as a real checkout would
+            return 502, json.dumps({"error": f"provider answered {exc.code}"}).encode()
+        return 200, json.dumps({"order_id": fields["order_id"], "payment_status": status}).encode()
 
     def _answer(self, msg_id: str, status: int) -> int:
         with self._lock:

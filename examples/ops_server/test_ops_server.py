@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import httpx
+import pytest
+
 from .ops_server import OpsServer
 
 
@@ -52,3 +55,16 @@ def test_the_ops_server_passes_paymocks_audit(paymock_audit, ops_server: OpsServ
     report = paymock_audit(ops_server.webhook_url, state_url=ops_server.order_url, state_field="paid_count")
     report.assert_passed(allow_warnings=False)
     assert report.check("duplicate").detail.endswith("paid_count unchanged")  # paid once, not twice
+
+
+@pytest.mark.paymock(claims={"user_ids": [7]})  # this test's session claims user 7's payments
+def test_checkout_through_the_ops_server_reaches_this_tests_session(paymock, ops_server: OpsServer) -> None:
+    paymock.set_scenario("declined")  # in this test's session only: tests running beside it keep theirs
+
+    # the ops server calls the provider itself and forwards nothing of ours: the claim routes its payment
+    answer = httpx.post(ops_server.orders_url, json={"order_id": 9, "user_id": 7, "amount": 1000}, timeout=30)
+
+    assert answer.json()["payment_status"] == "PAYMENT_FAILED"
+    payments = paymock.payments().json()["payments"].values()
+    assert [(p["user_id"], p["status"]) for p in payments] == [(7, "PAYMENT_FAILED")]
+    assert ops_server.events == {9: ["payment.failed"]}

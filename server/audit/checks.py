@@ -209,8 +209,10 @@ def battery(signing: Signing, now: float, run_id: str, first_order_id: int) -> l
             "a body changed after signing (the amount) is refused",
             Expect.REFUSE,
             Effect.NONE_IF_REFUSED,
-            "A man in the middle, or a proxy that re-serialises JSON, changed what the provider signed.",
-            "Verify the signature over the raw bytes received, before parsing; never over re-encoded JSON.",
+            "The signature is what ties the body to the provider: a body it does not match can say any amount, "
+            "order or status, written by anyone on the way.",
+            "Verify the signature over the raw bytes received, before parsing (never over re-encoded JSON); "
+            "on a mismatch answer 401.",
             changed,
             headers,
             _fields(tampered),

@@ -48,7 +48,7 @@ class Store(Protocol):
         ...
 
     def counts(self, session: str | None = None) -> dict[str, int]:
-        """Number of the session's payments by status."""
+        """Number of the session's (or ALL_SESSIONS') payments by status."""
         ...
 
     def delivery_count(self, session: str | None = None) -> int:

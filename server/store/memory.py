@@ -138,6 +138,9 @@ class MemoryStore:
         return list(islice(source, offset, stop)), total
 
     def counts(self, session: str | None = None) -> dict[str, int]:
+        if session == ALL_SESSIONS:
+            each = [self.counts(s) for s in (None, *self._parts)]
+            return {status: sum(c[status] for c in each) for status in STATUSES}
         part = self._part(session) or _Part()
         counts = {status: len(part.open[status]) if status in part.open else 0 for status in STATUSES}
         counts[COMPLETED] = len(part.payments) - sum(counts.values())

@@ -348,6 +348,8 @@ class SqliteStore:
         return [self._payment(r) for r in rows], total
 
     def counts(self, session: str | None = None) -> dict[str, int]:
+        if session == ALL_SESSIONS:
+            return {status: sum(c[status] for c in self._counts.values()) for status in STATUSES}
         return dict(self._counts.get(session) or dict.fromkeys(STATUSES, 0))
 
     def delivery_count(self, session: str | None = None) -> int:

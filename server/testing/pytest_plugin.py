@@ -2,13 +2,34 @@
 
 Fixtures
 - `paymock_server` (session): paymock served in-process on a free loopback port, started on first use;
-  or the server at `--paymock-url` (e.g. a CI sidecar), which is then only reset, never started; it is
-  checked once, on first use (answers, is paymock, takes the token): a usage error says what to fix.
+  or the server at `--paymock-url` (e.g. a CI sidecar shared by `pytest -n 4` workers), which is never
+  started nor reset by us; it is checked once, on first use (answers, is paymock, takes the token): a
+  usage error says what to fix.
 - `paymock_url` (session): its base URL.
-- `paymock` (function): a `PaymockClient` on it, after resetting it (payments, deliveries, scenarios).
+- `paymock_session` (function): the paymock session the test runs in (the Session object), or None when
+  it runs in the global state of an in-process server (see below).
+- `paymock` (function): a `PaymockClient` on it, bound to that session when there is one.
 - `webhook_receiver` (function): a loopback `WebhookReceiver` verifying with the same secret.
 - `paymock_audit` (function): `paymock_audit(url, state_url=..., state_field=...)` grades a webhook endpoint
   (`paymock audit`) signing with the session's secret and token; `.assert_passed()` lists the failures.
+
+Isolation. A server at `--paymock-url` is shared (xdist workers, other CI jobs, QA people): each test runs
+in its own paymock session (labelled with its node id and xdist worker), created before the test and
+ended at teardown, which removes its payments and deliveries; the global state is never touched. The
+in-process server belongs to this pytest process (one per xdist worker), so the plugin resets it before
+each test as it always did and the test sees everything in it, including traffic it did not send itself;
+only a test that asks for claims runs in a session there too, so it behaves as it will against a shared
+server. Traffic that does not come through the `paymock` client (an ops server under test calling the
+provider) reaches the test's session through claims:
+
+    @pytest.mark.paymock(claims={"user_ids": [7]}, label="checkout test")
+    def test_checkout(paymock, ops_server): ...
+
+A marker, not a call in the test body: the claims are known before the test starts, so the session is
+created with them in one call (no window where the test's first request lands in the global state), a
+claim another live session holds fails the setup as an error naming that session, and the console's
+session list shows them from the start. A test that learns its values later calls
+`paymock.set_claims(paymock_session["session_id"], {...})`.
 
 Each setting is a command-line option or an ini key (the option wins):
   --paymock-secret / paymock_secret, --paymock-time-scale / paymock_time_scale,
@@ -23,7 +44,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -57,6 +78,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(f"paymock_{name}", help_text, default=default)
         if name != "callback_hosts":
             group.addoption(f"--paymock-{name.replace('_', '-')}", dest=f"paymock_{name}", default=None, help=help_text)
+
+
+MARKER = "paymock"
+MARKER_KEYS = frozenset({"claims", "label", "idle_timeout_s"})
+LABEL_MAX = 100  # the server's limit on a session label
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(claims=None, label=None, idle_timeout_s=None): run the test in a paymock session that claims "
+        "these request values (tx_id_prefix, order_ids, user_ids), so traffic through an ops server reaches it",
+    )
 
 
 def _setting(config: pytest.Config, name: str) -> str:
@@ -168,13 +202,79 @@ def paymock_url(paymock_server: PaymockServer) -> str:
     return paymock_server.base_url
 
 
-@pytest.fixture
-def paymock(paymock_server: PaymockServer) -> Iterator[PaymockClient]:
-    """A client for the session's paymock, reset first so every test starts from the default scenario."""
+def session_label(nodeid: str, worker: str | None) -> str:
+    """Who owns the session, as the console lists it: the xdist worker and the test's node id (its tail
+    when too long: the test's name is the part that tells)."""
+    prefix = f"[{worker or 'main'}] "
+    room = LABEL_MAX - len(prefix)
+    return prefix + (nodeid if len(nodeid) <= room else "…" + nodeid[-(room - 1) :])
+
+
+def _session_request(request: pytest.FixtureRequest) -> dict[str, Any] | None:
+    """The test's `paymock` marker as create_session's arguments; None without one."""
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is None:
+        return None
+    unknown = set(marker.kwargs) - MARKER_KEYS
+    if marker.args or unknown:
+        given = ", ".join([*map(repr, marker.args), *sorted(unknown)])
+        pytest.fail(f"@pytest.mark.{MARKER} takes only keywords {sorted(MARKER_KEYS)}; got {given}", pytrace=False)
+    return dict(marker.kwargs)
+
+
+@pytest.fixture(scope="session")
+def _paymock_control(paymock_server: PaymockServer) -> Iterator[PaymockClient]:
+    """One client on the global view, for what the plugin itself does (reset, sessions)."""
     from .client import PaymockClient
 
     with PaymockClient(paymock_server.base_url, auth_token=paymock_server.auth_token) as client:
-        client.reset()
+        yield client
+
+
+@pytest.fixture
+def paymock_session(
+    request: pytest.FixtureRequest, paymock_server: PaymockServer, _paymock_control: PaymockClient
+) -> Iterator[dict[str, Any] | None]:
+    """The test's own paymock session, ended at teardown (its payments and deliveries go with it);
+    None for a test without a `paymock` marker on the in-process server: it runs in the reset global state."""
+    from .client import PaymockError
+
+    asked = _session_request(request)
+    if not paymock_server.external:
+        _paymock_control.reset()  # our own server: nobody else's state to keep
+        if asked is None:
+            yield None
+            return
+    asked = asked or {}
+    worker = getattr(request.config, "workerinput", {}).get("workerid")  # pytest-xdist's worker id ("gw0")
+    label = asked.pop("label", None) or session_label(request.node.nodeid, worker)
+    try:
+        session = _paymock_control.create_session(label=label, **asked)
+    except PaymockError as exc:  # e.g. 409: another live session claims a value; the detail names it
+        pytest.fail(f"paymock could not open this test's session: {exc}", pytrace=False)
+    try:
+        yield session
+    finally:
+        try:
+            _paymock_control.end_session(session["session_id"])
+        except PaymockError as exc:
+            if exc.status_code != 404:  # 404: the test ended it itself, or it expired
+                raise
+
+
+@pytest.fixture
+def paymock(
+    paymock_server: PaymockServer, _paymock_control: PaymockClient, paymock_session: dict[str, Any] | None
+) -> Iterator[PaymockClient]:
+    """A client of the test's own (what it does to the client stays with the test), in its own session, or on
+    the in-process server's global state, reset first; either way the test starts from the default scenario."""
+    from .client import PaymockClient
+
+    if paymock_session is None:
+        client = PaymockClient(paymock_server.base_url, auth_token=paymock_server.auth_token)
+    else:
+        client = _paymock_control.in_session(paymock_session["session_id"])
+    with client:
         yield client
 
 

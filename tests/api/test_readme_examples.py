@@ -29,3 +29,11 @@ def test_the_ops_server_example_is_the_runnable_one_in_examples():
     (snippet,) = re.findall(r"```python\n(.*?)```", section, re.S)
     assert snippet in (ROOT / "examples" / "ops_server" / "test_ops_server.py").read_text(encoding="utf-8")
     assert "python -m pytest examples/ops_server" in section
+
+
+def test_the_parallel_sections_python_is_the_runnable_example():
+    section = README.split("## Parallel tests and shared servers", 1)[1].split("\n## ", 1)[0]
+    snippets = re.findall(r"```python\n(.*?)```", section, re.S)
+    example = (ROOT / "examples" / "ops_server" / "test_ops_server.py").read_text(encoding="utf-8")
+    assert snippets and all(snippet in example for snippet in snippets)
+    assert "pytest -n 4 --paymock-url" in section

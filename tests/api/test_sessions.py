@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 
-from tests.conftest import payment_body
+from paymock.app import create_app
+from tests.conftest import payment_body, settings
 
 S = "X-Mock-Session"
 
@@ -171,3 +173,90 @@ def test_the_live_session_cap_is_a_429(client):
     over = client.post("/mock/v1/sessions", json={})
     assert over.status_code == 429 and "256" in over.json()["detail"]
     assert client.get("/mock/v1/sessions").json()["total"] == MAX_SESSIONS
+
+
+def test_api_fault_counters_are_per_session(client, receiver):
+    a = _open(client)["session_id"]
+    b = _open(client)["session_id"]
+    once = {"description": "one 503", "api": {"error_status": 503, "times": 1}}
+    for sid in (a, b):
+        assert client.put("/mock/v1/scenarios/once", json=once, headers={S: sid}).status_code == 201
+        client.put("/mock/v1/active-scenario", json={"name": "once"}, headers={S: sid})
+
+    def create(tx_id, sid):
+        return client.post("/api/v2/payments", json=payment_body(tx_id, receiver.url("/")), headers={S: sid})
+
+    assert create("a1", a).status_code == 503
+    assert create("a2", a).status_code == 200  # a's one fault is used up
+    assert create("b1", b).status_code == 503  # b's counter is its own
+    assert create("b2", b).status_code == 200
+    assert client.post("/api/v2/payments", json=payment_body("g1", receiver.url("/"))).status_code == 200
+
+
+def test_waits_see_only_their_own_session(client, receiver):
+    a = _open(client)["session_id"]
+    client.post("/api/v2/payments", json=payment_body("wa", receiver.url("/")), headers={S: a})
+    mine = client.get("/mock/v1/wait-for-delivery", params={"tx_id": "wa"}, headers={S: a})
+    assert mine.status_code == 200 and mine.json()["session_id"] == a
+    elsewhere = client.get("/mock/v1/wait-for-delivery", params={"tx_id": "wa", "timeout_ms": 0})
+    assert elsewhere.status_code == 404 and "no delivery yet" in elsewhere.json()["detail"]
+    assert client.post("/mock/v1/deliveries/evt_completed_wa/redeliver").status_code == 404
+    assert client.post("/mock/v1/deliveries/evt_completed_wa/redeliver", headers={S: a}).status_code == 200
+
+
+class SteppedClock:
+    """Wall and monotonic time that move only when the test says (idle expiry without sleeping)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+
+def test_an_idle_session_expires_with_its_data_and_retries(receiver):
+    clock = SteppedClock()
+    app = create_app(settings(), clock=clock)
+    with app.test_client() as client:
+        sid = _open(client, idle_timeout_s=60, claims={"user_ids": [5]})["session_id"]
+        slow = {"description": "retries far apart", "webhook": {"retry_schedule_ms": [86_400_000] * 3}}
+        client.put("/mock/v1/scenarios/slow", json=slow, headers={S: sid})
+        receiver.status_for_path["/down"] = 503
+        made = client.post(
+            "/api/v2/payments",
+            json=payment_body("idle-1", receiver.url("/down")),
+            headers={S: sid, "X-Mock-Scenario": "slow"},
+        )
+        assert made.json()["status"] == "PENDING"
+        clock.offset += 59
+        assert client.get(f"/mock/v1/sessions/{sid}").status_code == 200  # renewed: 60 s more from now
+        clock.offset += 59
+        assert client.get("/mock/v1/sessions").json()["total"] == 1
+        clock.offset += 2
+        assert client.get("/mock/v1/sessions").json()["total"] == 0  # idle 61 s: ended
+        gone = client.get("/api/v2/pending-payments", headers={S: sid})
+        assert gone.status_code == 404 and "unknown or expired" in gone.json()["detail"]
+        assert client.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 0
+        assert client.get("/mock/v1/health").json()["deliveries_pending"] == 0
+        # its claim is free: the same user_id now goes to the global session
+        client.post("/api/v2/payments", json=payment_body("after", receiver.url("/"), user_id=5))
+        assert list(client.get("/api/v2/pending-payments").json()["payments"]) == ["pay_after"]
+
+
+def test_health_counts_every_session(client, receiver):
+    a = _open(client)["session_id"]
+    client.post("/api/v2/payments", json=payment_body("h-a", receiver.url("/")), headers={S: a})
+    client.post("/api/v2/payments", json=payment_body("h-g", receiver.url("/")))
+    health = client.get("/mock/v1/health").json()
+    assert health["sessions"] == 1 and health["payments"] == 2
+    assert client.get("/mock/v1/sessions/" + a).json()["payments"] == 1
+
+
+def test_the_session_header_twice_is_a_400(client):
+    a = _open(client)["session_id"]
+    b = _open(client)["session_id"]
+    answer = client.get("/mock/v1/active-scenario", headers=[(S, a), (S, b)])
+    assert answer.status_code == 400 and "sent 2 times" in answer.json()["detail"]

@@ -24,6 +24,7 @@ PAGES = {
     "scenarios": "app_pages/scenarios.py",
     "scripts": "app_pages/scripts.py",
     "audit": "app_pages/audit.py",
+    "sessions": "app_pages/sessions.py",
     "settings": "app_pages/settings.py",
 }
 RUN_TIMEOUT_S = 30

@@ -16,6 +16,7 @@ TITLES = {
     "scenarios": "Scenarios",
     "scripts": "QA scripts",
     "audit": "Audit a webhook endpoint",
+    "sessions": "Sessions",
     "settings": "Settings / health",
 }
 

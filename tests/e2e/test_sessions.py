@@ -115,3 +115,28 @@ def test_a_session_expires_when_idle(live):
         time.sleep(0.2)
     gone = live.get("/api/v2/pending-payments", headers={S: sid})
     assert gone.status_code == 404 and "expired" in json.loads(gone.text)["detail"]
+
+
+def test_the_python_client_drives_sessions(live, live_server, receiver):
+    from paymock.testing.client import PaymockError
+
+    with PaymockClient(live_server.base_url) as client:
+        made = client.create_session(label="client", claims={"order_ids": [31337]}, idle_timeout_s=120)
+        sid = made["session_id"]
+        assert client.get_session(sid)["label"] == "client"
+        assert [s["session_id"] for s in client.list_sessions()["sessions"]] == [sid]
+        assert client.set_claims(sid, {"tx_id_prefix": "cl-"})["claims"]["tx_id_prefix"] == "cl-"
+        with client.in_session(sid) as mine:
+            assert "session=" in repr(mine)
+            assert mine.create_payment("cl-1", receiver.url()).status_code == 200
+            assert mine.wait_for_delivery(tx_id="cl-1")["state"] == "acknowledged"
+            assert mine.payment("pay_cl-1")["payment"]["session_id"] == sid
+            assert list(mine.payments().json()["payments"]) == ["pay_cl-1"]
+        assert client.payments().json()["total"] == 0  # the unbound client is the global session's
+        assert client.end_session(sid)["payments_removed"] == 1
+        try:
+            client.get_session(sid)
+        except PaymockError as exc:
+            assert exc.status_code == 404 and "unknown or expired" in (exc.detail or "")
+        else:
+            raise AssertionError("an ended session is still there")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import ab, import_cost, loss, ready, ready_phases, rss
+from bench import ab, import_cost, loss, ready, ready_phases, rss, sessions
 from bench import run as bench
 
 
@@ -93,3 +93,13 @@ def test_ready_phases_children_run_every_phase() -> None:
                 timeout=120,
             )
             assert run.returncode == 0, (side, stop, run.stderr[-2000:])
+
+
+def test_sessions_script_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "sessions.json"
+    sessions.main(["--rounds", "1", "--count", "300", "--sessions", "8", "--per-session", "4", "--out", str(out)])
+    report = json.loads(out.read_text())  # the CPU ratio is the full run's business; correctness is asserted
+    assert len(report["cost"]["server_cpu_ms_per_create"]["100"]) == 1
+    talk = report["crosstalk"]
+    assert talk["creates_200"] == talk["creates"] == 32 and talk["webhooks_acked"] == 32
+    assert talk["cross_talk"] == 0, talk["cross_talk_examples"]

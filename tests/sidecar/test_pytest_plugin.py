@@ -18,6 +18,7 @@ from typing import Any
 import httpcore  # noqa: F401  # see below
 import pytest
 
+from paymock.testing.client import PaymockClient
 from paymock.testing.process import free_port
 from tests.conftest import SERVER_ENV
 from tests.sidecar.helpers import start_server
@@ -323,3 +324,128 @@ def test_an_empty_secret_option_is_the_default(pytester: pytest.Pytester, run) -
         """
     )
     run("--paymock-secret=").assert_outcomes(passed=1)
+
+
+# sessions (issue 16): a shared server is never reset; each test runs in its own session
+
+
+def test_with_paymock_url_each_test_runs_in_its_own_session(pytester: pytest.Pytester, run, receiver) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(SERVER_ENV)
+    try:
+        with PaymockClient(server.base_url) as global_view:
+            assert global_view.create_payment("tx_someone_elses", receiver.url()).status_code == 200
+            global_view.set_scenario("webhook-flaky")
+            pytester.makepyfile(
+                """
+                import pytest
+
+
+                def test_first(paymock, paymock_session, request):
+                    assert paymock.session == paymock_session["session_id"]
+                    assert paymock_session["label"] == "[main] " + request.node.nodeid
+                    assert paymock.active_scenario() == "default"  # not the global one
+                    assert paymock.payments().json()["payments"] == {}  # not the global payment
+                    paymock.set_scenario("declined")
+                    paymock.reset()  # resets this session only
+
+
+                @pytest.mark.paymock(claims={"order_ids": [5]}, label="checkout", idle_timeout_s=60)
+                def test_marked(paymock, paymock_session):
+                    assert paymock_session["label"] == "checkout" and paymock_session["idle_timeout_s"] == 60
+                    assert paymock_session["claims"]["order_ids"] == [5]
+                    live = paymock.list_sessions()["sessions"]
+                    assert [s["session_id"] for s in live] == [paymock.session]  # the first test's was ended
+
+
+                def test_ending_it_early_is_fine(paymock, paymock_session):
+                    paymock.end_session(paymock_session["session_id"])  # teardown's end then finds it gone
+                """
+            )
+            run(f"--paymock-url={server.base_url}").assert_outcomes(passed=3)
+            assert global_view.active_scenario() == "webhook-flaky"  # the plugin never reset the global state
+            assert list(global_view.payments().json()["payments"]) == ["pay_tx_someone_elses"]
+            assert global_view.list_sessions()["total"] == 0
+    finally:
+        server.stop()
+
+
+def test_a_claim_another_session_holds_fails_the_setup_naming_it(pytester: pytest.Pytester, run) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(SERVER_ENV)
+    try:
+        with PaymockClient(server.base_url) as control:
+            owner = control.create_session(label="qa-mina", claims={"user_ids": [7]})
+            pytester.makepyfile(
+                """
+                import pytest
+
+
+                @pytest.mark.paymock(claims={"user_ids": [7]})
+                def test_claims_user_7(paymock):
+                    pass
+
+
+                @pytest.mark.paymock({"user_ids": [8]})
+                def test_positional_marker(paymock):
+                    pass
+
+
+                @pytest.mark.paymock(claim={"user_ids": [8]})
+                def test_misspelt_keyword(paymock):
+                    pass
+                """
+            )
+            result = run(f"--paymock-url={server.base_url}")
+            result.assert_outcomes(errors=3)
+            output = output_of(result)
+            assert "paymock could not open this test's session: POST /mock/v1/sessions -> 409" in output
+            assert owner["session_id"] in output
+            assert "@pytest.mark.paymock takes only keywords ['claims', 'idle_timeout_s', 'label']; got {" in output
+            assert "got claim" in output
+            assert [s["session_id"] for s in control.list_sessions()["sessions"]] == [owner["session_id"]]
+    finally:
+        server.stop()
+
+
+def test_in_process_resets_and_uses_a_session_only_for_marked_tests(pytester: pytest.Pytester, run) -> None:  # type: ignore[no-untyped-def]
+    pytester.makepyfile(
+        """
+        import httpx
+        import pytest
+
+
+        def order(tx_id, user_id, url):
+            return {"tx_id": tx_id, "order_id": 1, "user_id": user_id, "amount": 10, "callback_url": url}
+
+
+        def test_global(paymock, paymock_session, paymock_url, webhook_receiver):
+            assert paymock_session is None and paymock.session is None
+            # traffic the test did not send (the code under test calling paymock) is seen: it is all ours
+            answer = httpx.post(paymock_url + "/api/v2/payments", json=order("tx_app", 1, webhook_receiver.url()))
+            assert answer.status_code == 200
+            assert list(paymock.payments().json()["payments"]) == ["pay_tx_app"]
+
+
+        @pytest.mark.paymock(claims={"user_ids": [3]})
+        def test_marked(paymock, paymock_session, paymock_url, webhook_receiver):
+            assert paymock.session == paymock_session["session_id"]
+            assert paymock.payments().json()["payments"] == {}  # the global reset ran, and this is a session
+            answer = httpx.post(paymock_url + "/api/v2/payments", json=order("tx_claimed", 3, webhook_receiver.url()))
+            assert answer.status_code == 200
+            assert list(paymock.payments().json()["payments"]) == ["pay_tx_claimed"]
+
+
+        def test_after(paymock):
+            assert paymock.payments().json()["payments"] == {}  # reset again
+            assert paymock.list_sessions()["total"] == 0  # the marked test's session was ended
+        """
+    )
+    run().assert_outcomes(passed=3)
+
+
+def test_session_labels_fit_the_servers_limit() -> None:
+    from paymock.testing.pytest_plugin import LABEL_MAX, session_label
+
+    assert session_label("tests/test_a.py::test_x", "gw3") == "[gw3] tests/test_a.py::test_x"
+    long_id = "tests/" + "deep/" * 40 + "test_b.py::test_the_name[param]"
+    label = session_label(long_id, None)
+    assert len(label) == LABEL_MAX and label.startswith("[main] …") and label.endswith("test_the_name[param]")

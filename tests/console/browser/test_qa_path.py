@@ -87,3 +87,40 @@ def test_qa_engineer_path(
         detail = api.get(f"/mock/v1/payments/{payment_id}").json()
         assert detail["payment"]["status"] == "PAYMENT_COMPLETED", detail
         assert [d["attempt_count"] for d in detail["deliveries"]] == [4], detail
+
+
+def test_qa_engineer_opens_a_session_and_sees_only_its_payments(
+    page: Page, console: Console, console_receiver: WebhookReceiver, live: httpx.Client
+) -> None:
+    """On a shared server: someone else's payment is in the global state; the QA engineer opens a session of
+    their own, creates a payment in it and sees only that one, then ends the session."""
+    api = live
+    body = {"tx_id": "tx_someone_else", "order_id": 1, "user_id": 1, "amount": 1000}
+    assert api.post("/api/v2/payments", json={**body, "callback_url": console_receiver.url("/hook/x")}).is_success
+    page.goto(console.url)
+    expect(page.get_by_role("heading", name="Payments")).to_be_visible()
+
+    page.get_by_role("link", name="Sessions").click()
+    expect(page.get_by_role("heading", name="Sessions", exact=True)).to_be_visible()
+    page.get_by_role("textbox", name="Label").fill("Mina QA")
+    page.get_by_role("button", name="Open session").click()
+    expect(page.get_by_text(re.compile(r"^Working in session Mina QA · ses_"))).to_be_visible()
+    [session] = api.get("/mock/v1/sessions").json()["sessions"]
+    session_id = session["session_id"]
+    expect(page.get_by_text(f"You are working in session {session_id}")).to_be_visible()
+
+    page.get_by_role("link", name="Payments").click()
+    expect(page.get_by_text(f"In session {session_id}")).to_be_visible()
+    create_from_form(page, "tx_mina_1")
+    expect(page.get_by_text("pay_tx_mina_1 — PAYMENT_COMPLETED — completed now")).to_be_visible()
+    total = page.get_by_test_id("stMetric").filter(has_text="Total")
+    expect(total).to_contain_text("1")  # only the session's payment; the global one is not listed here
+    mine = api.get("/api/v2/pending-payments", headers={"X-Mock-Session": session_id}).json()
+    assert list(mine["payments"]) == ["pay_tx_mina_1"]
+    assert list(api.get("/api/v2/pending-payments").json()["payments"]) == ["pay_tx_someone_else"]
+
+    page.get_by_role("link", name="Sessions").click()
+    page.get_by_text("Yes, end it").click()
+    page.get_by_role("button", name="End session").click()
+    expect(page.get_by_text(f"Ended {session_id}: 1 payment(s) and 1 delivery(ies) removed.")).to_be_visible()
+    assert api.get("/mock/v1/sessions").json()["total"] == 0

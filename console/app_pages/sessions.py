@@ -1,0 +1,141 @@
+"""Sessions: the live sessions (label, claims, age), opening one of your own to work in, ending one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import streamlit as st
+
+from paymock_console import problems, sessions, ui, views
+
+COLUMNS = ["session_id", "label", "claims", "age", "expires_in", "payments", "deliveries"]
+
+
+def _open() -> None:
+    """Form callback: open a session with the typed label and claims, and work in it."""
+    s = st.session_state
+    try:
+        claims: dict[str, Any] = {
+            "tx_id_prefix": s["ses_prefix"].strip() or None,
+            "order_ids": sessions.parse_ids(s["ses_orders"], "order_ids"),
+            "user_ids": sessions.parse_ids(s["ses_users"], "user_ids"),
+        }
+    except ValueError as exc:
+        views.flash("error", f"Open a session: {exc}")
+        return
+    try:
+        made = ui.client_for(None).create_session(
+            label=s["ses_label"].strip() or None, claims=claims, idle_timeout_s=int(s["ses_idle_min"]) * 60
+        )
+    except problems.FAILED as exc:  # e.g. 409: a claim another session holds (the problem names it)
+        views.flash("error", f"Open a session: {ui.error_text(exc)}")
+        return
+    s["session_view"] = made["session_id"]
+    s.pop("last_create", None)
+    views.flash(
+        "success",
+        f"Working in session {sessions.describe(made)}: every page's calls now go to it "
+        f"(claims: {sessions.claims_text(made['claims'])}).",
+    )
+
+
+def _end(session_id: str) -> None:
+    try:
+        ended = ui.client_for(None).end_session(session_id)
+    except problems.FAILED as exc:
+        views.flash("error", f"End {session_id}: {ui.error_text(exc)}")
+        return
+    if ui.view() == session_id:
+        st.session_state["session_view"] = ui.GLOBAL
+    st.session_state["ses_end_confirm"] = False
+    views.flash(
+        "success",
+        f"Ended {session_id}: {ended['payments_removed']} payment(s) and {ended['deliveries_removed']} "
+        "delivery(ies) removed.",
+    )
+
+
+def _work_in(session_id: str | None) -> None:
+    st.session_state["session_view"] = session_id or ui.GLOBAL
+
+
+def open_form() -> None:
+    with st.form("open_session"):
+        st.subheader("Open a session of your own")
+        st.text_input("Label", key="ses_label", max_chars=100, placeholder="e.g. Mina, checkout regression")
+        st.caption(
+            "Claims: payments an ops server sends on your behalf (it forwards nothing of ours) come to your "
+            "session when they match. Leave them empty if you create payments here."
+        )
+        cols = st.columns(3)
+        cols[0].text_input("tx_id prefix", key="ses_prefix", placeholder="mina-")
+        cols[1].text_input("order_ids", key="ses_orders", placeholder="101, 102")
+        cols[2].text_input("user_ids", key="ses_users", placeholder="7")
+        st.number_input("Idle expiry (minutes)", min_value=1, max_value=1440, value=60, key="ses_idle_min")
+        st.form_submit_button("Open session", type="primary", on_click=_open)
+
+
+def rows(live: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    return [
+        {
+            "session_id": s["session_id"],
+            "label": s["label"],
+            "claims": sessions.claims_text(s["claims"]),
+            "age": sessions.age_text(s["created_at"], now),
+            "expires_in": sessions.age_text(s["expires_at"], now),
+            "payments": s["payments"],
+            "deliveries": s["deliveries"],
+        }
+        for s in live
+    ]
+
+
+@st.fragment(run_every=ui.refresh_every())
+def live_table() -> None:
+    """The table refreshes on its own; the actions below it rerun the whole page (the picker follows)."""
+    live = sessions.live_sessions()
+    if live is None:  # say why: the same call, guarded
+        ui.guarded(ui.client_for(None).list_sessions, prefix="Sessions: ")
+        return
+    st.markdown(f"**{len(live)}** live session(s), oldest first")
+    if live:
+        st.dataframe(views.frame(rows(live), COLUMNS), hide_index=True, width="stretch")
+
+
+def actions() -> None:
+    live = sessions.live_sessions() or []
+    if not live:
+        return
+    ids = [s["session_id"] for s in live]
+    names = {s["session_id"]: sessions.describe(s) for s in live}
+    current = ui.session_id()
+    left, mid, right = st.columns([3, 1, 1], vertical_alignment="bottom")
+    picked = left.selectbox(
+        "Pick a session",
+        ids,
+        index=ids.index(current) if current in ids else 0,
+        format_func=names.__getitem__,
+        key="ses_pick",
+    )
+    mid.button("Work in it", key="ses_work", on_click=_work_in, args=(picked,))
+    confirmed = right.checkbox("Yes, end it", key="ses_end_confirm", help="Removes its payments and deliveries.")
+    st.button("End session", key="ses_end", disabled=not confirmed, on_click=_end, args=(picked,))
+
+
+st.title("Sessions")
+views.show_flash()
+current = ui.session_id()
+if current:
+    st.info(f"You are working in session `{current}`: every page's calls go to it.", icon=":material/person:")
+    st.button("Back to the global state", key="ses_global", on_click=_work_in, args=(None,))
+else:
+    st.caption(
+        "Each session is an isolated view of this server: its own payments, deliveries, scenarios, active "
+        "scenario and reset. Without one you work in the global state, shared with everyone."
+    )
+open_form()
+st.subheader("Live sessions")
+live_table()
+actions()
