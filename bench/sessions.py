@@ -2,6 +2,7 @@
 
     python bench/sessions.py                    # 6 interleaved rounds x 5,000 creates at c=32, then 32 sessions
     python bench/sessions.py --rounds 2 --count 1000 --per-session 10    # a quick look
+    python bench/sessions.py --store sqlite    # the same on a fresh SQLite file
 
 1. Cost: one `paymock serve`, creates that name no session (the ops server's traffic) and that no
    session claims, so every create runs the whole claim lookup and misses: with 0 live sessions, and
@@ -25,6 +26,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -155,9 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--sessions", type=int, default=32)
     parser.add_argument("--per-session", type=int, default=25)
+    parser.add_argument("--store", choices=["memory", "sqlite"], default="memory")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    server = paymock_proc("paymock", ENV)
+    env = dict(ENV)
+    if args.store == "sqlite":
+        env["PAYMOCK_STORE"] = f"sqlite:{Path(tempfile.mkdtemp(prefix='paymock-sessions-')) / 'bench.db'}"
+    server = paymock_proc("paymock", env)
     with receiver() as rx:
         server.start()
         try:
@@ -166,9 +172,16 @@ def main(argv: list[str] | None = None) -> int:
             talk = crosstalk(server.url, rx, args.sessions, args.per_session)
         finally:
             server.stop()
-    report = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine(), "cost": figures, "crosstalk": talk}
+    report = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "machine": machine(),
+        "store": args.store,
+        "cost": figures,
+        "crosstalk": talk,
+    }
     print(json.dumps({k: v for k, v in report.items() if k != "machine"}, indent=2))
-    out = args.out or BENCH / "results" / f"sessions-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    tag = "" if args.store == "memory" else f"-{args.store}"
+    out = args.out or BENCH / "results" / f"sessions{tag}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {out.relative_to(BENCH.parent) if out.is_relative_to(BENCH.parent) else out}")
     ok = figures["ratio_100_vs_0"] <= 1.1 and talk["cross_talk"] == 0 and talk["creates_200"] == talk["creates"]

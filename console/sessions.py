@@ -84,3 +84,8 @@ def picker() -> None:
     )
     if ui.view() == ui.ALL:
         st.caption("Payments and webhooks of every session are listed; actions act on the global state.")
+    # the address names the session worked in, so a link to this page opens it there for a colleague too
+    if ui.session_id():
+        st.query_params["session"] = ui.session_id()
+    elif "session" in st.query_params:
+        del st.query_params["session"]

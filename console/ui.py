@@ -33,7 +33,7 @@ def init_settings() -> None:
         "timeout_s": float(os.environ.get("PAYMOCK_API_TIMEOUT") or DEFAULT_TIMEOUT_S),
         "callback_url": os.environ.get("PAYMOCK_CALLBACK_URL") or DEFAULT_CALLBACK_URL,
         "live_refresh": True,
-        "session_view": GLOBAL,
+        "session_view": st.query_params.get("session") or GLOBAL,  # a shared link: ?session=ses_…
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)

@@ -16,11 +16,7 @@ def _open() -> None:
     """Form callback: open a session with the typed label and claims, and work in it."""
     s = st.session_state
     try:
-        claims: dict[str, Any] = {
-            "tx_id_prefix": s["ses_prefix"].strip() or None,
-            "order_ids": sessions.parse_ids(s["ses_orders"], "order_ids"),
-            "user_ids": sessions.parse_ids(s["ses_users"], "user_ids"),
-        }
+        claims = _claims_from_form("ses_prefix", "ses_orders", "ses_users")
     except ValueError as exc:
         views.flash("error", f"Open a session: {exc}")
         return
@@ -54,6 +50,49 @@ def _end(session_id: str) -> None:
         f"Ended {session_id}: {ended['payments_removed']} payment(s) and {ended['deliveries_removed']} "
         "delivery(ies) removed.",
     )
+
+
+def _claims_from_form(prefix_key: str, orders_key: str, users_key: str) -> dict[str, Any]:
+    """The claims typed in a form; ValueError naming a field whose ids are not whole numbers."""
+    s = st.session_state
+    return {
+        "tx_id_prefix": s[prefix_key].strip() or None,
+        "order_ids": sessions.parse_ids(s[orders_key], "order_ids"),
+        "user_ids": sessions.parse_ids(s[users_key], "user_ids"),
+    }
+
+
+def _set_claims(session_id: str) -> None:
+    try:
+        claims = _claims_from_form(*(f"ses_new_{k}_{session_id}" for k in ("prefix", "orders", "users")))
+        changed = ui.client_for(None).set_claims(session_id, claims)
+    except ValueError as exc:
+        views.flash("error", f"Change claims: {exc}")
+        return
+    except problems.FAILED as exc:  # 409: another session claims one of them (the problem names it)
+        views.flash("error", f"Change claims: {ui.error_text(exc)}")
+        return
+    views.flash("success", f"Session {session_id} now claims: {sessions.claims_text(changed['claims'])}.")
+
+
+def claims_form(session_id: str) -> None:
+    """Change what the session one works in claims (replaces them all), prefilled with the current ones."""
+    current = ui.guarded(ui.client_for(None).get_session, session_id, prefix=f"{session_id}: ")
+    if current is None:
+        return
+    claims = current["claims"]
+    with st.form("session_claims"):
+        st.caption(f"Claims of this session now: {sessions.claims_text(claims)}. Saving replaces them all.")
+        # keyed by session: another session's form starts from that session's claims
+        shown = {
+            "prefix": claims.get("tx_id_prefix") or "",
+            "orders": ", ".join(map(str, claims.get("order_ids") or [])),
+            "users": ", ".join(map(str, claims.get("user_ids") or [])),
+        }
+        labels = {"prefix": "tx_id prefix", "orders": "order_ids", "users": "user_ids"}
+        for col, (name, value) in zip(st.columns(3), shown.items(), strict=True):
+            col.text_input(labels[name], value=value, key=f"ses_new_{name}_{session_id}")
+        st.form_submit_button("Change claims", on_click=_set_claims, args=(session_id,))
 
 
 def _work_in(session_id: str | None) -> None:
@@ -130,6 +169,7 @@ current = ui.session_id()
 if current:
     st.info(f"You are working in session `{current}`: every page's calls go to it.", icon=":material/person:")
     st.button("Back to the global state", key="ses_global", on_click=_work_in, args=(None,))
+    claims_form(current)
 else:
     st.caption(
         "Each session is an isolated view of this server: its own payments, deliveries, scenarios, active "

@@ -13,7 +13,7 @@ has (at most 64), so a create costs the same with 0 or 256 live sessions (bench/
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,7 +136,8 @@ class Sessions:
     def __len__(self) -> int:
         return len(self._live)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Session]:
+        """The live sessions, oldest first (a copy: ending one while iterating is fine)."""
         return iter(list(self._live.values()))
 
     # lifecycle
@@ -294,7 +295,3 @@ class Sessions:
 
     def _lengths_changed(self) -> None:
         self._prefix_lengths = sorted({len(p) for p in self._by_prefix}, reverse=True)
-
-
-def ids_of(sessions: Iterable[Session]) -> list[str]:
-    return [s.session_id for s in sessions if s.session_id is not None]

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from paymock.testing.client import PaymockClient
 from tests.conftest import payment_body
-from tests.console.conftest import click, goto, texts
+from tests.console.conftest import ENTRY, RUN_TIMEOUT_S, click, goto, texts
 
 
 @pytest.fixture
@@ -153,3 +154,38 @@ def test_reset_in_a_session_resets_only_that_session(console, server: PaymockCli
     assert any("Reset: 1 payment(s)" in s for s in texts(at, "success")), texts(at, "success")
     assert list(server.payments().json()["payments"]) == ["pay_tx_global_keep"]
     assert server.get_session(made["session_id"])["payments"] == 0  # reset, still live
+
+
+def test_change_the_claims_of_the_session_one_works_in(console, server: PaymockClient) -> None:  # type: ignore[no-untyped-def]
+    other = server.create_session(label="other", claims={"order_ids": [99]})
+    made = server.create_session(label="mine", claims={"user_ids": [7]})
+    at = console("sessions")
+    at.sidebar.selectbox(key="session_view").set_value(made["session_id"]).run()
+    sid = made["session_id"]
+    assert at.text_input(key=f"ses_new_users_{sid}").value == "7"  # prefilled with what it claims now
+    at.text_input(key=f"ses_new_orders_{sid}").set_value("41, 42")
+    click(at, "Change claims")
+    assert not at.exception
+    assert any("now claims: orders 41, 42 · users 7" in s for s in texts(at, "success")), texts(at, "success")
+    assert server.get_session(sid)["claims"]["order_ids"] == [41, 42]
+
+    at.text_input(key=f"ses_new_orders_{sid}").set_value("99")  # the other session's
+    click(at, "Change claims")
+    errors = texts(at, "error")
+    assert any("409" in e and other["session_id"] in e for e in errors), errors
+    assert server.get_session(sid)["claims"]["order_ids"] == [41, 42]  # unchanged
+
+
+def test_the_address_names_the_session_and_a_link_opens_it(console, server: PaymockClient) -> None:  # type: ignore[no-untyped-def]
+    made = server.create_session(label="shared link")
+    at = console("payments")
+    at.sidebar.selectbox(key="session_view").set_value(made["session_id"]).run()
+    assert at.query_params["session"] == made["session_id"]
+    at.sidebar.selectbox(key="session_view").set_value("global").run()
+    assert "session" not in at.query_params
+
+    linked = AppTest.from_file(str(ENTRY), default_timeout=RUN_TIMEOUT_S)
+    linked.query_params["session"] = made["session_id"]
+    linked.run()
+    assert not linked.exception
+    assert linked.sidebar.selectbox(key="session_view").value == made["session_id"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpcore  # noqa: F401  # loaded before pytester runs: see tests/sidecar/test_pytest_plugin.py
 import pytest
 
 from paymock.testing.client import PaymockClient
