@@ -163,6 +163,12 @@ class Provider:
             raise NotFound(f"no payment {payment_id!r}")
         # API faults are chosen as for a create, with the stored payment's data as the request
         await self.misbehave(book.select(scenario_header, payment.identity()), "confirm", session)
+        if self.store.get_payment(payment_id) is None or (
+            session.session_id is not None and self.sessions.find(session.session_id) is not session
+        ):
+            # its session ended (or a reset ran) during the injected latency: the payment is gone, and
+            # completing it now would write a delivery and send a webhook for a session that is no more
+            raise NotFound(f"no payment {payment_id!r}")
         delivery = self.store.get_delivery(webhook_id(COMPLETED_EVENT, payment.tx_id))
         now = self.clock.now()
         # the payment and its event's time land together (durable stores), or neither object changes

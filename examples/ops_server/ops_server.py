@@ -3,8 +3,8 @@
 It verifies the seed's X-Payment-Signature and the Standard Webhooks headers itself (stdlib only,
 no paymock import: this is the code under test), and dedupes on webhook-id, so a duplicate delivery
 never pays an order twice. A bad signature is answered 401, which makes the provider retry; a body
-that is not the payload, 400. GET /api/orders/{order_id} shows how many times an order was paid, which
-is what `paymock audit --state-url ... --state-field paid_count` reads to judge effects.
+that is not the payload, 400. GET /api/orders/{order_id} shows how many times an order was paid (what
+`paymock audit --state-url ... --state-field paid_count` reads to judge effects) and the events it processed.
 
 Given the provider's URL, it also takes orders: POST /api/orders {"order_id", "user_id", "amount"} asks the
 provider for a payment (its own tx_id, its own webhook URL) and answers the provider's status. It forwards
@@ -96,7 +96,8 @@ class OpsServer:
                     return
                 with ops._lock:
                     paid = ops.paid_orders.get(int(order), 0)
-                body = json.dumps({"order_id": int(order), "paid_count": paid}).encode()
+                    events = list(ops.events.get(int(order), []))
+                body = json.dumps({"order_id": int(order), "paid_count": paid, "events": events}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -183,16 +184,19 @@ class OpsServer:
 
 
 if __name__ == "__main__":
-    # `python -m examples.ops_server.ops_server [PORT]`: serve it by hand (e.g. for `paymock audit`), verifying
-    # with $PAYMENT_WEBHOOK_SECRET (paymock's development secret when unset, as paymock signs then)
+    # `python -m examples.ops_server.ops_server [PORT [PROVIDER_URL]]`: serve it by hand (e.g. for `paymock
+    # audit`), verifying with $PAYMENT_WEBHOOK_SECRET (paymock's development secret when unset, as paymock signs
+    # then); with PROVIDER_URL (paymock's base URL) it takes orders too
     import os
     import sys
 
     ops = OpsServer(
         os.environ.get("PAYMENT_WEBHOOK_SECRET") or "paymock-dev-secret-change-me",
         int(sys.argv[1]) if len(sys.argv) > 1 else 8000,
+        provider_url=sys.argv[2] if len(sys.argv) > 2 else None,
     )
-    print(f"ops server: webhooks at {ops.webhook_url}, orders at {ops.order_url}", flush=True)
+    taking = f", takes orders at {ops.orders_url}" if ops.provider_url else ""
+    print(f"ops server: webhooks at {ops.webhook_url}, orders at {ops.order_url}{taking}", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

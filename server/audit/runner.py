@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from string import Formatter
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -55,12 +56,26 @@ class StateProbe:
     def url(self, fields: dict[str, Any]) -> str:
         values = {k: quote(str(v), safe="") for k, v in fields.items()}
         try:
-            return self.url_template.format(**values)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise AuditError(
-                f"--state-url {self.url_template!r}: {exc!s} is not a field; use {{order_id}}, {{tx_id}}, "
-                "{payment_id}, {user_id} or {amount}"
-            ) from None
+            placeholders = [(name, spec, conv) for _, name, spec, conv in Formatter().parse(self.url_template)]
+        except ValueError as exc:  # a lone `{` or `}`
+            raise self._not_a_field(str(exc)) from None
+        for name, spec, conversion in placeholders:
+            if name is None:  # literal text only
+                continue
+            # Only a bare name: str.format would also apply a width (`{order_id:>999999999}` is a
+            # gigabyte string), a conversion, an attribute or an index of the value.
+            if spec or conversion:
+                written = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+                raise self._not_a_field(repr("{" + written + "}"))
+            if name not in values:
+                raise self._not_a_field(repr(name))
+        return self.url_template.format(**values)
+
+    def _not_a_field(self, what: str) -> AuditError:
+        return AuditError(
+            f"--state-url {self.url_template!r}: {what} is not a field; use {{order_id}}, {{tx_id}}, "
+            "{payment_id}, {user_id} or {amount}"
+        )
 
     def read(self, document: Any) -> Any:
         """The value the field names in a JSON document; KeyError when it is not there."""
@@ -116,8 +131,9 @@ def check_url(url: str, what: str) -> None:
     import httpx  # here, not at import: the audit's domain parts load without it
 
     try:
-        httpx.URL(url)  # what the sender would refuse (e.g. control characters)
-    except (httpx.InvalidURL, ValueError) as exc:
+        # what the sender would refuse: control characters (URL), a host idna cannot decode (`xn--a`, .host)
+        httpx.URL(url).host  # noqa: B018
+    except (httpx.InvalidURL, ValueError) as exc:  # idna's errors are UnicodeError, a ValueError
         raise AuditError(f"{what} {url[:200]!r}: {exc}") from None
 
 
@@ -176,8 +192,8 @@ class Runner:
             return StateReading(error=f"GET {url} answered {answer.status or answer.error}", field=field)
         try:
             return StateReading(self.state.read(json.loads(answer.body)), field=field)
-        except ValueError:
-            return StateReading(error=f"GET {url} answered something that is not JSON", field=field)
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than json reads (`[[[[...`)
+            return StateReading(error=f"GET {url} answered something that is not JSON we can read", field=field)
         except KeyError:
             return StateReading(error=f"GET {url} has no {field!r} in its answer", field=field)
 
@@ -214,7 +230,7 @@ class HttpSender:
             return Answer(None, f"no answer within {timeout_s:g} s", self._monotonic() - started, timed_out=True)
         except httpx.ConnectError as exc:
             return Answer(None, f"cannot connect ({exc})", self._monotonic() - started, connect_failed=True)
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:  # checked before sending; kept as an answer
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, UnicodeError) as exc:  # checked before sending
             return Answer(None, f"cannot send there ({exc})", self._monotonic() - started, connect_failed=True)
         except httpx.TimeoutException:
             return Answer(None, f"no answer within {timeout_s:g} s", self._monotonic() - started, timed_out=True)

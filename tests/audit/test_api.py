@@ -76,6 +76,29 @@ def test_a_state_url_naming_no_field_is_a_409_and_nothing_is_sent(client, sound:
     assert sound.requests == 0
 
 
+def test_a_state_url_placeholder_with_a_format_spec_is_a_409_and_nothing_is_sent(client, sound: Receiver) -> None:
+    # `{order_id:>300000000}` (a 150-byte request) formatted a 300 MB URL per case: 7 GB of RSS
+    state = {"url": sound.base + "/orders/{order_id:>1000}", "field": "paid"}
+    r = client.post("/mock/v1/audit", json={"url": sound.url, "state": state})
+    assert r.status_code == 409, r.text
+    assert "'{order_id:>1000}' is not a field; use {order_id}" in r.json()["detail"]
+    assert sound.requests == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"url": "http://xn--a/hook"},  # schema-valid; httpx refuses the host (idna) when it builds the request
+        {"url": "http://127.0.0.1:9/hook", "state": {"url": "http://xn--a/{order_id}", "field": "paid"}},
+    ],
+)
+def test_a_host_httpx_cannot_encode_is_a_409_not_a_500(body: dict) -> None:
+    with in_process(callback_hosts=frozenset()) as client:  # no allowlist: the host is not refused before
+        r = client.post("/mock/v1/audit", json=body)
+    assert r.status_code == 409, r.text
+    assert "xn--a" in r.json()["detail"]
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -92,6 +92,11 @@ def test_warnings_alone_exit_0() -> None:
         (["http://127.0.0.1:9/x", "--format", "xml"], "invalid choice: 'xml'"),
         (["http://127.0.0.1:9/\x01"], "Invalid non-printable ASCII character in URL"),
         (["http://127.0.0.1:99999/x"], "Port out of range"),
+        (["http://xn--a/x"], "URL 'http://xn--a/x'"),  # idna refuses it: it was an IDNAError traceback
+        (
+            ["http://127.0.0.1:9/x", "--state-url", "http://127.0.0.1:9/{order_id:>99}", "--state-field", "x"],
+            "'{order_id:>99}' is not a field",
+        ),
     ],
 )
 def test_usage_errors_and_an_unreachable_url_exit_2_without_a_traceback(args: list[str], message: str) -> None:

@@ -107,6 +107,27 @@ def test_ending_a_session_cancels_its_retries(live, receiver):
     assert live.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 0
 
 
+def test_a_confirm_whose_session_ends_during_its_latency_writes_nothing_back(live, receiver):
+    sid = live.post("/mock/v1/sessions", json={"label": "slow confirm"}).json()["session_id"]
+    slow = {"description": "pending, slow confirm", "payment": {"outcome": "pending"}}
+    slow["api"] = {"latency_ms": 1000, "operations": ["confirm"]}
+    assert live.put("/mock/v1/scenarios/slow-confirm", json=slow, headers={S: sid}).status_code == 201
+    assert live.put("/mock/v1/active-scenario", json={"name": "slow-confirm"}, headers={S: sid}).status_code == 200
+    made = live.post("/api/v2/payments", json=payment_body("late-1", receiver.url("/late")), headers={S: sid})
+    assert made.json()["status"] == "PENDING"
+    with ThreadPoolExecutor(1) as pool:
+        confirming = pool.submit(
+            live.post, "/api/v2/confirm-payment", json={"payment_id": "pay_late-1"}, headers={S: sid}
+        )
+        time.sleep(0.3)  # inside the confirm's injected latency
+        assert live.delete(f"/mock/v1/sessions/{sid}").json()["payments_removed"] == 1
+        answer = confirming.result(timeout=10)
+    assert answer.status_code == 404, answer.text  # its payment went with the session
+    time.sleep(0.3)
+    assert receiver.for_path("/late") == []  # no webhook for a payment of an ended session
+    assert live.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 0
+
+
 def test_a_session_expires_when_idle(live):
     sid = live.post("/mock/v1/sessions", json={"idle_timeout_s": 1}).json()["session_id"]
     assert live.get(f"/mock/v1/sessions/{sid}").status_code == 200

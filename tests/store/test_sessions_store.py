@@ -4,14 +4,17 @@ sqlite keeps sessions with their claims, scenarios and active scenario, and a sc
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
+from paymock.app import create_app
 from paymock.domain.deliveries import Delivery
 from paymock.domain.payments import COMPLETED, PENDING
 from paymock.domain.scenarios.model import WebhookPlan
 from paymock.store.base import ALL_SESSIONS, Store
 from paymock.store.sqlite import SqliteStore
-from tests.conftest import in_process, payment_body
+from tests.api.test_sessions import SteppedClock
+from tests.conftest import in_process, payment_body, settings
 from tests.store.test_store import StoreFactory, make_store, payment  # noqa: F401  (the fixture)
 
 S = "X-Mock-Session"
@@ -93,6 +96,32 @@ def test_a_restart_on_sqlite_keeps_sessions_and_their_state(tmp_path: Path, rece
         client.post("/api/v2/payments", json=payment_body("other", receiver.url("/"), user_id=77))
         assert client.get("/mock/v1/payments/pay_other", headers={S: sid}).status_code == 200
         assert client.get("/api/v2/pending-payments").json()["total"] == 0  # global saw none of it
+
+
+def test_a_session_that_expired_while_the_server_was_down_is_ended_before_its_retries_resume(
+    tmp_path: Path, receiver
+) -> None:
+    db = f"sqlite:{tmp_path / 'paymock.db'}"
+    clock = SteppedClock()
+    with create_app(settings(store=db), clock=clock).test_client() as client:
+        sid = client.post("/mock/v1/sessions", json={"idle_timeout_s": 60}).json()["session_id"]
+        # a retry 86 s away at the tests' time scale
+        slow = {"description": "a retry far away", "webhook": {"retry_schedule_ms": [86_400_000] * 3}}
+        assert client.put("/mock/v1/scenarios/slow", json=slow, headers={S: sid}).status_code == 201
+        receiver.status_for_path["/down"] = 503
+        made = client.post(
+            "/api/v2/payments",
+            json=payment_body("down-1", receiver.url("/down")),
+            headers={S: sid, "X-Mock-Scenario": "slow"},
+        )
+        assert made.json()["status"] == "PENDING"
+        assert len(receiver.wait_for(1, path="/down")) == 1
+    clock.offset += 200  # down past both the session's expiry and the retry's time
+    with create_app(settings(store=db), clock=clock).test_client() as client:
+        assert client.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 0
+        assert client.get("/mock/v1/health").json()["sessions"] == 0
+        time.sleep(0.5)
+        assert len(receiver.for_path("/down")) == 1  # the expired session's retry was never sent
 
 
 # the schema of paymock before sessions (version 1), as it wrote files
