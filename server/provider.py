@@ -146,13 +146,17 @@ class Provider:
             if payment is not None and payment.session_id != session.session_id:
                 payment = None  # another session's: not there, seen from here
         elif payment is not None and payment.session_id is not None:
-            # no header (an ops server forwards nothing of ours): the payment's own session
-            found = self.sessions.find(payment.session_id)
-            session = found if found is not None else self.global_session
-            if found is None:
-                payment = None  # its session has expired: gone with it
-            else:
+            # No header (an ops server forwards nothing of ours): routed as a header-less create is, by
+            # the claims its payment's data matches. The payment's own session when that session claims
+            # it; otherwise the call is the global session's, where another session's payment is not
+            # there (a header-less caller must not confirm a payment a test made by naming its session).
+            found = self.sessions.claimant(payment.identity())
+            if found is not None and found.session_id == payment.session_id:
+                session = found
                 self._touch(found)
+            else:
+                session = self.global_session
+                payment = None
         else:
             session = self.global_session
         book = session.book
