@@ -346,14 +346,20 @@ class Provider:
 
     def end_session(self, session_id: str) -> tuple[int, int]:
         """End a session: its payments and deliveries go as a reset's do, its retries are cancelled."""
-        session = self.sessions.end(session_id)
-        return self._purge(session)
+        # its data goes first: if the store fails, the session is still live (and holds its claims),
+        # so the caller can end it again, rather than its payments and retries outliving it unseen
+        session = self.sessions.get(session_id)
+        removed = self._purge(session)
+        self.sessions.drop(session)
+        return removed
 
     def expire(self) -> int:
-        """End every session idle past its expiry; returns how many."""
-        gone = self.sessions.take_expired()
+        """End every session idle past its expiry; returns how many. One the store fails to clean up
+        stays held (refused to callers, as expired) and is cleaned up by the next sweep."""
+        gone = self.sessions.expired()
         for session in gone:
             self._purge(session)
+            self.sessions.drop(session)
         return len(gone)
 
     def live_sessions(self) -> list[Session]:
