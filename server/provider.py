@@ -16,7 +16,7 @@ from .delivery.dispatcher import Dispatcher
 from .domain import deliveries as dl
 from .domain.clock import Clock
 from .domain.deliveries import Delivery
-from .domain.errors import BadRequest, Conflict, InjectedFailure, NeverReached, NotFound
+from .domain.errors import Conflict, InjectedFailure, NeverReached, NotFound, WaitTimeout
 from .domain.limits import MAX_SESSION_SCENARIOS
 from .domain.payments import PENDING, Payment, check_callback_host, check_callback_url, payment_id_for
 from .domain.scenarios.model import Scenario
@@ -227,28 +227,24 @@ class Provider:
     async def wait(
         self,
         *,
-        delivery_id: str | None,
-        tx_id: str | None,
+        tx_id: str,
         event: str | None,
         state: str,
         min_attempts: int,
         timeout_s: float,
+        asked: str,
         session: Session | None = None,
-    ) -> tuple[Delivery | None, str]:
-        """Wait for a delivery to reach `state`; returns it (or None) and where it stands. Raises
-        NeverReached as soon as it settles in another state."""
-        if delivery_id:
-            tx_id = delivery_id.split("_", 2)[2]
-        if tx_id is None:
-            raise BadRequest("name a delivery_id, payment_id or tx_id")
+    ) -> Delivery:
+        """The payment's latest delivery (of `event`) once it is in `state` with `min_attempts` attempts.
+
+        NeverReached as soon as it settles in another final state; NotFound if it has no such delivery
+        when the time is up, WaitTimeout if it is in another state; `asked` is how the caller put it,
+        for those messages."""
 
         session_id = (session or self.global_session).session_id
 
         def current() -> Delivery | None:
             # another session's delivery is not there, seen from here
-            if delivery_id:
-                d = self.store.get_delivery(delivery_id)
-                return d if d is not None and d.session_id == session_id else None
             found = [
                 d
                 for d in self.store.deliveries_for(tx_id)
@@ -262,8 +258,10 @@ class Provider:
                 return None
             if dl.never_reaches(d.state, state):  # checked on every change: answered as soon as it settles
                 raise NeverReached(d.delivery_id, d.state, state, len(d.attempts))
-            if state == "attempted":
-                ok = len(d.attempts) >= min_attempts
+            if len(d.attempts) < min_attempts:
+                return None
+            if state == "attempted":  # any state: only the attempts count
+                ok = True
             elif state == "settled":
                 ok = d.state in dl.SETTLED
             else:
@@ -272,18 +270,16 @@ class Provider:
 
         found = await self.dispatcher.wait_for(tx_id, reached, timeout_s)
         if found is not None:
-            return found, found.state
+            return found
         d = current()
         if d is None:
-            where = "no delivery yet"
-        else:
-            where = f"state {d.state} after {len(d.attempts)} attempt(s)"
-            if d.attempts:  # why it is not there yet: the receiver's answer, or why none came
-                last = d.attempts[-1]
-                where += (
-                    f"; the last one got {last.status_code}" if last.status_code else f"; the last one: {last.error}"
-                )
-        return None, where
+            of = f" of {event}" if event else ""
+            raise NotFound(f"{asked}: payment {payment_id_for(tx_id)!r} has no delivery{of} yet")
+        where = f"state {d.state} after {len(d.attempts)} attempt(s)"
+        if d.attempts:  # why it is not there yet: the receiver's answer, or why none came
+            last = d.attempts[-1]
+            where += f"; the last one got {last.status_code}" if last.status_code else f"; the last one: {last.error}"
+        raise WaitTimeout(f"{asked}: delivery {d.delivery_id!r} is in {where}", d.state)
 
     def reset(self, session: Session | None = None) -> tuple[int, int]:
         """The global reset (no session) forgets everything, every session included, as before sessions

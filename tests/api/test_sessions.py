@@ -223,7 +223,7 @@ def test_waits_see_only_their_own_session(client, receiver):
     mine = client.get("/mock/v1/wait-for-delivery", params={"tx_id": "wa"}, headers={S: a})
     assert mine.status_code == 200 and mine.json()["session_id"] == a
     elsewhere = client.get("/mock/v1/wait-for-delivery", params={"tx_id": "wa", "timeout_ms": 0})
-    assert elsewhere.status_code == 408 and "no delivery yet" in elsewhere.json()["detail"]
+    assert elsewhere.status_code == 404 and "no delivery yet" in elsewhere.json()["detail"]
     assert client.post("/mock/v1/deliveries/evt_completed_wa/redeliver").status_code == 404
     assert client.post("/mock/v1/deliveries/evt_completed_wa/redeliver", headers={S: a}).status_code == 200
 

@@ -108,7 +108,9 @@ class ScenarioBook:
         except InvalidScenario as exc:  # one answer lists every error, the name's first
             raise InvalidScenario("request body", mismatch + exc.errors) from None
         if mismatch:
-            raise InvalidScenario("request body", mismatch)
+            # A well-formed body that describes another scenario than the one it is PUT to: the
+            # representation conflicts with its target (RFC 9110's 409 for PUT), nothing is stored.
+            raise Conflict(f"request body: {mismatch[0]}")
         created = name not in self._runtime and name not in self._fixtures
         if name not in self._runtime and len(self._runtime) >= self.max_runtime:
             # a dry run too: it answers whether the same PUT would be taken
