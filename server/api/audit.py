@@ -34,7 +34,7 @@ def _check_hosts(urls: list[str], allowed: frozenset[str]) -> None:
 async def run(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
     settings: Settings = scope["state"]["settings"]
     state = body.get("state")
-    probe = StateProbe(state["url"], state["field"]) if state else None
+    probe = StateProbe(state["url"], state["field"], numbers_only=True) if state else None
     _check_hosts([body["url"], *([state["url"]] if state else [])], settings.callback_hosts)
     global _running
     if _running >= MAX_RUNNING:

@@ -52,6 +52,10 @@ class StateProbe:
     url_template: str
     field: str
     headers: dict[str, str] | None = None
+    # The server's audit (POST /mock/v1/audit): whoever calls it names the URL, so a value read there is
+    # shown only if it is a number, a boolean or absent; anything else only by its type, or the report
+    # would hand out 40 characters of any JSON field any URL the server reaches answers.
+    numbers_only: bool = False
 
     def url(self, fields: dict[str, Any]) -> str:
         values = {k: quote(str(v), safe="") for k, v in fields.items()}
@@ -100,6 +104,7 @@ class StateReading:
     value: Any = None
     error: str | None = None  # the state could not be read: the effect is not graded
     field: str = "state"  # what was read, as the report names it
+    shown: bool = True  # False: the report names the value's type, not the value (StateProbe.numbers_only)
 
 
 @dataclass(frozen=True)
@@ -191,7 +196,9 @@ class Runner:
         if answer.status is None or not 200 <= answer.status < 300:
             return StateReading(error=f"GET {url} answered {answer.status or answer.error}", field=field)
         try:
-            return StateReading(self.state.read(json.loads(answer.body)), field=field)
+            value = self.state.read(json.loads(answer.body))
+            shown = not self.state.numbers_only or value is None or isinstance(value, bool | int | float)
+            return StateReading(value, field=field, shown=shown)
         except (ValueError, RecursionError):  # RecursionError: nested deeper than json reads (`[[[[...`)
             return StateReading(error=f"GET {url} answered something that is not JSON we can read", field=field)
         except KeyError:
