@@ -146,13 +146,17 @@ class Provider:
             if payment is not None and payment.session_id != session.session_id:
                 payment = None  # another session's: not there, seen from here
         elif payment is not None and payment.session_id is not None:
-            # no header (an ops server forwards nothing of ours): the payment's own session
-            found = self.sessions.find(payment.session_id)
-            session = found if found is not None else self.global_session
-            if found is None:
-                payment = None  # its session has expired: gone with it
-            else:
+            # No header (an ops server forwards nothing of ours): routed as a header-less create is, by
+            # the claims its payment's data matches. The payment's own session when that session claims
+            # it; otherwise the call is the global session's, where another session's payment is not
+            # there (a header-less caller must not confirm a payment a test made by naming its session).
+            found = self.sessions.claimant(payment.identity())
+            if found is not None and found.session_id == payment.session_id:
+                session = found
                 self._touch(found)
+            else:
+                session = self.global_session
+                payment = None
         else:
             session = self.global_session
         book = session.book
@@ -338,14 +342,20 @@ class Provider:
 
     def end_session(self, session_id: str) -> tuple[int, int]:
         """End a session: its payments and deliveries go as a reset's do, its retries are cancelled."""
-        session = self.sessions.end(session_id)
-        return self._purge(session)
+        # its data goes first: if the store fails, the session is still live (and holds its claims),
+        # so the caller can end it again, rather than its payments and retries outliving it unseen
+        session = self.sessions.get(session_id)
+        removed = self._purge(session)
+        self.sessions.drop(session)
+        return removed
 
     def expire(self) -> int:
-        """End every session idle past its expiry; returns how many."""
-        gone = self.sessions.take_expired()
+        """End every session idle past its expiry; returns how many. One the store fails to clean up
+        stays held (refused to callers, as expired) and is cleaned up by the next sweep."""
+        gone = self.sessions.expired()
         for session in gone:
             self._purge(session)
+            self.sessions.drop(session)
         return len(gone)
 
     def live_sessions(self) -> list[Session]:

@@ -113,7 +113,7 @@ def _overlap(a: str, b: str) -> bool:
 
 class Sessions:
     """The live sessions and the claim indexes. Ending a session's data (payments, deliveries, retries)
-    is the provider's job: `take_expired` and `end` hand back the sessions to clean up."""
+    is the provider's job: it drops a session once its data is gone (`expired`, `get`, then `drop`)."""
 
     def __init__(
         self,
@@ -177,11 +177,19 @@ class Sessions:
 
     def take_expired(self) -> list[Session]:
         """Remove and return the sessions idle past their expiry."""
-        now = self._clock.now()
-        gone = [s for s in self._live.values() if s.expired(now)]
+        gone = self.expired()
         for session in gone:
             self._drop(session)
         return gone
+
+    def expired(self) -> list[Session]:
+        """The sessions idle past their expiry, still held (and refused by `find`) until `drop`."""
+        now = self._clock.now()
+        return [s for s in self._live.values() if s.expired(now)]
+
+    def drop(self, session: Session) -> None:
+        """Stop holding a session (ended or expired) and free its claims."""
+        self._drop(session)
 
     def clear(self) -> list[Session]:
         gone = list(self._live.values())

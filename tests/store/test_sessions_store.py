@@ -124,6 +124,35 @@ def test_a_session_that_expired_while_the_server_was_down_is_ended_before_its_re
         assert len(receiver.for_path("/down")) == 1  # the expired session's retry was never sent
 
 
+def test_a_session_the_store_fails_to_clean_up_is_still_held_and_ended_on_the_next_try(
+    tmp_path: Path, receiver
+) -> None:
+    path = tmp_path / "locked.db"
+    clock = SteppedClock()
+    with create_app(settings(store=f"sqlite:{path}"), clock=clock).test_client() as client:
+        ended, expiring = (
+            client.post("/mock/v1/sessions", json={"idle_timeout_s": 60}).json()["session_id"] for _ in range(2)
+        )
+        for sid in (ended, expiring):
+            made = client.post("/api/v2/payments", json=payment_body(f"t-{sid}", receiver.url("/")), headers={S: sid})
+            assert made.status_code == 200
+        other = sqlite3.connect(path, isolation_level=None, timeout=10)
+        other.execute("BEGIN EXCLUSIVE")  # another program holds the file: the store's writes fail
+        try:
+            assert client.delete(f"/mock/v1/sessions/{ended}").status_code == 503
+            clock.offset += 30
+            assert client.get(f"/mock/v1/sessions/{expiring}").status_code == 200  # renewed (in memory)
+            clock.offset += 61  # `ended` is idle past its expiry too, `expiring` as well
+            assert client.get("/mock/v1/sessions").status_code == 503  # the sweep could not clean up
+        finally:
+            other.rollback()
+            other.close()
+        # nothing was lost track of: both are cleaned up now, data and claims with them
+        assert client.get("/mock/v1/sessions").json()["total"] == 0
+        assert client.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 0
+        assert client.get("/mock/v1/health").json()["payments"] == 0
+
+
 # the schema of paymock before sessions (version 1), as it wrote files
 V1_SCHEMA = """
 CREATE TABLE payments (
