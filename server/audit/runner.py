@@ -16,6 +16,7 @@ from string import Formatter
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
+from ..domain.payments import callback_host
 from .checks import Case
 
 MAX_ANSWER_BYTES = 64 * 1024  # an answer is read this far, no further: the audit grades statuses
@@ -227,7 +228,7 @@ class HttpSender:
         self, method: str, url: str, body: bytes | None, headers: dict[str, str], timeout_s: float
     ) -> Answer:
         httpx = self._httpx
-        host = (urlsplit(url).hostname or "").lower()
+        host = callback_host(url)  # the rule webhooks follow (domain.payments.check_callback_host)
         if self._allowed and host not in self._allowed:
             return Answer(None, f"host {host!r} is not in PAYMOCK_CALLBACK_HOSTS; not sent", 0.0)
         started = self._monotonic()
