@@ -6,9 +6,10 @@ Handlers call these methods; they raise domain errors that the API layer turns i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +74,8 @@ class Provider:
             return
         plan = scenario.api
         if plan.latency_ms:
-            await asyncio.sleep(plan.latency_ms / 1000.0)
+            async with self._in_use(session):
+                await asyncio.sleep(plan.latency_ms / 1000.0)
         if plan.error_status is not None:
             raise InjectedFailure(plan.error_status, plan.retry_after_s, scenario.name)
 
@@ -268,7 +270,8 @@ class Provider:
                 ok = d.state == state
             return d if ok else None
 
-        found = await self.dispatcher.wait_for(tx_id, reached, timeout_s)
+        async with self._in_use(session):  # a wait longer than its idle timeout must not outlive it
+            found = await self.dispatcher.wait_for(tx_id, reached, timeout_s)
         if found is not None:
             return found
         d = current()
@@ -378,6 +381,21 @@ class Provider:
         removed = self.store.clear_session(session_id)
         self.dispatcher.forget(pending)
         return removed
+
+    @contextlib.asynccontextmanager
+    async def _in_use(self, session: Session | None) -> AsyncIterator[None]:
+        """A call still running in a session keeps it from expiring, and renews it when it ends: idle
+        means no call, and a wait of 120 s in a session of idle_timeout_s 60 is not idle."""
+        if session is None or session.session_id is None:
+            yield
+            return
+        session.busy += 1
+        try:
+            yield
+        finally:
+            if self.sessions.find(session.session_id) is session:  # not ended meanwhile
+                self._touch(session)
+            session.busy -= 1
 
     def _touch(self, session: Session) -> None:
         if not self.sessions.touch(session):

@@ -82,13 +82,14 @@ class Session:
     created_at: float = 0.0
     last_used_at: float = 0.0
     saved_used_at: float = 0.0  # last_used_at as the store has it (renewals are written at most once a second)
+    busy: int = 0  # calls in it still running (a long-poll wait, injected latency): it is not idle meanwhile
 
     @property
     def expires_at(self) -> float:
         return self.last_used_at + self.idle_timeout_s
 
     def expired(self, now: float) -> bool:
-        return self.session_id is not None and now >= self.expires_at
+        return self.session_id is not None and not self.busy and now >= self.expires_at
 
     def describe(self, payments: int, deliveries: int) -> dict[str, Any]:
         return {

@@ -82,7 +82,8 @@ def test_a_claimed_tx_id_prefix_routes_a_headerless_create(live, receiver):
     assert plain.json()["status"] == "PAYMENT_COMPLETED"  # the global session's
     assert list(live.get("/api/v2/pending-payments", headers={S: sid}).json()["payments"]) == ["pay_ci42-order-1"]
     assert list(live.get("/api/v2/pending-payments").json()["payments"]) == ["pay_other-1"]
-    assert live.get(f"/mock/v1/sessions/{sid}").json()["payments"] == 1
+    after = live.get(f"/mock/v1/sessions/{sid}")
+    assert after.status_code == 200 and after.json()["payments"] == 1, after.text
 
 
 def test_ending_a_session_cancels_its_retries(live, receiver):
@@ -126,6 +127,18 @@ def test_a_confirm_whose_session_ends_during_its_latency_writes_nothing_back(liv
     time.sleep(0.3)
     assert receiver.for_path("/late") == []  # no webhook for a payment of an ended session
     assert live.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 0
+
+
+def test_a_wait_longer_than_the_idle_timeout_keeps_its_session(live, receiver):
+    sid = live.post("/mock/v1/sessions", json={"idle_timeout_s": 1}).json()["session_id"]
+    live.put("/mock/v1/active-scenario", json={"name": "manual-confirm"}, headers={S: sid})
+    made = live.post("/api/v2/payments", json=payment_body("busy-1", receiver.url("/")), headers={S: sid})
+    assert made.json()["status"] == "PENDING"  # no delivery until confirmed: the wait runs to its timeout
+    waited = live.get("/mock/v1/wait-for-delivery", params={"tx_id": "busy-1", "timeout_ms": 2000}, headers={S: sid})
+    assert waited.status_code == 404 and "no delivery" in waited.json()["detail"]
+    # 2 s in one call, past the 1 s idle timeout and a sweep meanwhile: not idle, and renewed at its end
+    after = live.get(f"/mock/v1/sessions/{sid}")
+    assert after.status_code == 200 and after.json()["payments"] == 1, after.text
 
 
 def test_a_session_expires_when_idle(live):
