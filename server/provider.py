@@ -288,9 +288,11 @@ class Provider:
         """The global reset (no session) forgets everything, every session included, as before sessions
         existed; a session's reset forgets only that session's payments, deliveries and scenarios."""
         if session is not None and session.session_id is not None:
-            session.book.reset()
+            # data first: a store that fails there leaves the session as it was, scenarios included
             removed = self._clear_session(session.session_id)
-            self._save_session(session)
+            before = session.book.state()
+            session.book.reset()
+            self.save_session_book(session, before)
             return removed
         self.dispatcher.clear()
         self._creating.clear()  # creates still sending belong to the wiped state: a new one must not wait
