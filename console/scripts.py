@@ -47,7 +47,7 @@ PARAM_KEYS: dict[str, set[str]] = {
 }
 WAIT_STATES = ("acknowledged", "failed", "dropped", "settled", "attempted")
 MAX_COUNT = 50  # payments per create step: a script is a probe, not a load test
-MAX_WAIT_MS = 120_000  # the control API's own cap
+MAX_WAIT_MS = 120_000  # a script's wait; the client asks in long-polls of at most 2 s until then
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 TX_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
 
@@ -254,7 +254,7 @@ class _Runner:
                     payment_id=payment_id,
                     event=p.get("event"),
                     state=p.get("state", "settled"),
-                    min_attempts=p.get("min_attempts", 1),
+                    min_attempts=p.get("min_attempts"),
                     timeout=p.get("timeout_ms", 10_000) / 1000,
                 )
             except PaymockError as exc:  # no answer at all is not this payment's failure: it propagates

@@ -287,25 +287,25 @@ def test_malformed_scenario_header_is_400(c, name):
     assert_nothing_stored(c)
 
 
-def test_unknown_scenario_header_is_422_listing_known_names(c):
+def test_unknown_scenario_header_is_404_listing_known_names(c):
     for method, path, body in (("POST", CREATE, good()), ("POST", CONFIRM, {"payment_id": "pay_x"})):
         response = c.request(method, path, json=body, headers={"X-Mock-Scenario": "no-such-scenario"})
-        problem = assert_problem(response, 422, "no-such-scenario")
+        problem = assert_problem(response, 404, "no-such-scenario")
         assert "default" in problem["known_scenarios"] and "declined" in problem["known_scenarios"]
         assert "default" in problem["detail"]
     assert_nothing_stored(c)
 
 
 def test_control_bad_requests(c):
-    assert_problem(c.put("/mock/v1/active-scenario", json={"name": "no-such"}), 422, "no-such")
+    assert_problem(c.put("/mock/v1/active-scenario", json={"name": "no-such"}), 404, "no-such")
     assert_problem(c.put("/mock/v1/active-scenario", json={"name": "Bad Name"}), 400, "is not a scenario name")
     assert_problem(c.put("/mock/v1/active-scenario", json={}), 400, "name")
     bad = {"name": "x1", "description": "d", "payment": {"outcome": "explode"}}
     assert_problem(c.put("/mock/v1/scenarios/x1", json=bad), 400, "explode")
     mismatch = {"name": "x2", "description": "d"}
-    assert_problem(c.put("/mock/v1/scenarios/x1", json=mismatch), 400, "x2")
+    assert_problem(c.put("/mock/v1/scenarios/x1", json=mismatch), 409, "x2")  # conflicts with its target
     assert_problem(c.get("/mock/v1/scenarios/x1"), 404, "x1")
-    assert_problem(c.get("/mock/v1/wait-for-delivery", params={"timeout_ms": "10"}), 400, "exactly one")
+    assert_problem(c.get("/mock/v1/wait-for-delivery", params={"timeout_ms": "10"}), 400, "tx_id")
     assert_problem(c.get("/mock/v1/wait-for-delivery", params={"tx_id": "t", "timeout_ms": "-1"}), 400, "timeout")
     assert c.get("/mock/v1/active-scenario").json() == {"name": "default"}
     assert_nothing_stored(c)

@@ -57,9 +57,8 @@ def machine(schema: Any, app: Any, headers: dict[str, str] | None = None, receiv
             )
 
         def before_call(self, case: Any) -> None:
-            # map_case hooks do not run for state-machine steps; apply the same fix-ups here.
+            # map_case hooks do not run for state-machine steps; apply the same fix-up here.
             support.short_wait(None, case)
-            support.same_name(None, case)
             positive = case.meta is None or case.meta.generation.mode.is_positive
             body = case.body
             if receiver is not None and positive and isinstance(body, dict) and "callback_url" in body:

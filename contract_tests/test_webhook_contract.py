@@ -14,6 +14,7 @@ from openapi_schema_validator import OAS30Validator
 from contract_tests import support
 from paymock.resources import load_spec
 from paymock.testing.receiver import WebhookReceiver
+from tests.conftest import wait_for_delivery
 
 SPEC = load_spec("provider.yaml")
 CALLBACK = SPEC["components"]["callbacks"]["PaymentEvent"]["{$request.body#/callback_url}"]["post"]
@@ -116,7 +117,7 @@ def test_retried_webhooks_stay_valid(c, receiver):
     bodies = [validate_webhook(h) for h in hooks]
     assert len({h.webhook_id for h in hooks}) == 1
     assert all(b == bodies[0] for b in bodies)
-    waited = c.get("/mock/v1/wait-for-delivery", params={"tx_id": "tx_wh_retry", "timeout_ms": "5000"})
+    waited = wait_for_delivery(c, 5.0, tx_id="tx_wh_retry")
     assert waited.status_code == 200 and waited.json()["state"] == "acknowledged"
     listing = c.get("/api/v2/pending-payments").json()
     assert listing["payments"]["pay_tx_wh_retry"]["status"] == "PAYMENT_COMPLETED"

@@ -92,7 +92,7 @@ def seed(api: str, receiver: WebhookReceiver) -> None:
         }
         c.put("/mock/v1/scenarios/qa-slow-receiver", json=runtime).raise_for_status()
         for tx_id in ("tx_1003", "tx_1006"):  # let the retries play out (milliseconds at this time scale)
-            c.get("/mock/v1/wait-for-delivery", params={"tx_id": tx_id, "timeout_ms": 10000}).raise_for_status()
+            c.get("/mock/v1/wait-for-delivery", params={"tx_id": tx_id, "timeout_ms": 2000}).raise_for_status()
         # a shared server's sessions: two xdist workers' tests and a QA engineer, one payment each
         sessions = [
             ("[gw0] tests/test_checkout.py::test_declined", {"user_ids": [7001]}, "gw0_1"),

@@ -86,6 +86,8 @@ def create_app(
             dispatcher_factory=dispatcher,
             callback_hosts=settings.callback_hosts,
         )
+        # sessions that expired while the server was down end before their pending retries resume
+        provider.expire()
         await provider.dispatcher.start()
         sweeper = asyncio.create_task(_expire_sessions(provider), name="paymock-sessions")
         try:

@@ -6,9 +6,10 @@ Handlers call these methods; they raise domain errors that the API layer turns i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +17,11 @@ from .delivery.dispatcher import Dispatcher
 from .domain import deliveries as dl
 from .domain.clock import Clock
 from .domain.deliveries import Delivery
-from .domain.errors import BadRequest, Conflict, InjectedFailure, NeverReached, NotFound
+from .domain.errors import Conflict, InjectedFailure, NeverReached, NotFound, WaitTimeout
 from .domain.limits import MAX_SESSION_SCENARIOS
 from .domain.payments import PENDING, Payment, check_callback_host, check_callback_url, payment_id_for
 from .domain.scenarios.model import Scenario
-from .domain.scenarios.registry import ScenarioBook
+from .domain.scenarios.registry import BookState, ScenarioBook
 from .domain.sessions import Claims, Session, SessionNotFound, Sessions, new_session_id
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
 from .store.base import ALL_SESSIONS, Store
@@ -73,7 +74,8 @@ class Provider:
             return
         plan = scenario.api
         if plan.latency_ms:
-            await asyncio.sleep(plan.latency_ms / 1000.0)
+            async with self._in_use(session):
+                await asyncio.sleep(plan.latency_ms / 1000.0)
         if plan.error_status is not None:
             raise InjectedFailure(plan.error_status, plan.retry_after_s, scenario.name)
 
@@ -146,13 +148,17 @@ class Provider:
             if payment is not None and payment.session_id != session.session_id:
                 payment = None  # another session's: not there, seen from here
         elif payment is not None and payment.session_id is not None:
-            # no header (an ops server forwards nothing of ours): the payment's own session
-            found = self.sessions.find(payment.session_id)
-            session = found if found is not None else self.global_session
-            if found is None:
-                payment = None  # its session has expired: gone with it
-            else:
+            # No header (an ops server forwards nothing of ours): routed as a header-less create is, by
+            # the claims its payment's data matches. The payment's own session when that session claims
+            # it; otherwise the call is the global session's, where another session's payment is not
+            # there (a header-less caller must not confirm a payment a test made by naming its session).
+            found = self.sessions.claimant(payment.identity())
+            if found is not None and found.session_id == payment.session_id:
+                session = found
                 self._touch(found)
+            else:
+                session = self.global_session
+                payment = None
         else:
             session = self.global_session
         book = session.book
@@ -163,6 +169,12 @@ class Provider:
             raise NotFound(f"no payment {payment_id!r}")
         # API faults are chosen as for a create, with the stored payment's data as the request
         await self.misbehave(book.select(scenario_header, payment.identity()), "confirm", session)
+        if self.store.get_payment(payment_id) is None or (
+            session.session_id is not None and self.sessions.find(session.session_id) is not session
+        ):
+            # its session ended (or a reset ran) during the injected latency: the payment is gone, and
+            # completing it now would write a delivery and send a webhook for a session that is no more
+            raise NotFound(f"no payment {payment_id!r}")
         delivery = self.store.get_delivery(webhook_id(COMPLETED_EVENT, payment.tx_id))
         now = self.clock.now()
         # the payment and its event's time land together (durable stores), or neither object changes
@@ -217,28 +229,24 @@ class Provider:
     async def wait(
         self,
         *,
-        delivery_id: str | None,
-        tx_id: str | None,
+        tx_id: str,
         event: str | None,
         state: str,
         min_attempts: int,
         timeout_s: float,
+        asked: str,
         session: Session | None = None,
-    ) -> tuple[Delivery | None, str]:
-        """Wait for a delivery to reach `state`; returns it (or None) and where it stands. Raises
-        NeverReached as soon as it settles in another state."""
-        if delivery_id:
-            tx_id = delivery_id.split("_", 2)[2]
-        if tx_id is None:
-            raise BadRequest("name a delivery_id, payment_id or tx_id")
+    ) -> Delivery:
+        """The payment's latest delivery (of `event`) once it is in `state` with `min_attempts` attempts.
+
+        NeverReached as soon as it settles in another final state; NotFound if it has no such delivery
+        when the time is up, WaitTimeout if it is in another state; `asked` is how the caller put it,
+        for those messages."""
 
         session_id = (session or self.global_session).session_id
 
         def current() -> Delivery | None:
             # another session's delivery is not there, seen from here
-            if delivery_id:
-                d = self.store.get_delivery(delivery_id)
-                return d if d is not None and d.session_id == session_id else None
             found = [
                 d
                 for d in self.store.deliveries_for(tx_id)
@@ -252,36 +260,39 @@ class Provider:
                 return None
             if dl.never_reaches(d.state, state):  # checked on every change: answered as soon as it settles
                 raise NeverReached(d.delivery_id, d.state, state, len(d.attempts))
-            if state == "attempted":
-                ok = len(d.attempts) >= min_attempts
+            if len(d.attempts) < min_attempts:
+                return None
+            if state == "attempted":  # any state: only the attempts count
+                ok = True
             elif state == "settled":
                 ok = d.state in dl.SETTLED
             else:
                 ok = d.state == state
             return d if ok else None
 
-        found = await self.dispatcher.wait_for(tx_id, reached, timeout_s)
+        async with self._in_use(session):  # a wait longer than its idle timeout must not outlive it
+            found = await self.dispatcher.wait_for(tx_id, reached, timeout_s)
         if found is not None:
-            return found, found.state
+            return found
         d = current()
         if d is None:
-            where = "no delivery yet"
-        else:
-            where = f"state {d.state} after {len(d.attempts)} attempt(s)"
-            if d.attempts:  # why it is not there yet: the receiver's answer, or why none came
-                last = d.attempts[-1]
-                where += (
-                    f"; the last one got {last.status_code}" if last.status_code else f"; the last one: {last.error}"
-                )
-        return None, where
+            of = f" of {event}" if event else ""
+            raise NotFound(f"{asked}: payment {payment_id_for(tx_id)!r} has no delivery{of} yet")
+        where = f"state {d.state} after {len(d.attempts)} attempt(s)"
+        if d.attempts:  # why it is not there yet: the receiver's answer, or why none came
+            last = d.attempts[-1]
+            where += f"; the last one got {last.status_code}" if last.status_code else f"; the last one: {last.error}"
+        raise WaitTimeout(f"{asked}: delivery {d.delivery_id!r} is in {where}", d.state)
 
     def reset(self, session: Session | None = None) -> tuple[int, int]:
         """The global reset (no session) forgets everything, every session included, as before sessions
         existed; a session's reset forgets only that session's payments, deliveries and scenarios."""
         if session is not None and session.session_id is not None:
-            session.book.reset()
+            # data first: a store that fails there leaves the session as it was, scenarios included
             removed = self._clear_session(session.session_id)
-            self._save_session(session)
+            before = session.book.state()
+            session.book.reset()
+            self.save_session_book(session, before)
             return removed
         self.dispatcher.clear()
         self._creating.clear()  # creates still sending belong to the wiped state: a new one must not wait
@@ -336,14 +347,20 @@ class Provider:
 
     def end_session(self, session_id: str) -> tuple[int, int]:
         """End a session: its payments and deliveries go as a reset's do, its retries are cancelled."""
-        session = self.sessions.end(session_id)
-        return self._purge(session)
+        # its data goes first: if the store fails, the session is still live (and holds its claims),
+        # so the caller can end it again, rather than its payments and retries outliving it unseen
+        session = self.sessions.get(session_id)
+        removed = self._purge(session)
+        self.sessions.drop(session)
+        return removed
 
     def expire(self) -> int:
-        """End every session idle past its expiry; returns how many."""
-        gone = self.sessions.take_expired()
+        """End every session idle past its expiry; returns how many. One the store fails to clean up
+        stays held (refused to callers, as expired) and is cleaned up by the next sweep."""
+        gone = self.sessions.expired()
         for session in gone:
             self._purge(session)
+            self.sessions.drop(session)
         return len(gone)
 
     def live_sessions(self) -> list[Session]:
@@ -366,6 +383,21 @@ class Provider:
         removed = self.store.clear_session(session_id)
         self.dispatcher.forget(pending)
         return removed
+
+    @contextlib.asynccontextmanager
+    async def _in_use(self, session: Session | None) -> AsyncIterator[None]:
+        """A call still running in a session keeps it from expiring, and renews it when it ends: idle
+        means no call, and a wait of 120 s in a session of idle_timeout_s 60 is not idle."""
+        if session is None or session.session_id is None:
+            yield
+            return
+        session.busy += 1
+        try:
+            yield
+        finally:
+            if self.sessions.find(session.session_id) is session:  # not ended meanwhile
+                self._touch(session)
+            session.busy -= 1
 
     def _touch(self, session: Session) -> None:
         if not self.sessions.touch(session):
@@ -390,10 +422,16 @@ class Provider:
             }
         )
 
-    def save_session_book(self, session: Session) -> None:
-        """A session's scenarios or active scenario changed: a durable store keeps them."""
-        if session.session_id is not None:
+    def save_session_book(self, session: Session, before: BookState) -> None:
+        """A session's scenarios or active scenario changed (`before`: its book's `state()` first): a
+        durable store keeps them; if it cannot, the change is undone, so a failed call changed nothing."""
+        if session.session_id is None:
+            return
+        try:
             self._save_session(session)
+        except BaseException:
+            session.book.put_back(before)
+            raise
 
     def _load_sessions(self) -> None:
         """Sessions a durable store kept across a restart come back live (their expiry still counts)."""

@@ -50,11 +50,12 @@ def host_set(raw: str) -> frozenset[str]:
     return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
 
 
-def _check_token(token: str | None) -> None:
+def check_token(token: str | None, name: str = "SERVICE_AUTH_TOKEN") -> None:
+    """A bearer token an HTTP header carries as is (the server's, and the one `paymock audit` sends)."""
     if token is not None and not all("!" <= c <= "~" for c in token):
         # not said back: it is a credential. A header carries it as Latin-1 at best; clients send UTF-8.
         raise SettingsError(
-            "SERVICE_AUTH_TOKEN: expected visible ASCII characters only (no spaces, no accented letters), "
+            f"{name}: expected visible ASCII characters only (no spaces, no accented letters), "
             "which every HTTP client sends the same way"
         )
 
@@ -117,7 +118,7 @@ class Settings:
         # here, not in from_env: the pytest plugin and embedders build Settings directly, and a secret
         # that cannot sign, or a time scale of 0, would otherwise fail every create after storing the payment
         _check_secret(self.webhook_secret)
-        _check_token(self.auth_token)
+        check_token(self.auth_token)
         if self.http_client == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
             # an optional extra: say so at start-up, not as an ImportError when the first webhook leaves
             raise SettingsError(

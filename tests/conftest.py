@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import replace
@@ -91,3 +92,15 @@ def live(live_server: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server.base_url, timeout=30) as c:
         assert c.post("/mock/v1/reset").status_code == 200
         yield c
+
+
+def wait_for_delivery(http: Any, timeout_s: float = 10.0, **params: Any) -> httpx.Response:
+    """GET /mock/v1/wait-for-delivery, asked again while the delivery may still get there (one request
+    waits at most 2 s), as PaymockClient.wait_for_delivery does; returns the last answer."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = max(0.0, deadline - time.monotonic())
+        r = http.get("/mock/v1/wait-for-delivery", params={**params, "timeout_ms": int(min(left, 2.0) * 1000)})
+        pending = r.status_code == 409 and (r.json().get("state") == "pending" or params.get("state") == "attempted")
+        if not (r.status_code == 404 or pending) or time.monotonic() >= deadline:
+            return r

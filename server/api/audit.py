@@ -6,13 +6,13 @@ allowed ones, nothing sent), and are signed with the server's own secret and tok
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from connexion.context import scope
 
 from ..audit import AuditError, StateProbe, run_audit
 from ..audit.runner import HttpSender
 from ..domain.errors import Busy, Conflict, Forbidden
+from ..domain.payments import callback_host
 from ..settings import Settings
 from .context import ok
 
@@ -25,7 +25,7 @@ def _check_hosts(urls: list[str], allowed: frozenset[str]) -> None:
     if not allowed:
         return  # no allowlist: webhooks (and audits) may go anywhere, as configured
     for url in urls:
-        host = (urlsplit(url).hostname or "").lower()
+        host = callback_host(url)  # the rule webhooks follow (domain.payments.check_callback_host)
         if host not in allowed:
             listed = ", ".join(sorted(allowed))
             raise Forbidden(f"host {host[:100]!r} is not in PAYMOCK_CALLBACK_HOSTS ({listed}); nothing was sent")
@@ -34,7 +34,7 @@ def _check_hosts(urls: list[str], allowed: frozenset[str]) -> None:
 async def run(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
     settings: Settings = scope["state"]["settings"]
     state = body.get("state")
-    probe = StateProbe(state["url"], state["field"]) if state else None
+    probe = StateProbe(state["url"], state["field"], numbers_only=True) if state else None
     _check_hosts([body["url"], *([state["url"]] if state else [])], settings.callback_hosts)
     global _running
     if _running >= MAX_RUNNING:

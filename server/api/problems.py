@@ -43,10 +43,8 @@ TITLES = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
-    408: "Request Timeout",
     409: "Conflict",
     415: "Unsupported Media Type",
-    422: "Unknown Scenario",
     429: "Too Many Requests",
     500: "Internal Server Error",
     502: "Bad Gateway",
@@ -75,19 +73,19 @@ def domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespons
     if isinstance(exc, InjectedFailure):
         headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
         return problem(exc.status, exc.detail, headers=headers, title="Injected " + TITLES.get(exc.status, "Error"))
-    if isinstance(exc, UnknownScenario):
-        return problem(422, exc.detail, **listing_fields("known_scenarios", exc.known))
-    if isinstance(exc, ScenarioNotFound):
+    if isinstance(exc, UnknownScenario | ScenarioNotFound):
+        # 404 (the scenario named does not exist), not 422: the request is well-formed, and whether a
+        # name exists is state a schema cannot list (scenarios are created at run time)
         return problem(404, exc.detail, **listing_fields("known_scenarios", exc.known))
     if isinstance(exc, InvalidScenario):
         return problem(400, exc.detail, **listing_fields("errors", exc.errors))
     if isinstance(exc, SessionNotFound):
         return problem(404, exc.detail, type=SESSION_NOT_FOUND)
-    if isinstance(exc, NeverReached):
+    if isinstance(exc, NeverReached | WaitTimeout):
         return problem(409, exc.detail, state=exc.state)
     if isinstance(exc, Busy):
         return problem(429, exc.detail, headers={"Retry-After": str(exc.retry_after_s)})
-    statuses = {NotFound: 404, Forbidden: 403, Conflict: 409, BadRequest: 400, WaitTimeout: 408, TooMany: 429}
+    statuses = {NotFound: 404, Forbidden: 403, Conflict: 409, BadRequest: 400, TooMany: 429}
     status = statuses.get(type(exc), 400)
     return problem(status, exc.detail)
 

@@ -15,6 +15,7 @@ import secrets
 import time
 from typing import Any
 
+from ..settings import SettingsError, check_token
 from .checks import Signing, battery
 from .report import AuditFailed, CheckResult, Report, grade
 from .runner import MAX_TOTAL_S, AuditError, HttpSender, Runner, Sender, StateProbe
@@ -38,6 +39,10 @@ async def run_audit(
     first_order_id: int | None = None,
 ) -> Report:
     """Audit one URL. Raises AuditError when it cannot run (a bad option, nothing listening at the URL)."""
+    try:  # a line break or a space made every case a dropped connection, blamed on the receiver
+        check_token(auth_token, "the bearer token (--auth-token / SERVICE_AUTH_TOKEN)")
+    except SettingsError as exc:
+        raise AuditError(str(exc)) from None
     run_id = run_id or secrets.token_hex(4)
     if first_order_id is None:
         # orders this run's cases own, unlikely to be any real order's: big, and new per run

@@ -158,8 +158,15 @@ def _effect(outcome: Outcome, grade: str, detail: str) -> tuple[str, str]:
     return grade, f"{detail}; {name} {change}" if changed else f"{detail}; {name} unchanged"
 
 
+_JSON_TYPES = {str: "a string", dict: "an object", list: "an array"}
+
+
 def _shown(reading: StateReading) -> str:
-    return "absent" if reading.value is None else json.dumps(reading.value)[:40]
+    if reading.value is None:
+        return "absent"
+    if not reading.shown:
+        return f"{_JSON_TYPES.get(type(reading.value), 'a value')}, not shown"
+    return json.dumps(reading.value)[:40]
 
 
 def grade(url: str, outcomes: list[Outcome], timeout_s: float) -> Report:

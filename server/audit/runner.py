@@ -12,9 +12,11 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from string import Formatter
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
+from ..domain.payments import callback_host
 from .checks import Case
 
 MAX_ANSWER_BYTES = 64 * 1024  # an answer is read this far, no further: the audit grades statuses
@@ -51,16 +53,34 @@ class StateProbe:
     url_template: str
     field: str
     headers: dict[str, str] | None = None
+    # The server's audit (POST /mock/v1/audit): whoever calls it names the URL, so a value read there is
+    # shown only if it is a number, a boolean or absent; anything else only by its type, or the report
+    # would hand out 40 characters of any JSON field any URL the server reaches answers.
+    numbers_only: bool = False
 
     def url(self, fields: dict[str, Any]) -> str:
         values = {k: quote(str(v), safe="") for k, v in fields.items()}
         try:
-            return self.url_template.format(**values)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise AuditError(
-                f"--state-url {self.url_template!r}: {exc!s} is not a field; use {{order_id}}, {{tx_id}}, "
-                "{payment_id}, {user_id} or {amount}"
-            ) from None
+            placeholders = [(name, spec, conv) for _, name, spec, conv in Formatter().parse(self.url_template)]
+        except ValueError as exc:  # a lone `{` or `}`
+            raise self._not_a_field(str(exc)) from None
+        for name, spec, conversion in placeholders:
+            if name is None:  # literal text only
+                continue
+            # Only a bare name: str.format would also apply a width (`{order_id:>999999999}` is a
+            # gigabyte string), a conversion, an attribute or an index of the value.
+            if spec or conversion:
+                written = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+                raise self._not_a_field(repr("{" + written + "}"))
+            if name not in values:
+                raise self._not_a_field(repr(name))
+        return self.url_template.format(**values)
+
+    def _not_a_field(self, what: str) -> AuditError:
+        return AuditError(
+            f"--state-url {self.url_template!r}: {what} is not a field; use {{order_id}}, {{tx_id}}, "
+            "{payment_id}, {user_id} or {amount}"
+        )
 
     def read(self, document: Any) -> Any:
         """The value the field names in a JSON document; KeyError when it is not there."""
@@ -85,6 +105,7 @@ class StateReading:
     value: Any = None
     error: str | None = None  # the state could not be read: the effect is not graded
     field: str = "state"  # what was read, as the report names it
+    shown: bool = True  # False: the report names the value's type, not the value (StateProbe.numbers_only)
 
 
 @dataclass(frozen=True)
@@ -116,8 +137,9 @@ def check_url(url: str, what: str) -> None:
     import httpx  # here, not at import: the audit's domain parts load without it
 
     try:
-        httpx.URL(url)  # what the sender would refuse (e.g. control characters)
-    except (httpx.InvalidURL, ValueError) as exc:
+        # what the sender would refuse: control characters (URL), a host idna cannot decode (`xn--a`, .host)
+        httpx.URL(url).host  # noqa: B018
+    except (httpx.InvalidURL, ValueError) as exc:  # idna's errors are UnicodeError, a ValueError
         raise AuditError(f"{what} {url[:200]!r}: {exc}") from None
 
 
@@ -175,9 +197,11 @@ class Runner:
         if answer.status is None or not 200 <= answer.status < 300:
             return StateReading(error=f"GET {url} answered {answer.status or answer.error}", field=field)
         try:
-            return StateReading(self.state.read(json.loads(answer.body)), field=field)
-        except ValueError:
-            return StateReading(error=f"GET {url} answered something that is not JSON", field=field)
+            value = self.state.read(json.loads(answer.body))
+            shown = not self.state.numbers_only or value is None or isinstance(value, bool | int | float)
+            return StateReading(value, field=field, shown=shown)
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than json reads (`[[[[...`)
+            return StateReading(error=f"GET {url} answered something that is not JSON we can read", field=field)
         except KeyError:
             return StateReading(error=f"GET {url} has no {field!r} in its answer", field=field)
 
@@ -204,7 +228,7 @@ class HttpSender:
         self, method: str, url: str, body: bytes | None, headers: dict[str, str], timeout_s: float
     ) -> Answer:
         httpx = self._httpx
-        host = (urlsplit(url).hostname or "").lower()
+        host = callback_host(url)  # the rule webhooks follow (domain.payments.check_callback_host)
         if self._allowed and host not in self._allowed:
             return Answer(None, f"host {host!r} is not in PAYMOCK_CALLBACK_HOSTS; not sent", 0.0)
         started = self._monotonic()
@@ -214,7 +238,7 @@ class HttpSender:
             return Answer(None, f"no answer within {timeout_s:g} s", self._monotonic() - started, timed_out=True)
         except httpx.ConnectError as exc:
             return Answer(None, f"cannot connect ({exc})", self._monotonic() - started, connect_failed=True)
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:  # checked before sending; kept as an answer
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, UnicodeError) as exc:  # checked before sending
             return Answer(None, f"cannot send there ({exc})", self._monotonic() - started, connect_failed=True)
         except httpx.TimeoutException:
             return Answer(None, f"no answer within {timeout_s:g} s", self._monotonic() - started, timed_out=True)

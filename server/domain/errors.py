@@ -68,8 +68,12 @@ class BadRequest(DomainError):
     """The request is well-formed but asks for something contradictory."""
 
 
-class WaitTimeout(DomainError):
-    """A long-poll ended before the delivery reached the state asked for."""
+class WaitTimeout(Conflict):
+    """A long-poll ended with the delivery in another state than the one asked for (`state`)."""
+
+    def __init__(self, detail: str, state: str) -> None:
+        super().__init__(detail)
+        self.state = state
 
 
 class Busy(DomainError):

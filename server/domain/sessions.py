@@ -82,13 +82,14 @@ class Session:
     created_at: float = 0.0
     last_used_at: float = 0.0
     saved_used_at: float = 0.0  # last_used_at as the store has it (renewals are written at most once a second)
+    busy: int = 0  # calls in it still running (a long-poll wait, injected latency): it is not idle meanwhile
 
     @property
     def expires_at(self) -> float:
         return self.last_used_at + self.idle_timeout_s
 
     def expired(self, now: float) -> bool:
-        return self.session_id is not None and now >= self.expires_at
+        return self.session_id is not None and not self.busy and now >= self.expires_at
 
     def describe(self, payments: int, deliveries: int) -> dict[str, Any]:
         return {
@@ -113,7 +114,7 @@ def _overlap(a: str, b: str) -> bool:
 
 class Sessions:
     """The live sessions and the claim indexes. Ending a session's data (payments, deliveries, retries)
-    is the provider's job: `take_expired` and `end` hand back the sessions to clean up."""
+    is the provider's job: it drops a session once its data is gone (`expired`, `get`, then `drop`)."""
 
     def __init__(
         self,
@@ -177,11 +178,19 @@ class Sessions:
 
     def take_expired(self) -> list[Session]:
         """Remove and return the sessions idle past their expiry."""
-        now = self._clock.now()
-        gone = [s for s in self._live.values() if s.expired(now)]
+        gone = self.expired()
         for session in gone:
             self._drop(session)
         return gone
+
+    def expired(self) -> list[Session]:
+        """The sessions idle past their expiry, still held (and refused by `find`) until `drop`."""
+        now = self._clock.now()
+        return [s for s in self._live.values() if s.expired(now)]
+
+    def drop(self, session: Session) -> None:
+        """Stop holding a session (ended or expired) and free its claims."""
+        self._drop(session)
 
     def clear(self) -> list[Session]:
         gone = list(self._live.values())

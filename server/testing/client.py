@@ -10,6 +10,7 @@ the error is still httpx's (`ConnectError`, `ConnectTimeout`, ...), with a note 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +22,10 @@ from ..domain.quoting import redact
 SCENARIO_HEADER = "X-Mock-Scenario"
 SESSION_HEADER = "X-Mock-Session"
 AUDIT_WAIT_S = 75.0  # the server caps an audit at 60 s: wait that long at least, whatever the client's timeout
+
+
+# the longest one wait-for-delivery request waits (timeout_ms maximum in openapi/control.yaml)
+MAX_WAIT_S = 2.0
 
 
 class PaymockError(RuntimeError):
@@ -237,7 +242,7 @@ class PaymockClient:
         try:
             self.set_scenario(name)
         except PaymockError as exc:
-            if exc.status_code != 422:  # 422: it is gone (reset, deleted in the block); the server uses default
+            if exc.status_code != 404:  # 404: it is gone (reset, deleted in the block); the server uses default
                 raise
 
     def payment(self, payment_id: str) -> dict[str, Any]:
@@ -284,17 +289,37 @@ class PaymockClient:
         *,
         tx_id: str | None = None,
         payment_id: str | None = None,
-        delivery_id: str | None = None,
         event: str | None = None,
         state: str = "settled",
-        min_attempts: int = 1,
+        min_attempts: int | None = None,
         timeout: float = 10.0,
     ) -> dict[str, Any]:
-        """Long-poll until the delivery reaches `state` (acknowledged, failed, dropped, settled, attempted).
+        """Long-poll until the payment's latest delivery (of `event`) is in `state` (acknowledged, failed,
+        dropped, settled, or attempted: any) with at least `min_attempts` attempts (absent: 1 with
+        `attempted`, none otherwise).
 
-        Raises PaymockError (status 408) with where the delivery stands if it does not get there in time.
+        Name the payment by `tx_id` or `payment_id`. The server waits at most 2 s per request; this asks
+        again until `timeout`. Raises PaymockError: 404 if no delivery came, 409 if it is in another
+        state (the problem's `state`), at once when it has settled in another state.
         """
-        named = {"tx_id": tx_id, "payment_id": payment_id, "delivery_id": delivery_id, "event": event}
-        params = _given({**named, "state": state, "min_attempts": min_attempts, "timeout_ms": int(timeout * 1000)})
-        # the server answers by timeout_ms at the latest; the client waits a little longer than that
-        return checked(self.http.get("/mock/v1/wait-for-delivery", params=params, timeout=timeout + 10))
+        if (tx_id is None) == (payment_id is None):
+            raise TypeError("wait_for_delivery: name the payment by tx_id or by payment_id (one of them)")
+        if payment_id is not None:
+            if not payment_id.startswith("pay_"):
+                raise ValueError(f"payment_id {payment_id!r}: payment ids are pay_<tx_id>")
+            tx_id = payment_id[len("pay_") :]
+        params = _given({"tx_id": tx_id, "event": event, "state": state, "min_attempts": min_attempts})
+        deadline = time.monotonic() + timeout
+        while True:
+            left = max(0.0, deadline - time.monotonic())
+            params["timeout_ms"] = int(min(left, MAX_WAIT_S) * 1000)
+            # the server answers by timeout_ms at the latest; the client waits a little longer than that
+            response = self.http.get("/mock/v1/wait-for-delivery", params=params, timeout=MAX_WAIT_S + 10)
+            if response.is_success:
+                return response.json()
+            error = PaymockError(response)
+            # no delivery yet, one still pending, or attempts still to count (duplicates follow an
+            # acknowledgement): it may get there. A settled one stays as it is unless sent again.
+            may_move = response.status_code == 404 or error.problem.get("state") == "pending" or state == "attempted"
+            if not may_move or time.monotonic() >= deadline:
+                raise error

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 
-from tests.conftest import SECRET, in_process, payment_body
+from tests.conftest import SECRET, in_process, payment_body, wait_for_delivery
 
 
 def test_delivery_detail_shows_exactly_what_was_sent(client, receiver):
@@ -40,8 +39,11 @@ def test_filters_and_payment_detail(client, receiver):
     detail = client.get("/mock/v1/payments/pay_bad_1").json()
     assert detail["payment"]["scenario"] == "webhook-short-retries"
     assert len(detail["deliveries"][0]["attempts"]) == 3
+    # filters combine: two payments' ids match nothing (a schema-valid query is answered, not refused)
     both = client.get("/mock/v1/deliveries", params={"payment_id": "pay_ok_1", "tx_id": "bad_1"})
-    assert both.status_code == 400
+    assert both.status_code == 200 and both.json() == {"total": 0, "next_offset": None, "deliveries": []}
+    same = client.get("/mock/v1/deliveries", params={"payment_id": "pay_bad_1", "tx_id": "bad_1"}).json()
+    assert [d["tx_id"] for d in same["deliveries"]] == ["bad_1"]
 
 
 def test_redeliver_a_failed_delivery_completes_the_payment(client, receiver):
@@ -51,7 +53,7 @@ def test_redeliver_a_failed_delivery_completes_the_payment(client, receiver):
         json=payment_body("tx_x", receiver.url("/x")),
         headers={"X-Mock-Scenario": "webhook-short-retries"},
     )
-    waited = client.get("/mock/v1/wait-for-delivery", params={"payment_id": "pay_tx_x", "state": "failed"})
+    waited = client.get("/mock/v1/wait-for-delivery", params={"tx_id": "tx_x", "state": "failed"})
     assert waited.status_code == 200
     receiver.status_for_path.clear()
     again = client.post("/mock/v1/deliveries/evt_completed_tx_x/redeliver").json()
@@ -60,12 +62,28 @@ def test_redeliver_a_failed_delivery_completes_the_payment(client, receiver):
     assert client.get("/api/v2/pending-payments").json()["payments"]["pay_tx_x"]["status"] == "PAYMENT_COMPLETED"
 
 
-def test_wait_times_out_with_408_saying_where_it_is(client):
+def test_wait_ends_with_404_when_no_delivery_came(client):
     r = client.get("/mock/v1/wait-for-delivery", params={"tx_id": "never", "timeout_ms": 50})
-    assert r.status_code == 408
-    assert "no delivery yet" in r.json()["detail"]
-    assert client.get("/mock/v1/wait-for-delivery", params={"tx_id": "a", "payment_id": "pay_a"}).status_code == 400
-    assert client.get("/mock/v1/wait-for-delivery").status_code == 400
+    assert r.status_code == 404
+    assert r.json()["detail"] == "not settled within 50 ms: payment 'pay_never' has no delivery yet"
+    r = client.get("/mock/v1/wait-for-delivery", params={"tx_id": "never", "event": "payment.failed", "timeout_ms": 0})
+    assert "has no delivery of payment.failed yet" in r.json()["detail"]
+
+
+def test_wait_ends_with_409_naming_the_state_it_is_in(client):
+    """A delivery not sent yet when the time is up: 409, with where it stands."""
+    late = {"description": "held a day", "webhook": {"delay_ms": 86_400_000}}
+    assert client.put("/mock/v1/scenarios/qa-held", json=late).status_code == 201
+    body = payment_body("tx_slow", "http://127.0.0.1:9/never-reached")
+    assert client.post("/api/v2/payments", json=body, headers={"X-Mock-Scenario": "qa-held"}).status_code == 200
+    r = client.get("/mock/v1/wait-for-delivery", params={"tx_id": "tx_slow", "state": "acknowledged", "timeout_ms": 0})
+    assert r.status_code == 409, r.text
+    problem = r.json()
+    assert problem["state"] == "pending"
+    assert (
+        problem["detail"]
+        == "not acknowledged within 0 ms: delivery 'evt_completed_tx_slow' is in state pending after 0 attempt(s)"
+    )
 
 
 def test_unknown_delivery_and_payment_are_404(client):
@@ -85,19 +103,18 @@ def test_webhook_body_sent_is_signed_with_the_configured_secret(receiver):
 
 def test_waiting_for_a_state_a_settled_delivery_cannot_reach_is_a_409_at_once(client, receiver):
     """A dropped or failed delivery stays so unless it is sent again: the wait answers now, naming the final
-    state, instead of after timeout_ms (60 s here; the loose bound below cannot be met by a timeout)."""
+    state, instead of when timeout_ms is up (whose 409 would say where it stands, not that it is final)."""
     client.post(
         "/api/v2/payments", json=payment_body("tx_dr", receiver.url("/d")), headers={"X-Mock-Scenario": "webhook-drop"}
     )
-    started = time.monotonic()
     waited = client.get(
-        "/mock/v1/wait-for-delivery", params={"tx_id": "tx_dr", "state": "acknowledged", "timeout_ms": 60000}
+        "/mock/v1/wait-for-delivery", params={"tx_id": "tx_dr", "state": "acknowledged", "timeout_ms": 2000}
     )
     assert waited.status_code == 409, waited.text
     assert waited.headers["content-type"] == "application/problem+json"
     problem = waited.json()
     assert problem["state"] == "dropped"
-    assert "'evt_completed_tx_dr' is dropped" in problem["detail"] and "acknowledged" in problem["detail"]
+    assert "'evt_completed_tx_dr' is dropped" in problem["detail"] and "a final state" in problem["detail"]
     # one that settles while the wait runs: pending (retrying) when asked, failed a few ms later
     receiver.status_for_path["/f"] = 500
     client.post(
@@ -105,11 +122,9 @@ def test_waiting_for_a_state_a_settled_delivery_cannot_reach_is_a_409_at_once(cl
         json=payment_body("tx_fl", receiver.url("/f")),
         headers={"X-Mock-Scenario": "webhook-short-retries"},
     )
-    waited = client.get(
-        "/mock/v1/wait-for-delivery", params={"payment_id": "pay_tx_fl", "state": "acknowledged", "timeout_ms": 60000}
-    )
+    waited = wait_for_delivery(client, 30.0, tx_id="tx_fl", state="acknowledged")
     assert (waited.status_code, waited.json()["state"]) == (409, "failed"), waited.text
-    assert time.monotonic() - started < 30
+    assert "a final state" in waited.json()["detail"]
     # the state it is in, and `settled`, still answer 200
     for state in ("failed", "settled"):
         assert client.get("/mock/v1/wait-for-delivery", params={"tx_id": "tx_fl", "state": state}).status_code == 200

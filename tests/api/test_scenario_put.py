@@ -28,24 +28,22 @@ def test_put_dry_run_without_name_validates_and_saves_nothing(client):
     assert client.get("/mock/v1/scenarios/qa-dry").status_code == 404
 
 
-def test_put_name_differing_from_the_path_is_a_400_naming_both(client):
+def test_put_name_differing_from_the_path_is_a_409_naming_both(client):
+    """A well-formed body for another scenario conflicts with its target (RFC 9110, PUT): nothing stored."""
     r = client.put("/mock/v1/scenarios/qa-path", json={"name": "qa-body", "description": "x"})
-    assert r.status_code == 400
+    assert r.status_code == 409
     assert r.headers["content-type"] == "application/problem+json"
-    (error,) = r.json()["errors"]
-    assert error.startswith("name: 'qa-body' differs from the path's 'qa-path'")
+    assert r.json()["detail"].startswith("request body: name: 'qa-body' differs from the path's 'qa-path'")
     assert client.get("/mock/v1/scenarios/qa-path").status_code == 404
     assert client.get("/mock/v1/scenarios/qa-body").status_code == 404
 
 
-def test_put_name_mismatch_is_listed_with_the_other_errors(client):
-    doc = {"name": "qa-body", "description": "x", "payment": {"outcome": "delayed"}}
+def test_a_body_the_schema_refuses_is_a_400_whatever_its_name(client):
+    doc = {"name": "qa-body", "description": "x", "payment": {"outcome": "later"}}
     r = client.put("/mock/v1/scenarios/qa-path", json=doc)
     assert r.status_code == 400
-    errors = r.json()["errors"]
-    assert len(errors) == 2
-    assert errors[0].startswith("name: 'qa-body' differs from the path's 'qa-path'")
-    assert errors[1] == "payment.delay_ms: required (> 0) when outcome is 'delayed'"
+    assert r.json()["errors"][0].startswith("payment.outcome: 'later' is not one of")
+    assert client.get("/mock/v1/scenarios/qa-path").status_code == 404
 
 
 def test_put_still_needs_a_description(client):

@@ -38,12 +38,20 @@ def test_bad_scenario_is_a_400_naming_the_key_and_saves_nothing(client):
     assert r.status_code == 400
     assert r.headers["content-type"] == "application/problem+json"
     assert "delay_ms" in r.json()["detail"]
-    semantic = client.put(
-        "/mock/v1/scenarios/qa-bad", json={"name": "qa-bad", "description": "x", "payment": {"outcome": "delayed"}}
-    )
-    assert semantic.status_code == 400
-    assert semantic.json()["errors"] == ["payment.delay_ms: required (> 0) when outcome is 'delayed'"]
     assert client.get("/mock/v1/scenarios/qa-bad").status_code == 404
+
+
+def test_keys_without_effect_are_dropped_and_named_in_the_warnings(client):
+    """Schema-valid keys that do nothing with the others: saved without them, and the answer says so."""
+    doc = {"description": "x", "payment": {"outcome": "complete", "delay_ms": 500}, "api": {"retry_after_s": 5}}
+    r = client.put("/mock/v1/scenarios/qa-extra", json=doc)
+    assert r.status_code == 201, r.text
+    assert r.json()["warnings"] == [
+        "payment.delay_ms: ignored, only used with outcome 'delayed', not 'complete'",
+        "api.retry_after_s: ignored, only used together with api.error_status",
+    ]
+    stored = client.get("/mock/v1/scenarios/qa-extra").json()["scenario"]
+    assert "delay_ms" not in stored["payment"] and "retry_after_s" not in stored["api"]
 
 
 def test_delete_runtime_only(client):
@@ -58,5 +66,5 @@ def test_active_scenario_drives_the_next_payment(client, receiver):
     r = client.post("/api/v2/payments", json=payment_body("tx_act", receiver.url()))
     assert r.json()["status"] == "PAYMENT_FAILED" and r.json()["failure_reason"] == "CARD_DECLINED"
     unknown = client.put("/mock/v1/active-scenario", json={"name": "nope"})
-    assert unknown.status_code == 422 and "declined" in unknown.json()["known_scenarios"]
+    assert unknown.status_code == 404 and "declined" in unknown.json()["known_scenarios"]
     assert client.get("/mock/v1/active-scenario").json() == {"name": "declined"}

@@ -109,6 +109,30 @@ def test_claims_route_headerless_creates_and_confirms(client, receiver):
     assert other.status_code == 404
 
 
+def test_a_headerless_confirm_reaches_a_session_payment_only_through_its_claims(client, receiver):
+    a = _open(client, claims={"user_ids": [42]})["session_id"]
+    client.put("/mock/v1/active-scenario", json={"name": "manual-confirm"}, headers={S: a})
+    client.put("/mock/v1/active-scenario", json={"name": "manual-confirm"})
+    named = payment_body("named-1", receiver.url("/named"))  # user 1: made by naming the session, unclaimed
+    assert client.post("/api/v2/payments", json=named, headers={S: a}).json()["status"] == "PENDING"
+    for tx_id in ("claimed-1", "claimed-2"):  # user 42: the session's by its claim, no header
+        made = client.post("/api/v2/payments", json=payment_body(tx_id, receiver.url("/claimed"), user_id=42))
+        assert made.json()["status"] == "PENDING"
+    # from the global session (no header, no claim of its data): not there, and nothing changes
+    gone = client.post("/api/v2/confirm-payment", json={"payment_id": "pay_named-1"})
+    assert gone.status_code == 404, gone.text
+    detail = client.get("/mock/v1/payments/pay_named-1", headers={S: a}).json()
+    assert detail["payment"]["status"] == "PENDING" and detail["deliveries"] == []
+    # a claimed one is the session's for a header-less caller (an ops server)
+    assert client.post("/api/v2/confirm-payment", json={"payment_id": "pay_claimed-1"}).status_code == 200
+    # once the session gives up the claim, only the header reaches the other
+    assert client.put(f"/mock/v1/sessions/{a}/claims", json={}).status_code == 200
+    assert client.post("/api/v2/confirm-payment", json={"payment_id": "pay_claimed-2"}).status_code == 404
+    assert (
+        client.post("/api/v2/confirm-payment", json={"payment_id": "pay_claimed-2"}, headers={S: a}).status_code == 200
+    )
+
+
 def test_overlapping_claims_are_a_409_naming_the_owner(client):
     a = _open(client, label="owner-a", claims={"tx_id_prefix": "t1-", "order_ids": [5], "user_ids": [6]})
     for claims in ({"order_ids": [5]}, {"user_ids": [1, 6]}, {"tx_id_prefix": "t1-x"}, {"tx_id_prefix": "t"}):
@@ -199,7 +223,7 @@ def test_waits_see_only_their_own_session(client, receiver):
     mine = client.get("/mock/v1/wait-for-delivery", params={"tx_id": "wa"}, headers={S: a})
     assert mine.status_code == 200 and mine.json()["session_id"] == a
     elsewhere = client.get("/mock/v1/wait-for-delivery", params={"tx_id": "wa", "timeout_ms": 0})
-    assert elsewhere.status_code == 408 and "no delivery yet" in elsewhere.json()["detail"]
+    assert elsewhere.status_code == 404 and "no delivery yet" in elsewhere.json()["detail"]
     assert client.post("/mock/v1/deliveries/evt_completed_wa/redeliver").status_code == 404
     assert client.post("/mock/v1/deliveries/evt_completed_wa/redeliver", headers={S: a}).status_code == 200
 

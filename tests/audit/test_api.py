@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -74,6 +76,72 @@ def test_a_state_url_naming_no_field_is_a_409_and_nothing_is_sent(client, sound:
     assert r.status_code == 409
     assert "'secret' is not a field; use {order_id}" in r.json()["detail"]
     assert sound.requests == 0
+
+
+def test_a_state_url_placeholder_with_a_format_spec_is_a_409_and_nothing_is_sent(client, sound: Receiver) -> None:
+    # `{order_id:>300000000}` (a 150-byte request) formatted a 300 MB URL per case: 7 GB of RSS
+    state = {"url": sound.base + "/orders/{order_id:>1000}", "field": "paid"}
+    r = client.post("/mock/v1/audit", json={"url": sound.url, "state": state})
+    assert r.status_code == 409, r.text
+    assert "'{order_id:>1000}' is not a field; use {order_id}" in r.json()["detail"]
+    assert sound.requests == 0
+
+
+def test_the_servers_report_shows_a_state_that_is_not_a_number_only_by_its_type(client) -> None:
+    # The server reads the state URL a caller names: echoing what it read made POST /mock/v1/audit a way
+    # to read 40 characters of any JSON field any URL the server reaches answers (a metadata service's keys).
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLE"
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"SecretAccessKey": secret, "count": 7}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        hidden = client.post(
+            "/mock/v1/audit",
+            json={"url": base + "/x", "state": {"url": base + "/{order_id}", "field": "SecretAccessKey"}},
+        )
+        shown = client.post(
+            "/mock/v1/audit", json={"url": base + "/x", "state": {"url": base + "/{order_id}", "field": "count"}}
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert hidden.status_code == 200, hidden.text
+    assert secret[:10] not in hidden.text
+    assert "SecretAccessKey did not change (a string, not shown -> a string, not shown)" in hidden.text
+    assert "count did not change (7 -> 7)" in shown.text  # numbers (a paid count) are shown
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"url": "http://xn--a/hook"},  # schema-valid; httpx refuses the host (idna) when it builds the request
+        {"url": "http://127.0.0.1:9/hook", "state": {"url": "http://xn--a/{order_id}", "field": "paid"}},
+    ],
+)
+def test_a_host_httpx_cannot_encode_is_a_409_not_a_500(body: dict) -> None:
+    with in_process(callback_hosts=frozenset()) as client:  # no allowlist: the host is not refused before
+        r = client.post("/mock/v1/audit", json=body)
+    assert r.status_code == 409, r.text
+    assert "xn--a" in r.json()["detail"]
 
 
 @pytest.mark.parametrize(

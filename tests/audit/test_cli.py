@@ -92,6 +92,11 @@ def test_warnings_alone_exit_0() -> None:
         (["http://127.0.0.1:9/x", "--format", "xml"], "invalid choice: 'xml'"),
         (["http://127.0.0.1:9/\x01"], "Invalid non-printable ASCII character in URL"),
         (["http://127.0.0.1:99999/x"], "Port out of range"),
+        (["http://xn--a/x"], "URL 'http://xn--a/x'"),  # idna refuses it: it was an IDNAError traceback
+        (
+            ["http://127.0.0.1:9/x", "--state-url", "http://127.0.0.1:9/{order_id:>99}", "--state-field", "x"],
+            "'{order_id:>99}' is not a field",
+        ),
     ],
 )
 def test_usage_errors_and_an_unreachable_url_exit_2_without_a_traceback(args: list[str], message: str) -> None:
@@ -145,3 +150,17 @@ def test_a_proxy_in_the_environment_is_not_used(sound: Receiver) -> None:
     done = paymock(sound.url, env=proxy)
     assert done.returncode == 0, done.stdout + done.stderr
     assert sound.requests == 12
+
+
+@pytest.mark.parametrize("token", ["line\nbreak", "two words", "caf\u00e9"])
+def test_a_token_no_http_header_can_carry_is_a_usage_error_not_the_receivers_failure(
+    sound: Receiver, token: str
+) -> None:
+    # a line break made every case "connection dropped": 13 failures blamed on the receiver, exit 1
+    flag = paymock(sound.url, "--auth-token", token)
+    env = paymock(sound.url, env={"SERVICE_AUTH_TOKEN": token})
+    for done in (flag, env):
+        assert done.returncode == 2, done.stdout
+        assert "expected visible ASCII characters only" in done.stderr
+        assert token not in done.stderr and "Traceback" not in done.stderr  # a credential is not said back
+    assert sound.requests == 0

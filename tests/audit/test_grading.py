@@ -234,3 +234,26 @@ def test_the_runner_reads_state_before_and_after_each_case_on_the_state_host_onl
     assert _run(missing, clock, state=StateProbe("http://127.0.0.1:2/{order_id}", "paid"))[0].after.error == (
         f"GET http://127.0.0.1:2/{CASES['valid-completed'].fields['order_id']} has no 'paid' in its answer"
     )
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "http://h/{order_id:>100000000}",  # a width: one short template made gigabytes of URL (7 GB RSS)
+        "http://h/{order_id!r}",  # a conversion
+        "http://h/{order_id.__class__}",  # an attribute of the value
+        "http://h/{order_id[0]}",  # an index into it
+        "http://h/{}",  # positional
+    ],
+)
+def test_a_state_url_placeholder_is_a_bare_field_name_nothing_more(template: str) -> None:
+    with pytest.raises(AuditError, match=r"is not a field; use \{order_id\}"):
+        StateProbe(template, "paid").url({"order_id": 7})
+
+
+def test_a_state_answer_nested_too_deeply_is_an_unread_state_not_a_crash() -> None:
+    clock = [0.0]
+    sender = ScriptedSender(clock, {"GET": Answer(200, None, 0.0, body=b"[" * 60_000)})
+    outcomes = _run(sender, clock, state=StateProbe("http://127.0.0.1:2/orders/{order_id}", "paid"))
+    assert outcomes[0].before is not None
+    assert outcomes[0].before.error is not None and "not JSON" in outcomes[0].before.error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import payment_body
+from tests.conftest import payment_body, wait_for_delivery
 from tests.console.conftest import click, texts
 
 
@@ -12,8 +12,7 @@ def test_delivery_log_shows_attempts_faults_and_redelivers(console, console_env,
     body = payment_body("tx_wh_flaky", receiver.url("/hook/tx_wh_flaky"))
     flaky = {"X-Mock-Scenario": "webhook-flaky"}
     assert console_env.post("/api/v2/payments", json=body, headers=flaky).status_code == 200
-    wait = {"payment_id": "pay_tx_wh_flaky", "state": "acknowledged", "timeout_ms": 10000}
-    assert console_env.get("/mock/v1/wait-for-delivery", params=wait).status_code == 200
+    assert wait_for_delivery(console_env, tx_id="tx_wh_flaky", state="acknowledged").status_code == 200
     body = payment_body("tx_wh_sig", receiver.url("/hook/tx_wh_sig"))
     console_env.post("/api/v2/payments", json=body, headers={"X-Mock-Scenario": "webhook-bad-signature"})
 

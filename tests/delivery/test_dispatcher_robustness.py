@@ -19,7 +19,7 @@ from paymock.app import create_app
 from paymock.delivery.http11 import Http11Sender
 from paymock.delivery.senders import SendResult
 from paymock.testing.receiver import WebhookReceiver
-from tests.conftest import payment_body, settings
+from tests.conftest import payment_body, settings, wait_for_delivery
 
 BUG = "sender bug on purpose"
 
@@ -59,9 +59,7 @@ def test_a_raising_sender_is_recorded_retried_and_then_acknowledged(app_with: An
     assert created.status_code == 200, created.text  # the sender's bug is not the API caller's error
     assert created.json()["status"] == "PENDING"  # the inline first attempt did not deliver
 
-    waited = client.get(
-        "/mock/v1/wait-for-delivery", params={"tx_id": "tx_raise", "state": "acknowledged", "timeout_ms": 10_000}
-    )
+    waited = wait_for_delivery(client, tx_id="tx_raise", state="acknowledged")
     assert waited.status_code == 200, waited.text
     first, second = waited.json()["attempts"]
     assert first["status_code"] is None and not first["simulated"]
@@ -87,9 +85,7 @@ def test_a_sender_that_always_raises_ends_failed_with_every_attempt_recorded(
         headers={"X-Mock-Scenario": "webhook-short-retries"},  # 3 attempts, then give up
     )
     assert created.status_code == 200, created.text
-    waited = client.get(
-        "/mock/v1/wait-for-delivery", params={"tx_id": "tx_always", "state": "failed", "timeout_ms": 10_000}
-    )
+    waited = wait_for_delivery(client, tx_id="tx_always", state="failed")
     assert waited.status_code == 200, waited.text
     attempts = waited.json()["attempts"]
     assert len(attempts) == 3 == sender.calls  # never stuck pending: each call is one recorded attempt

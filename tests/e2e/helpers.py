@@ -15,7 +15,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from paymock.domain.webhooks import standard_secret
 from paymock.testing.receiver import ReceivedWebhook
-from tests.conftest import SECRET, TIME_SCALE, payment_body
+from tests.conftest import SECRET, TIME_SCALE, payment_body, wait_for_delivery
 
 SCENARIO_HEADER = "X-Mock-Scenario"
 # Timer slack when checking "not before": the scheduler may fire a hair early on a coarse clock.
@@ -69,7 +69,7 @@ def confirm(live: httpx.Client, payment_id: str, scenario: str | None = None) ->
 
 def wait_delivery(live: httpx.Client, timeout_ms: int = 10_000, **params: Any) -> dict[str, Any]:
     """Long-poll the control API until the delivery reaches `state` (default settled)."""
-    r = live.get("/mock/v1/wait-for-delivery", params={**params, "timeout_ms": timeout_ms})
+    r = wait_for_delivery(live, timeout_ms / 1000, **params)
     assert r.status_code == 200, r.text
     return r.json()
 

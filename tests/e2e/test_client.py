@@ -3,6 +3,8 @@ server's 400s for contradictions."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from paymock.testing.client import PaymockClient, PaymockError, checked
@@ -30,20 +32,27 @@ def test_client_escapes_ids_and_restores_the_active_scenario(live, live_server):
         assert "mine" not in {s["name"] for s in client.scenarios()["scenarios"]}
 
 
-def test_client_waits_keep_working_and_contradictions_are_400s(live, live_server, receiver):
+def test_client_waits_ask_again_until_their_timeout_and_name_the_payment_once(live, live_server, receiver):
     create_ok(live, "tx_client_wait", receiver.url())
     with PaymockClient(live_server.base_url) as client:
         # the client always sends min_attempts (1 by default): with any state that asks for nothing more
         assert client.wait_for_delivery(tx_id="tx_client_wait", state="acknowledged")["state"] == "acknowledged"
-        found = client.wait_for_delivery(tx_id="tx_client_wait", event="payment.completed", state="attempted")
+        found = client.wait_for_delivery(payment_id="pay_tx_client_wait", event="payment.completed", state="attempted")
         assert found["delivery_id"] == "evt_completed_tx_client_wait"
+        # settled in another state: answered once, not asked again until the timeout
+        start = time.monotonic()
         with pytest.raises(PaymockError) as info:
-            client.wait_for_delivery(tx_id="tx_client_wait", state="acknowledged", min_attempts=3)
-        assert info.value.status_code == 400
-        assert "min_attempts=3" in str(info.value) and "state=acknowledged" in str(info.value)
+            client.wait_for_delivery(tx_id="tx_client_wait", state="failed", min_attempts=1, timeout=30)
+        assert info.value.status_code == 409 and info.value.problem["state"] == "acknowledged"
+        assert time.monotonic() - start < 10
+        # no delivery ever comes: asked again (2 s per request) until the client's own timeout
+        start = time.monotonic()
         with pytest.raises(PaymockError) as info:
-            client.wait_for_delivery(delivery_id="evt_completed_tx_client_wait", event="payment.failed")
-        assert info.value.status_code == 400 and "drop event" in str(info.value)
+            client.wait_for_delivery(tx_id="tx_never_created", timeout=3)
+        assert info.value.status_code == 404 and "no delivery yet" in str(info.value)
+        assert 3 <= time.monotonic() - start < 15
+        with pytest.raises(TypeError):
+            client.wait_for_delivery(tx_id="tx_client_wait", payment_id="pay_tx_client_wait")
 
 
 def test_what_the_console_uses_checked_answers_scenario_documents_and_a_quiet_repr(live, live_server, receiver):

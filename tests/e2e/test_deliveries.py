@@ -1,4 +1,4 @@
-"""The deliveries log end to end: paging with next_offset, and a wait-for-delivery 408 that says why."""
+"""The deliveries log end to end: paging with next_offset, and a wait-for-delivery 409 that says why."""
 
 from __future__ import annotations
 
@@ -26,18 +26,18 @@ def test_deliveries_page_with_next_offset(live, receiver):
 def test_wait_for_delivery_timeout_names_the_last_status(live, receiver):
     receiver.respond = lambda hook: 503  # every attempt refused: never acknowledged
     put_scenario(live, "slow-retries", webhook={"retry_schedule_ms": [60_000_000]})  # the retry 60 s away
-    assert create_ok(live, "tx_408", receiver.url(), scenario="slow-retries")["status"] == "PENDING"
-    wait_delivery(live, tx_id="tx_408", state="attempted", min_attempts=1)  # the 503 is recorded
-    r = live.get("/mock/v1/wait-for-delivery", params={"tx_id": "tx_408", "state": "acknowledged", "timeout_ms": 300})
-    problem = assert_problem(r, 408)
+    assert create_ok(live, "tx_409", receiver.url(), scenario="slow-retries")["status"] == "PENDING"
+    wait_delivery(live, tx_id="tx_409", state="attempted", min_attempts=1)  # the 503 is recorded
+    r = live.get("/mock/v1/wait-for-delivery", params={"tx_id": "tx_409", "state": "acknowledged", "timeout_ms": 300})
+    problem = assert_problem(r, 409)
     assert "the last one got 503" in problem["detail"], problem["detail"]
 
 
 def test_wait_for_delivery_timeout_names_the_last_error(live):
     put_scenario(live, "slow-retries", webhook={"retry_schedule_ms": [60_000_000]})
     closed = "http://127.0.0.1:9/closed"  # discard port: nothing listens, the connection is refused
-    assert create_ok(live, "tx_408e", closed, scenario="slow-retries")["status"] == "PENDING"
-    wait_delivery(live, tx_id="tx_408e", state="attempted", min_attempts=1)
-    r = live.get("/mock/v1/wait-for-delivery", params={"tx_id": "tx_408e", "state": "acknowledged", "timeout_ms": 300})
-    problem = assert_problem(r, 408)
+    assert create_ok(live, "tx_409e", closed, scenario="slow-retries")["status"] == "PENDING"
+    wait_delivery(live, tx_id="tx_409e", state="attempted", min_attempts=1)
+    r = live.get("/mock/v1/wait-for-delivery", params={"tx_id": "tx_409e", "state": "acknowledged", "timeout_ms": 300})
+    problem = assert_problem(r, 409)
     assert "the last one: cannot connect" in problem["detail"], problem["detail"]

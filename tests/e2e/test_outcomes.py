@@ -129,9 +129,9 @@ def test_manual_confirm_stays_pending_until_confirmed_then_delivers(live, receiv
     answer = create_ok(live, "manual_42", receiver.url())  # tx_id prefix manual_ picks manual-confirm
     assert answer["status"] == "PENDING"
     # no delivery exists at all (the create made none; nothing is scheduled): asked now, not after a wait,
-    # the 408 says where it stands
+    # the 404 says where it stands
     r = live.get("/mock/v1/wait-for-delivery", params={"tx_id": "manual_42", "timeout_ms": 0})
-    assert r.status_code == 408
+    assert r.status_code == 404
     assert "no delivery yet" in r.json()["detail"]
     assert payment_detail(live, "pay_manual_42")["deliveries"] == []
     assert receiver.received == []
@@ -147,7 +147,7 @@ def test_manual_confirm_stays_pending_until_confirmed_then_delivers(live, receiv
     assert hook.verified and seed_ok(hook) and standard_error(hook) is None
     assert hook.webhook_id == "evt_completed_manual_42"
     assert hook.json()["status"] == "PAYMENT_COMPLETED"
-    d = wait_delivery(live, payment_id="pay_manual_42", state="acknowledged")
+    d = wait_delivery(live, tx_id="manual_42", state="acknowledged")
     assert d["scenario"] == "manual-confirm"
     assert status_of(live, "pay_manual_42") == "PAYMENT_COMPLETED"
 

@@ -54,8 +54,8 @@ def test_different_fields_are_reported_before_the_scenario(live, receiver):
     assert "amount" in r.json()["detail"]
 
 
-def test_unknown_scenario_on_a_replay_is_still_a_422(live, receiver):
+def test_unknown_scenario_on_a_replay_is_still_a_404(live, receiver):
     url = receiver.url()
     create_ok(live, "tx_unknown", url)
     r = create(live, "tx_unknown", url, scenario="no-such-scenario")
-    assert r.status_code == 422 and "default" in r.json()["known_scenarios"]
+    assert r.status_code == 404 and "default" in r.json()["known_scenarios"]

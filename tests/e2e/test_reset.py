@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from paymock.testing.receiver import WebhookReceiver
+from tests.conftest import wait_for_delivery
 from tests.e2e.helpers import create, create_ok, status_of
 
 
@@ -74,8 +75,6 @@ def test_two_creates_of_one_tx_id_across_a_reset_both_answer(live, live_server, 
             first.join(15)
             second.join(15)
     assert [r.status_code for r in first_answer + second_answer] == [200, 200], first_answer + second_answer
-    found = live.get(
-        "/mock/v1/wait-for-delivery", params={"tx_id": "tx_twice_reset", "state": "acknowledged", "timeout_ms": 5000}
-    )
+    found = wait_for_delivery(live, 5.0, tx_id="tx_twice_reset", state="acknowledged")
     assert found.status_code == 200, found.text
     assert status_of(live, "pay_tx_twice_reset") == "PAYMENT_COMPLETED"

@@ -51,11 +51,6 @@ BAD_FILES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "name-not-file-name": ("mismatch.yaml", "name: something-else\ndescription: x\n", ("name", "mismatch")),
     "invalid-yaml": ("broken.yaml", "name: broken\ndescription: [unclosed\n", ("not valid YAML",)),
     "not-a-mapping": ("list.yaml", "- name: list\n", ("expected a mapping",)),
-    "rule-beyond-schema": (
-        "delayed.yaml",
-        "name: delayed\ndescription: x\npayment:\n  outcome: delayed\n",
-        ("payment.delay_ms", "required"),
-    ),
     "duplicate-name": ("dup.yml", "name: dup\ndescription: x\n", ("name", "dup.yaml")),
 }
 
@@ -114,6 +109,10 @@ def _write_good(directory: Path) -> None:
         encoding="utf-8",
     )
     (directory / "notes.txt").write_text("not a scenario: ignored\n", encoding="utf-8")
+    # valid, but its delay_ms does nothing with outcome fail: loaded without it, and the log says so
+    (directory / "odd.yaml").write_text(
+        "name: odd\ndescription: x\npayment:\n  outcome: fail\n  delay_ms: 5\n", encoding="utf-8"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +174,13 @@ def test_missing_scenarios_path_stops_serve(process_runs):
 @pytest.fixture(scope="module")
 def custom_server(launched: dict[str, Any]) -> ServerProcess:
     return launched["good"].wait_ready()
+
+
+def test_a_key_without_effect_is_dropped_and_logged_not_refused(custom_server):
+    with httpx.Client(base_url=custom_server.base_url, timeout=30) as c:
+        odd = c.get("/mock/v1/scenarios/odd").json()["scenario"]
+    assert odd["payment"] == {"outcome": "fail", "auto_complete": True, "failure_reason": "CARD_DECLINED"}
+    assert "odd.yaml: payment.delay_ms: ignored, only used with outcome 'delayed', not 'fail'" in custom_server.output()
 
 
 def test_extra_directory_adds_scenarios_and_overrides_the_default(custom_server, receiver):

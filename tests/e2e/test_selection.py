@@ -74,9 +74,9 @@ def test_match_rules_most_keys_first_then_by_name(live, receiver):
     assert create_ok(live, "tx_order", url, order_id=9090)["failure_reason"] == "CARD_DECLINED"
 
 
-def test_unknown_header_is_a_422_listing_known_scenarios_and_stores_nothing(live, receiver):
+def test_unknown_header_is_a_404_listing_known_scenarios_and_stores_nothing(live, receiver):
     r = create(live, "tx_unknown", receiver.url(), scenario="no-such-scenario")
-    assert r.status_code == 422
+    assert r.status_code == 404
     assert r.headers["content-type"].startswith("application/problem+json")
     problem = r.json()
     assert "no-such-scenario" in problem["detail"]
@@ -89,9 +89,9 @@ def test_unknown_header_is_a_422_listing_known_scenarios_and_stores_nothing(live
     r = create(live, "tx_unknown", receiver.url(), scenario="no-such-scenario")
     assert "fresh-one" in r.json()["known_scenarios"]
     # confirm and listing check the header as well
-    assert confirm(live, "pay_nobody", scenario="no-such-scenario").status_code == 422
+    assert confirm(live, "pay_nobody", scenario="no-such-scenario").status_code == 404
     r = live.get("/api/v2/pending-payments", headers={"X-Mock-Scenario": "no-such-scenario"})
-    assert r.status_code == 422
+    assert r.status_code == 404
 
 
 def test_scenario_is_recorded_on_payment_listing_and_deliveries(live, receiver):

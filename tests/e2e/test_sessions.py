@@ -82,7 +82,8 @@ def test_a_claimed_tx_id_prefix_routes_a_headerless_create(live, receiver):
     assert plain.json()["status"] == "PAYMENT_COMPLETED"  # the global session's
     assert list(live.get("/api/v2/pending-payments", headers={S: sid}).json()["payments"]) == ["pay_ci42-order-1"]
     assert list(live.get("/api/v2/pending-payments").json()["payments"]) == ["pay_other-1"]
-    assert live.get(f"/mock/v1/sessions/{sid}").json()["payments"] == 1
+    after = live.get(f"/mock/v1/sessions/{sid}")
+    assert after.status_code == 200 and after.json()["payments"] == 1, after.text
 
 
 def test_ending_a_session_cancels_its_retries(live, receiver):
@@ -105,6 +106,39 @@ def test_ending_a_session_cancels_its_retries(live, receiver):
     health = live.get("/mock/v1/health").json()
     assert health["deliveries_pending"] == 0
     assert live.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 0
+
+
+def test_a_confirm_whose_session_ends_during_its_latency_writes_nothing_back(live, receiver):
+    sid = live.post("/mock/v1/sessions", json={"label": "slow confirm"}).json()["session_id"]
+    slow = {"description": "pending, slow confirm", "payment": {"outcome": "pending"}}
+    slow["api"] = {"latency_ms": 1000, "operations": ["confirm"]}
+    assert live.put("/mock/v1/scenarios/slow-confirm", json=slow, headers={S: sid}).status_code == 201
+    assert live.put("/mock/v1/active-scenario", json={"name": "slow-confirm"}, headers={S: sid}).status_code == 200
+    made = live.post("/api/v2/payments", json=payment_body("late-1", receiver.url("/late")), headers={S: sid})
+    assert made.json()["status"] == "PENDING"
+    with ThreadPoolExecutor(1) as pool:
+        confirming = pool.submit(
+            live.post, "/api/v2/confirm-payment", json={"payment_id": "pay_late-1"}, headers={S: sid}
+        )
+        time.sleep(0.3)  # inside the confirm's injected latency
+        assert live.delete(f"/mock/v1/sessions/{sid}").json()["payments_removed"] == 1
+        answer = confirming.result(timeout=10)
+    assert answer.status_code == 404, answer.text  # its payment went with the session
+    time.sleep(0.3)
+    assert receiver.for_path("/late") == []  # no webhook for a payment of an ended session
+    assert live.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 0
+
+
+def test_a_wait_longer_than_the_idle_timeout_keeps_its_session(live, receiver):
+    sid = live.post("/mock/v1/sessions", json={"idle_timeout_s": 1}).json()["session_id"]
+    live.put("/mock/v1/active-scenario", json={"name": "manual-confirm"}, headers={S: sid})
+    made = live.post("/api/v2/payments", json=payment_body("busy-1", receiver.url("/")), headers={S: sid})
+    assert made.json()["status"] == "PENDING"  # no delivery until confirmed: the wait runs to its timeout
+    waited = live.get("/mock/v1/wait-for-delivery", params={"tx_id": "busy-1", "timeout_ms": 2000}, headers={S: sid})
+    assert waited.status_code == 404 and "no delivery" in waited.json()["detail"]
+    # 2 s in one call, past the 1 s idle timeout and a sweep meanwhile: not idle, and renewed at its end
+    after = live.get(f"/mock/v1/sessions/{sid}")
+    assert after.status_code == 200 and after.json()["payments"] == 1, after.text
 
 
 def test_a_session_expires_when_idle(live):

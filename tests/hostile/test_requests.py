@@ -192,7 +192,7 @@ def test_run_time_scenarios_are_capped_and_listings_stay_bounded(server: ServerP
         "callback_url": "http://127.0.0.1:9/x",
     }
     r = api.post("/api/v2/payments", headers={"X-Mock-Scenario": "nope"}, json=body)
-    problem = problem_of(r, 422)
+    problem = problem_of(r, 404)
     assert len(problem["known_scenarios"]) == MAX_LISTED
     assert problem["known_scenarios_total"] == known_before + MAX_RUNTIME_SCENARIOS
     assert len(r.content) < 2000

@@ -13,7 +13,7 @@ import pytest
 
 from paymock.testing.process import ServerProcess
 from paymock.testing.receiver import WebhookReceiver
-from tests.conftest import SERVER_ENV, payment_body
+from tests.conftest import SERVER_ENV, payment_body, wait_for_delivery
 
 
 @pytest.fixture(scope="module", params=["memory", "sqlite"])
@@ -56,10 +56,8 @@ def test_fifty_concurrent_creates_of_one_tx_id(base_url: str, receiver: WebhookR
     assert listing["total"] == 1 and list(listing["payments"]) == ["pay_same_tx"]
     # each create answers after its inline first attempt (the receiver records a webhook before answering
     # it): with every answer in and the delivery acknowledged, no webhook for this payment is still to come
-    found = httpx.get(
-        base_url + "/mock/v1/wait-for-delivery",
-        params={"tx_id": "same_tx", "state": "acknowledged", "timeout_ms": 5000},
-    )
+    with httpx.Client(base_url=base_url) as http:
+        found = wait_for_delivery(http, 5.0, tx_id="same_tx", state="acknowledged")
     assert found.status_code == 200, found.text
     assert len(receiver.received) == 1
     deliveries = httpx.get(base_url + "/mock/v1/deliveries", params={"tx_id": "same_tx"}).json()
@@ -110,10 +108,10 @@ def test_redeliver_while_a_retry_is_running(base_url: str, receiver: WebhookRece
     assert {r.status_code for r in answers} == {200}
     # every redelivery is recorded (each answered after its attempt); the held retry ends the count
     manual = [a["kind"] for a in _delivery(base_url, "evt_completed_rr_tx")["attempts"]].count("manual")
-    found = httpx.get(
-        base_url + "/mock/v1/wait-for-delivery",
-        params={"delivery_id": "evt_completed_rr_tx", "state": "attempted", "min_attempts": manual + 2},
-    )
+    with httpx.Client(base_url=base_url) as http:
+        found = wait_for_delivery(
+            http, tx_id="rr_tx", event="payment.completed", state="attempted", min_attempts=manual + 2
+        )
     assert found.status_code == 200, found.text
     delivery = _delivery(base_url, "evt_completed_rr_tx")
     assert delivery["state"] == "acknowledged"

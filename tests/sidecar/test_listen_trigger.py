@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from paymock.testing.receiver import WebhookReceiver
-from tests.conftest import SECRET, SERVER_ENV, payment_body
+from tests.conftest import SECRET, SERVER_ENV, payment_body, wait_for_delivery
 from tests.sidecar.helpers import READY_TIMEOUT_S, start_server
 
 PAYMOCK = [sys.executable, "-m", "paymock.cli"]
@@ -160,9 +160,7 @@ def test_listen_status_drives_paymock_retries(listen: Any) -> None:
             body = payment_body("tx_listen", listener.url + "/webhook")
             answer = http.post("/api/v2/payments", json=body, headers={"X-Mock-Scenario": "three-tries"})
             assert answer.json()["status"] == "PENDING"
-            waited = http.get(
-                "/mock/v1/wait-for-delivery", params={"tx_id": "tx_listen", "state": "failed", "timeout_ms": 10000}
-            )
+            waited = wait_for_delivery(http, tx_id="tx_listen", state="failed")
             assert waited.status_code == 200, waited.text
         events = [listener.next_event() for _ in range(3)]
         assert {e["webhook_id"] for e in events} == {"evt_completed_tx_listen"}

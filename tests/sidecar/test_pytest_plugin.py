@@ -75,7 +75,7 @@ def test_fixtures_serve_reset_and_verify(pytester: pytest.Pytester, run) -> None
             try:
                 paymock.set_scenario("no-such-scenario")
             except Exception as exc:
-                assert exc.status_code == 422 and "default" in exc.problem["known_scenarios"]
+                assert exc.status_code == 404 and "default" in exc.problem["known_scenarios"]
             else:
                 raise AssertionError("expected PaymockError")
 

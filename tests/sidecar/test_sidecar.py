@@ -23,7 +23,7 @@ import pytest
 
 from paymock.testing.process import free_port
 from paymock.testing.receiver import WebhookReceiver
-from tests.conftest import SECRET, SERVER_ENV, payment_body
+from tests.conftest import SECRET, SERVER_ENV, payment_body, wait_for_delivery
 from tests.sidecar.helpers import start_server, wait_answering
 
 
@@ -126,20 +126,18 @@ def test_sigterm_finishes_in_flight_requests_stops_retry_timers_and_exits_0() ->
 def test_json_log_has_one_line_per_request_and_per_delivery_attempt() -> None:
     receiver = WebhookReceiver(SECRET)
     server = start_server({**SERVER_ENV, "LOG_FORMAT": "json", "PAYMOCK_ACCESS_LOG": "true"})
-    requests = 1  # wait_ready's successful /healthz
+    sent: list[httpx.Request] = []  # a wait may take more than one long-poll: count what was sent
     try:
-        with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        with httpx.Client(base_url=server.base_url, timeout=30, event_hooks={"request": [sent.append]}) as http:
             receiver.refuse_next(2)  # 2 refused attempts, then acknowledged: 3 attempts
-            wait = {"state": "acknowledged", "timeout_ms": 10000}
             http.post("/api/v2/payments", json=payment_body("tx_log_1", receiver.url()))
-            assert http.get("/mock/v1/wait-for-delivery", params={"tx_id": "tx_log_1", **wait}).status_code == 200
+            assert wait_for_delivery(http, tx_id="tx_log_1", state="acknowledged").status_code == 200
             http.post("/api/v2/payments", json=payment_body("tx_log_2", receiver.url()))
-            assert http.get("/mock/v1/wait-for-delivery", params={"tx_id": "tx_log_2", **wait}).status_code == 200
+            assert wait_for_delivery(http, tx_id="tx_log_2", state="acknowledged").status_code == 200
             assert http.get("/api/v2/pending-payments").status_code == 200
             assert http.post("/api/v2/confirm-payment", json={"payment_id": "pay_nope"}).status_code == 404
-            requests += 6
             attempts = sum(d["attempt_count"] for d in http.get("/mock/v1/deliveries").json()["deliveries"])
-            requests += 1
+        requests = 1 + len(sent)  # and wait_ready's successful /healthz
         assert attempts == 4
     finally:
         assert server.stop() == 0

@@ -4,14 +4,17 @@ sqlite keeps sessions with their claims, scenarios and active scenario, and a sc
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
+from paymock.app import create_app
 from paymock.domain.deliveries import Delivery
 from paymock.domain.payments import COMPLETED, PENDING
 from paymock.domain.scenarios.model import WebhookPlan
 from paymock.store.base import ALL_SESSIONS, Store
 from paymock.store.sqlite import SqliteStore
-from tests.conftest import in_process, payment_body
+from tests.api.test_sessions import SteppedClock
+from tests.conftest import in_process, payment_body, settings
 from tests.store.test_store import StoreFactory, make_store, payment  # noqa: F401  (the fixture)
 
 S = "X-Mock-Session"
@@ -93,6 +96,104 @@ def test_a_restart_on_sqlite_keeps_sessions_and_their_state(tmp_path: Path, rece
         client.post("/api/v2/payments", json=payment_body("other", receiver.url("/"), user_id=77))
         assert client.get("/mock/v1/payments/pay_other", headers={S: sid}).status_code == 200
         assert client.get("/api/v2/pending-payments").json()["total"] == 0  # global saw none of it
+
+
+def test_a_session_that_expired_while_the_server_was_down_is_ended_before_its_retries_resume(
+    tmp_path: Path, receiver
+) -> None:
+    db = f"sqlite:{tmp_path / 'paymock.db'}"
+    clock = SteppedClock()
+    with create_app(settings(store=db), clock=clock).test_client() as client:
+        sid = client.post("/mock/v1/sessions", json={"idle_timeout_s": 60}).json()["session_id"]
+        # a retry 86 s away at the tests' time scale
+        slow = {"description": "a retry far away", "webhook": {"retry_schedule_ms": [86_400_000] * 3}}
+        assert client.put("/mock/v1/scenarios/slow", json=slow, headers={S: sid}).status_code == 201
+        receiver.status_for_path["/down"] = 503
+        made = client.post(
+            "/api/v2/payments",
+            json=payment_body("down-1", receiver.url("/down")),
+            headers={S: sid, "X-Mock-Scenario": "slow"},
+        )
+        assert made.json()["status"] == "PENDING"
+        assert len(receiver.wait_for(1, path="/down")) == 1
+    clock.offset += 200  # down past both the session's expiry and the retry's time
+    with create_app(settings(store=db), clock=clock).test_client() as client:
+        assert client.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 0
+        assert client.get("/mock/v1/health").json()["sessions"] == 0
+        time.sleep(0.5)
+        assert len(receiver.for_path("/down")) == 1  # the expired session's retry was never sent
+
+
+def test_a_session_the_store_fails_to_clean_up_is_still_held_and_ended_on_the_next_try(
+    tmp_path: Path, receiver
+) -> None:
+    path = tmp_path / "locked.db"
+    clock = SteppedClock()
+    with create_app(settings(store=f"sqlite:{path}"), clock=clock).test_client() as client:
+        ended, expiring = (
+            client.post("/mock/v1/sessions", json={"idle_timeout_s": 60}).json()["session_id"] for _ in range(2)
+        )
+        for sid in (ended, expiring):
+            made = client.post("/api/v2/payments", json=payment_body(f"t-{sid}", receiver.url("/")), headers={S: sid})
+            assert made.status_code == 200
+        other = sqlite3.connect(path, isolation_level=None, timeout=10)
+        other.execute("BEGIN EXCLUSIVE")  # another program holds the file: the store's writes fail
+        try:
+            assert client.delete(f"/mock/v1/sessions/{ended}").status_code == 503
+            clock.offset += 30
+            assert client.get(f"/mock/v1/sessions/{expiring}").status_code == 200  # renewed (in memory)
+            clock.offset += 61  # `ended` is idle past its expiry too, `expiring` as well
+            assert client.get("/mock/v1/sessions").status_code == 503  # the sweep could not clean up
+        finally:
+            other.rollback()
+            other.close()
+        # nothing was lost track of: both are cleaned up now, data and claims with them
+        assert client.get("/mock/v1/sessions").json()["total"] == 0
+        assert client.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 0
+        assert client.get("/mock/v1/health").json()["payments"] == 0
+
+
+def test_a_scenario_change_the_store_cannot_keep_is_undone(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    with create_app(settings(store=f"sqlite:{path}")).test_client() as client:
+        sid = client.post("/mock/v1/sessions", json={}).json()["session_id"]
+        kept = {"description": "kept", "payment": {"outcome": "pending"}}
+        assert client.put("/mock/v1/scenarios/kept", json=kept, headers={S: sid}).status_code == 201
+        other = sqlite3.connect(path, isolation_level=None, timeout=10)
+        other.execute("BEGIN EXCLUSIVE")  # another program holds the file: the session's record cannot be written
+        try:
+            new = {"description": "new", "payment": {"outcome": "fail"}}
+            assert client.put("/mock/v1/scenarios/new", json=new, headers={S: sid}).status_code == 503
+            assert client.put("/mock/v1/active-scenario", json={"name": "kept"}, headers={S: sid}).status_code == 503
+            assert client.delete("/mock/v1/scenarios/kept", headers={S: sid}).status_code == 503
+        finally:
+            other.rollback()
+            other.close()
+        # each failed call changed nothing, in memory as in the file
+        assert client.get("/mock/v1/scenarios/new", headers={S: sid}).status_code == 404
+        assert client.get("/mock/v1/scenarios/kept", headers={S: sid}).status_code == 200
+        assert client.get("/mock/v1/active-scenario", headers={S: sid}).json()["name"] == "default"
+
+
+def test_a_session_reset_the_store_fails_changes_nothing(tmp_path: Path, receiver) -> None:
+    path = tmp_path / "locked.db"
+    with create_app(settings(store=f"sqlite:{path}")).test_client() as client:
+        sid = client.post("/mock/v1/sessions", json={}).json()["session_id"]
+        assert client.put("/mock/v1/active-scenario", json={"name": "declined"}, headers={S: sid}).status_code == 200
+        made = client.post("/api/v2/payments", json=payment_body("r-1", receiver.url("/")), headers={S: sid})
+        assert made.json()["status"] == "PAYMENT_FAILED"
+        other = sqlite3.connect(path, isolation_level=None, timeout=10)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            assert client.post("/mock/v1/reset", headers={S: sid}).status_code == 503
+        finally:
+            other.rollback()
+            other.close()
+        assert client.get("/mock/v1/active-scenario", headers={S: sid}).json()["name"] == "declined"
+        assert client.get(f"/mock/v1/sessions/{sid}").json()["payments"] == 1
+        reset = client.post("/mock/v1/reset", headers={S: sid}).json()  # and it works once the file is free
+        assert reset["payments_removed"] == 1
+        assert client.get("/mock/v1/active-scenario", headers={S: sid}).json()["name"] == "default"
 
 
 # the schema of paymock before sessions (version 1), as it wrote files

@@ -33,7 +33,7 @@ from paymock.resources import fixtures_dir
 from paymock.store.sqlite import SqliteStore, StoreError
 from paymock.testing.process import ServerProcess
 from paymock.testing.receiver import WebhookReceiver
-from tests.conftest import SECRET, SERVER_ENV, payment_body
+from tests.conftest import SECRET, SERVER_ENV, payment_body, wait_for_delivery
 
 
 def test_a_second_store_on_the_same_file_is_refused_until_the_first_closes(tmp_path: Path) -> None:
@@ -126,10 +126,7 @@ def test_a_lock_held_by_another_program_is_a_503_and_the_webhook_still_arrives(t
                 release.join(10)
                 other.close()
 
-            found = c.get(
-                "/mock/v1/wait-for-delivery",
-                params={"tx_id": "tx_locked", "state": "acknowledged", "timeout_ms": 20_000},
-            )
+            found = wait_for_delivery(c, 20.0, tx_id="tx_locked", state="acknowledged")
             assert found.status_code == 200, found.text  # the retry was not lost with its failed write
             payment = c.get("/mock/v1/payments/pay_tx_locked").json()["payment"]
             assert payment["status"] == "PAYMENT_COMPLETED"

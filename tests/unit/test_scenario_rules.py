@@ -47,10 +47,13 @@ def test_put_takes_the_name_from_the_path_and_refuses_a_different_one():
     book = ScenarioBook(load_paths([fixtures_dir()]))
     scenario, created = book.put({"description": "x"}, "qa-path")
     assert (scenario.name, created) == ("qa-path", True)
-    with pytest.raises(InvalidScenario) as info:
-        book.put({"name": "other", "description": "x", "api": {"times": 1}}, "qa-path")
-    assert info.value.errors[0].startswith("name: 'other' differs from the path's 'qa-path'")
-    assert info.value.errors[1].startswith("api.times")
+    with pytest.raises(Conflict) as info:
+        book.put({"name": "other", "description": "x"}, "qa-path")
+    assert info.value.detail.startswith("request body: name: 'other' differs from the path's 'qa-path'")
+    with pytest.raises(InvalidScenario) as invalid:  # refused by the schema too: every error, the name's first
+        book.put({"name": "other", "description": "x", "api": {"times": 0}}, "qa-path")
+    assert invalid.value.errors[0].startswith("name: 'other' differs from the path's 'qa-path'")
+    assert invalid.value.errors[1].startswith("api.times")
 
 
 def _payment(scenario: str) -> Payment:
@@ -70,22 +73,45 @@ def test_a_replay_naming_another_scenario_conflicts():
 
 
 @pytest.mark.parametrize(
-    ("payment", "webhook", "errors"),
+    ("payment", "webhook", "warnings", "outcome"),
     [
-        ({"outcome": "pending", "auto_complete": True}, {}, ["payment.auto_complete: true contradicts"]),
-        ({}, {"fault_attempts": 1}, ["webhook.fault_attempts: only used with"]),
-        # one error, not a second about delay_ms as if the outcome had become pending
-        ({"outcome": "delayed", "delay_ms": 5, "auto_complete": False}, {}, ["payment.auto_complete: false"]),
+        ({"outcome": "pending", "auto_complete": True}, {}, ["payment.auto_complete: true is ignored"], "pending"),
+        ({}, {"fault_attempts": 1}, ["webhook.fault_attempts: ignored, only used with"], "complete"),
+        # one warning, not a second about delay_ms as if the outcome had become pending
+        (
+            {"outcome": "delayed", "delay_ms": 5, "auto_complete": False},
+            {},
+            ["payment.auto_complete: false"],
+            "delayed",
+        ),
+        (
+            {"outcome": "delayed"},
+            {},
+            ["payment.delay_ms: not given (or 0), so outcome 'delayed' completes at once"],
+            "delayed",
+        ),
+        ({"auto_complete": False}, {}, [], "pending"),
+        (
+            {},
+            {"mode": "drop", "duplicates": 2, "reorder": True},
+            ["webhook: mode 'drop' sends nothing, so duplicates, reorder ignored"],
+            "complete",
+        ),
     ],
 )
-def test_keys_that_contradict_or_do_nothing_are_refused(payment, webhook, errors) -> None:
+def test_keys_that_contradict_or_do_nothing_are_dropped_with_a_warning(payment, webhook, warnings, outcome) -> None:
+    """A schema-valid document is never refused for how its keys combine: what has no effect is dropped
+    and named, so the contract (the schema) is the whole truth about what a PUT accepts."""
     book = ScenarioBook(load_paths([fixtures_dir()]))
     document = {"name": "odd", "description": "d", "payment": payment, "webhook": webhook}
-    with pytest.raises(InvalidScenario) as info:
-        book.put(document, "odd", dry_run=True)
-    assert len(info.value.errors) == len(errors), info.value.errors
-    for got, expected in zip(info.value.errors, errors, strict=True):
+    scenario, _ = book.put(document, "odd", dry_run=True)
+    assert scenario.outcome == outcome
+    assert len(scenario.notes) == len(warnings), scenario.notes
+    for got, expected in zip(scenario.notes, warnings, strict=True):
         assert got.startswith(expected), got
+    assert scenario_warnings(scenario)[: len(warnings)] == list(scenario.notes)
+    if webhook.get("mode") == "drop":
+        assert scenario.as_document()["webhook"] == {"mode": "drop"}
 
 
 def test_scenario_file_with_two_webhook_keys_is_invalid(tmp_path: Path) -> None:

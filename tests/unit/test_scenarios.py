@@ -43,11 +43,7 @@ def test_defaults_reproduce_the_seed():
         (_doc(webhook={"signature": "wrong"}), "webhook.signature: 'wrong' is not one of"),
         (_doc(webhook={"duplicates": "two"}), "webhook.duplicates: 'two' is not of type 'integer'"),
         (_doc(webhook={"colour": "red"}), "webhook: Additional properties are not allowed ('colour'"),
-        (_doc(payment={"outcome": "delayed"}), "payment.delay_ms: required"),
-        (_doc(payment={"auto_complete": False, "outcome": "fail"}), "payment.auto_complete"),
-        (_doc(api={"retry_after_s": 3}), "api.retry_after_s: only used together with api.error_status"),
         (_doc(api={"error_status": 418}), "api.error_status: 418 is not one of"),
-        (_doc(webhook={"mode": "drop", "duplicates": 1}), "webhook: mode 'drop'"),
         ({"name": "s1"}, "(top level): 'description' is a required property"),
         ({"name": "s1\n", "description": "d"}, "name: 's1\\n' is not a scenario name"),  # ECMA-262 `$`
         (["not", "a", "mapping"], "(top level): expected a mapping"),
@@ -114,7 +110,7 @@ def test_runtime_put_dry_run_delete_and_reset():
         book.get("qa-1")
     book.put(_doc(name="qa-1"), "qa-1")
     assert book.get("qa-1")[1] == "runtime"
-    with pytest.raises(InvalidScenario, match="differs from the path"):
+    with pytest.raises(Conflict, match="differs from the path"):
         book.put(_doc(name="other"), "qa-1")
     with pytest.raises(Conflict):
         book.delete("default")
@@ -123,6 +119,16 @@ def test_runtime_put_dry_run_delete_and_reset():
     assert book.active_name == "default"
     with pytest.raises(UnknownScenario):
         book.get("qa-1")
+
+
+def test_a_scenario_file_with_keys_without_effect_loads_and_logs_them(tmp_path, caplog):
+    file = tmp_path / "odd.yaml"
+    file.write_text("name: odd\ndescription: d\npayment:\n  outcome: fail\n  delay_ms: 5\n", encoding="utf-8")
+    loaded = load_paths([fixtures_dir(), tmp_path])
+    assert loaded["odd"][0].payment_delay_ms == 0
+    assert (
+        f"scenario file {file}: payment.delay_ms: ignored, only used with outcome 'delayed', not 'fail'" in caplog.text
+    )
 
 
 def test_api_times_counts_only_the_first_calls():

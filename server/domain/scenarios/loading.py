@@ -1,11 +1,13 @@
 """Loading scenarios: YAML files and control-API documents, validated, become `Scenario`s.
 
 Documents are validated against the `Scenario` schema in openapi/control.yaml (one source of truth
-for the fixture files and the control API), plus the few rules a schema cannot say.
+for the fixture files and the control API), plus the few cross-key rules a schema cannot say well:
+keys that have no effect with the others are dropped, with a warning.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from pathlib import Path
@@ -19,6 +21,8 @@ from ..bounded_arrays import with_bounded_arrays
 from ..errors import InvalidScenario
 from ..patterns import EcmaDraft4Validator, readable
 from .model import DEFAULT_NAME, DEFAULT_OUTCOME, ApiPlan, Scenario, WebhookPlan
+
+log = logging.getLogger("paymock")
 
 
 def _schema() -> dict[str, Any]:
@@ -52,46 +56,74 @@ def parse(document: Any, source: str) -> Scenario:
     ]
     if errors:
         raise InvalidScenario(source, errors)
-    payment = document.get("payment", {})
-    webhook = document.get("webhook", {})
-    api = document.get("api", {})
+    # Keys that have no effect with the others are dropped and named in the scenario's warnings rather
+    # than refused: the schema (the contract) cannot state these cross-key rules in a form tools read
+    # well, and a request the contract allows must not be a 400.
+    notes: list[str] = []
+    payment = dict(document.get("payment", {}))
+    webhook = dict(document.get("webhook", {}))
+    api = dict(document.get("api", {}))
     outcome = payment.get("outcome", DEFAULT_OUTCOME)
-    if payment.get("auto_complete") is False:
-        if outcome not in ("complete", "pending"):  # reported once; the outcome stays as written
-            errors.append(f"payment.auto_complete: false contradicts outcome {outcome!r} (use outcome: pending)")
-        else:
-            outcome = "pending"
-    elif payment.get("auto_complete") is True and outcome == "pending":
-        errors.append("payment.auto_complete: true contradicts outcome 'pending'")
+    auto_complete = payment.get("auto_complete")
+    if auto_complete is False and outcome in ("complete", "pending"):
+        outcome = "pending"
+    elif auto_complete is False:
+        notes.append(f"payment.auto_complete: false is ignored with outcome {outcome!r} (use outcome: pending)")
+    elif auto_complete is True and outcome == "pending":
+        notes.append("payment.auto_complete: true is ignored: outcome 'pending' waits to be confirmed")
     if outcome == "delayed" and not payment.get("delay_ms"):
-        errors.append("payment.delay_ms: required (> 0) when outcome is 'delayed'")
-    if "delay_ms" in payment and outcome != "delayed":
-        errors.append(f"payment.delay_ms: only used with outcome 'delayed', not {outcome!r}")
-    if "failure_reason" in payment and outcome != "fail":
-        errors.append(f"payment.failure_reason: only used with outcome 'fail', not {outcome!r}")
-    if "retry_after_s" in api and "error_status" not in api:
-        errors.append("api.retry_after_s: only used together with api.error_status")
-    if "times" in api and "error_status" not in api and not api.get("latency_ms"):
-        errors.append("api.times: needs api.error_status or api.latency_ms to count")
-    plan = WebhookPlan(**_given(WebhookPlan, webhook))
-    if "fault_attempts" in webhook and plan.signature == "valid" and plan.body == "valid":
-        errors.append("webhook.fault_attempts: only used with a webhook.signature or webhook.body fault")
-    if "reorder_hold_ms" in webhook and not plan.reorder:
-        errors.append("webhook.reorder_hold_ms: only used with webhook.reorder: true")
-    if plan.mode == "drop" and len(webhook) > 1:
-        errors.append("webhook: mode 'drop' sends nothing, so no other webhook key applies")
-    if errors:
-        raise InvalidScenario(source, errors)
+        notes.append("payment.delay_ms: not given (or 0), so outcome 'delayed' completes at once")
+    _drop(
+        notes,
+        payment,
+        "payment",
+        "delay_ms",
+        outcome != "delayed",
+        f"only used with outcome 'delayed', not {outcome!r}",
+    )
+    _drop(
+        notes,
+        payment,
+        "payment",
+        "failure_reason",
+        outcome != "fail",
+        f"only used with outcome 'fail', not {outcome!r}",
+    )
+    _drop(notes, api, "api", "retry_after_s", "error_status" not in api, "only used together with api.error_status")
+    no_count = "error_status" not in api and not api.get("latency_ms")
+    _drop(notes, api, "api", "times", no_count, "needs api.error_status or api.latency_ms to count")
+    if webhook.get("mode") == "drop" and len(webhook) > 1:
+        notes.append(f"webhook: mode 'drop' sends nothing, so {', '.join(sorted(set(webhook) - {'mode'}))} ignored")
+        webhook = {"mode": "drop"}
+    no_fault = webhook.get("signature", "valid") == "valid" and webhook.get("body", "valid") == "valid"
+    _drop(
+        notes,
+        webhook,
+        "webhook",
+        "fault_attempts",
+        no_fault,
+        "only used with a webhook.signature or webhook.body fault",
+    )
+    no_reorder = not webhook.get("reorder")
+    _drop(notes, webhook, "webhook", "reorder_hold_ms", no_reorder, "only used with webhook.reorder: true")
     given = {field: payment[key] for key, field in _PAYMENT_FIELDS.items() if key in payment}
     return Scenario(
         match=document.get("match"),
         name=document["name"],
         description=document["description"].strip(),
         outcome=outcome,
-        webhook=plan,
+        webhook=WebhookPlan(**_given(WebhookPlan, webhook)),
         api=ApiPlan(**_given(ApiPlan, api)),
+        notes=tuple(notes),
         **given,
     )
+
+
+def _drop(notes: list[str], section: dict[str, Any], name: str, key: str, unused: bool, why: str) -> None:
+    """Remove `key` from `section` when it would have no effect, saying so in `notes`."""
+    if unused and key in section:
+        del section[key]
+        notes.append(f"{name}.{key}: ignored, {why}")
 
 
 _PAYMENT_FIELDS = {"failure_reason": "failure_reason", "delay_ms": "payment_delay_ms"}  # document key -> field
@@ -134,6 +166,8 @@ def load_paths(paths: Iterable[Path]) -> dict[str, tuple[Scenario, str]]:
         seen_here: dict[str, Path] = {}
         for file in scenario_files(root):
             scenario = load_file(file)
+            for note in scenario.notes:  # loaded all the same, as a PUT of the same document is
+                log.warning("scenario file %s: %s", file, note)
             if scenario.name in seen_here:
                 raise InvalidScenario(
                     str(file), [f"name: {scenario.name!r} is also defined in {seen_here[scenario.name]}"]

@@ -99,6 +99,8 @@ class Scenario:
     match: Mapping[str, Any] | None = None
     webhook: WebhookPlan = field(default_factory=WebhookPlan)
     api: ApiPlan = field(default_factory=ApiPlan)
+    # keys the document gave that had no effect with the others (dropped on load): warnings to show
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     def as_document(self) -> dict[str, Any]:
         """The scenario as loaded, every default filled in (the control API's view of it)."""
@@ -151,7 +153,7 @@ class Scenario:
 def scenario_warnings(scenario: Scenario) -> list[str]:
     """Settings that are valid but defeat themselves. Not refused: a test may want exactly that
     (a webhook that is never delivered), but whoever wrote it by mistake should hear of it."""
-    found = []
+    found = list(scenario.notes)
     plan = scenario.webhook
     if plan.mode != "drop" and plan.fail_attempts >= plan.max_attempts:
         attempts = f"{plan.max_attempts} attempt{'s' if plan.max_attempts != 1 else ''}"
