@@ -21,7 +21,7 @@ from .domain.errors import Conflict, InjectedFailure, NeverReached, NotFound, Wa
 from .domain.limits import MAX_SESSION_SCENARIOS
 from .domain.payments import PENDING, Payment, check_callback_host, check_callback_url, payment_id_for
 from .domain.scenarios.model import Scenario
-from .domain.scenarios.registry import ScenarioBook
+from .domain.scenarios.registry import BookState, ScenarioBook
 from .domain.sessions import Claims, Session, SessionNotFound, Sessions, new_session_id
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
 from .store.base import ALL_SESSIONS, Store
@@ -288,9 +288,11 @@ class Provider:
         """The global reset (no session) forgets everything, every session included, as before sessions
         existed; a session's reset forgets only that session's payments, deliveries and scenarios."""
         if session is not None and session.session_id is not None:
-            session.book.reset()
+            # data first: a store that fails there leaves the session as it was, scenarios included
             removed = self._clear_session(session.session_id)
-            self._save_session(session)
+            before = session.book.state()
+            session.book.reset()
+            self.save_session_book(session, before)
             return removed
         self.dispatcher.clear()
         self._creating.clear()  # creates still sending belong to the wiped state: a new one must not wait
@@ -420,10 +422,16 @@ class Provider:
             }
         )
 
-    def save_session_book(self, session: Session) -> None:
-        """A session's scenarios or active scenario changed: a durable store keeps them."""
-        if session.session_id is not None:
+    def save_session_book(self, session: Session, before: BookState) -> None:
+        """A session's scenarios or active scenario changed (`before`: its book's `state()` first): a
+        durable store keeps them; if it cannot, the change is undone, so a failed call changed nothing."""
+        if session.session_id is None:
+            return
+        try:
             self._save_session(session)
+        except BaseException:
+            session.book.put_back(before)
+            raise
 
     def _load_sessions(self) -> None:
         """Sessions a durable store kept across a restart come back live (their expiry still counts)."""

@@ -153,6 +153,49 @@ def test_a_session_the_store_fails_to_clean_up_is_still_held_and_ended_on_the_ne
         assert client.get("/mock/v1/health").json()["payments"] == 0
 
 
+def test_a_scenario_change_the_store_cannot_keep_is_undone(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    with create_app(settings(store=f"sqlite:{path}")).test_client() as client:
+        sid = client.post("/mock/v1/sessions", json={}).json()["session_id"]
+        kept = {"description": "kept", "payment": {"outcome": "pending"}}
+        assert client.put("/mock/v1/scenarios/kept", json=kept, headers={S: sid}).status_code == 201
+        other = sqlite3.connect(path, isolation_level=None, timeout=10)
+        other.execute("BEGIN EXCLUSIVE")  # another program holds the file: the session's record cannot be written
+        try:
+            new = {"description": "new", "payment": {"outcome": "fail"}}
+            assert client.put("/mock/v1/scenarios/new", json=new, headers={S: sid}).status_code == 503
+            assert client.put("/mock/v1/active-scenario", json={"name": "kept"}, headers={S: sid}).status_code == 503
+            assert client.delete("/mock/v1/scenarios/kept", headers={S: sid}).status_code == 503
+        finally:
+            other.rollback()
+            other.close()
+        # each failed call changed nothing, in memory as in the file
+        assert client.get("/mock/v1/scenarios/new", headers={S: sid}).status_code == 404
+        assert client.get("/mock/v1/scenarios/kept", headers={S: sid}).status_code == 200
+        assert client.get("/mock/v1/active-scenario", headers={S: sid}).json()["name"] == "default"
+
+
+def test_a_session_reset_the_store_fails_changes_nothing(tmp_path: Path, receiver) -> None:
+    path = tmp_path / "locked.db"
+    with create_app(settings(store=f"sqlite:{path}")).test_client() as client:
+        sid = client.post("/mock/v1/sessions", json={}).json()["session_id"]
+        assert client.put("/mock/v1/active-scenario", json={"name": "declined"}, headers={S: sid}).status_code == 200
+        made = client.post("/api/v2/payments", json=payment_body("r-1", receiver.url("/")), headers={S: sid})
+        assert made.json()["status"] == "PAYMENT_FAILED"
+        other = sqlite3.connect(path, isolation_level=None, timeout=10)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            assert client.post("/mock/v1/reset", headers={S: sid}).status_code == 503
+        finally:
+            other.rollback()
+            other.close()
+        assert client.get("/mock/v1/active-scenario", headers={S: sid}).json()["name"] == "declined"
+        assert client.get(f"/mock/v1/sessions/{sid}").json()["payments"] == 1
+        reset = client.post("/mock/v1/reset", headers={S: sid}).json()  # and it works once the file is free
+        assert reset["payments_removed"] == 1
+        assert client.get("/mock/v1/active-scenario", headers={S: sid}).json()["name"] == "default"
+
+
 # the schema of paymock before sessions (version 1), as it wrote files
 V1_SCHEMA = """
 CREATE TABLE payments (

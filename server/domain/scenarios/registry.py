@@ -20,6 +20,10 @@ def _name_mismatch(document: Mapping[str, Any], name: str) -> list[str]:
     return [f"name: {given!r} differs from the path's {name!r}; leave it out or make it the same"]
 
 
+# run-time scenarios, active name, API-call counters (ScenarioBook.state)
+BookState = tuple[dict[str, Scenario], str, dict[str, int]]
+
+
 class ScenarioBook:
     """The scenarios a server knows: fixtures, run-time ones, the active one and API-call counters."""
 
@@ -160,6 +164,15 @@ class ScenarioBook:
             name: parse({**doc, "name": name}, f"stored scenario {name!r}") for name, doc in documents.items()
         }
         self.active_name = active if active in self._runtime or active in self._fixtures else DEFAULT_NAME
+        self._rebuild()
+
+    def state(self) -> BookState:
+        """What put, delete and set_active change: `put_back` undoes them if storing the change fails."""
+        return dict(self._runtime), self.active_name, dict(self._api_calls)
+
+    def put_back(self, state: BookState) -> None:
+        runtime, self.active_name, api_calls = state
+        self._runtime, self._api_calls = dict(runtime), dict(api_calls)
         self._rebuild()
 
     def reset(self) -> None:
