@@ -64,6 +64,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
+        from .api.audit import AuditSlots
+
         store = open_store(settings.store)
 
         def dispatcher(on_ack: Any) -> Dispatcher:
@@ -91,7 +93,7 @@ def create_app(
         await provider.dispatcher.start()
         sweeper = asyncio.create_task(_expire_sessions(provider), name="paymock-sessions")
         try:
-            yield {"provider": provider, "settings": settings}
+            yield {"provider": provider, "settings": settings, "audits": AuditSlots()}
         finally:
             sweeper.cancel()
             await provider.dispatcher.stop()

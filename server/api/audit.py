@@ -17,8 +17,25 @@ from ..settings import Settings
 from .context import ok
 
 MAX_TOTAL_S = 60.0  # one API call holds at most this long, however the receiver behaves
-MAX_RUNNING = 4  # audits at once per server process: each holds a connection pool and sends ~36 requests
-_running = 0  # no await between its check and its increment: one event loop, so no lock is needed
+MAX_RUNNING = 4  # audits at once per app: each holds a connection pool and sends ~36 requests
+
+
+class AuditSlots:
+    """How many audits one app is running; built in the app's lifespan, so two apps in one process
+    (tests, the pytest plugin's embedded server) each have their own. No await between a check and its
+    increment: one event loop per app, so no lock is needed."""
+
+    def __init__(self, most: int = MAX_RUNNING) -> None:
+        self.most = most
+        self.running = 0
+
+    def take(self) -> None:
+        if self.running >= self.most:
+            raise Busy(f"{self.running} audits are running, the most this server runs at once; retry when one ends", 5)
+        self.running += 1
+
+    def give_back(self) -> None:
+        self.running -= 1
 
 
 def _check_hosts(urls: list[str], allowed: frozenset[str]) -> None:
@@ -36,10 +53,8 @@ async def run(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
     state = body.get("state")
     probe = StateProbe(state["url"], state["field"], numbers_only=True) if state else None
     _check_hosts([body["url"], *([state["url"]] if state else [])], settings.callback_hosts)
-    global _running
-    if _running >= MAX_RUNNING:
-        raise Busy(f"{_running} audits are running, the most this server runs at once; retry when one ends", 5)
-    _running += 1
+    slots: AuditSlots = scope["state"]["audits"]
+    slots.take()
     sender = HttpSender(settings.callback_hosts)
     try:
         report = await run_audit(
@@ -54,6 +69,6 @@ async def run(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
     except AuditError as exc:
         raise Conflict(str(exc)) from None
     finally:
-        _running -= 1
+        slots.give_back()
         await sender.close()
     return ok(report.to_dict())

@@ -190,3 +190,27 @@ def test_a_fifth_audit_at_once_is_a_429_with_retry_after(client) -> None:
     assert "4 audits are running" in busy.json()["detail"]
     assert answers == [200, 200, 200, 200]  # the four ran to their end
     assert client.post("/mock/v1/audit", json={"url": "http://127.0.0.1:9/x"}).status_code == 409  # a slot again
+
+
+def test_two_apps_in_one_process_count_their_audits_apart(client) -> None:
+    # the count was a module global: four audits on one app made every other app in the process answer 429
+    held = [Receiver(SECRET, "hold") for _ in range(4)]
+    threads = [threading.Thread(target=lambda r=r: client.post("/mock/v1/audit", json={"url": r.url})) for r in held]
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 20
+        while sum(r.held for r in held) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert sum(r.held for r in held) == 4
+        assert client.post("/mock/v1/audit", json={"url": held[0].url}).status_code == 429  # this app is full
+        with in_process() as other:
+            r = other.post("/mock/v1/audit", json={"url": "http://127.0.0.1:9/x"})
+    finally:
+        for receiver in held:
+            receiver.release.set()
+        for thread in threads:
+            thread.join(30)
+        for receiver in held:
+            receiver.close()
+    assert r.status_code == 409, r.text  # the other app ran it: nothing listens there
