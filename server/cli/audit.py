@@ -10,7 +10,8 @@ import sys
 
 from ..audit import DEFAULT_TIMEOUT_S, AuditError, StateProbe, run_audit
 from ..audit.runner import MAX_TOTAL_S
-from ..settings import WEBHOOK_TIMEOUT_RANGE, SettingsError, resolve_secret, unset_secret_warning
+from ..settings import WEBHOOK_TIMEOUT_RANGE
+from .args import secret_or_exit
 
 
 def _seconds(low: float, high: float):  # type: ignore[no-untyped-def]
@@ -74,13 +75,16 @@ def run(args: argparse.Namespace) -> int:
     if (args.state_url is None) != (args.state_field is None):
         print("paymock audit: --state-url and --state-field go together: give both, or neither", file=sys.stderr)
         return 2
-    try:
-        secret, chosen = resolve_secret(args.secret)
-    except SettingsError as exc:
-        print(f"paymock audit: {exc}", file=sys.stderr)
+    if args.state_field is not None and not args.state_field.strip():
+        # an empty key is never in an answer: every case would be "not graded", silently
+        print(
+            "paymock audit: --state-field: expected a key (paid_count) or a JSON pointer (/order/paid_count)",
+            file=sys.stderr,
+        )
         return 2
-    if not chosen:
-        print(f"paymock audit: {unset_secret_warning('webhooks are signed')}", file=sys.stderr)
+    secret = secret_or_exit("audit", args.secret, "webhooks are signed")
+    if secret is None:
+        return 2
     timeout_s = args.timeout
     if timeout_s is None:
         raw = os.environ.get("PAYMOCK_WEBHOOK_TIMEOUT") or str(DEFAULT_TIMEOUT_S)

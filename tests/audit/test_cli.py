@@ -107,6 +107,15 @@ def test_usage_errors_and_an_unreachable_url_exit_2_without_a_traceback(args: li
     assert done.stdout == ""
 
 
+@pytest.mark.parametrize("field", ["", "  "])
+def test_an_empty_state_field_is_a_usage_error(sound: Receiver, field: str) -> None:
+    # an empty key is in no answer: it used to run and leave every effect ungraded
+    done = paymock(sound.url, "--state-url", sound.base + "/orders/{order_id}", "--state-field", field)
+    assert done.returncode == 2
+    assert "--state-field: expected a key" in done.stderr
+    assert sound.requests == 0
+
+
 def test_a_state_url_naming_no_field_is_a_usage_error(sound: Receiver) -> None:
     done = paymock(sound.url, "--state-url", sound.base + "/orders/{order}", "--state-field", "paid")
     assert done.returncode == 2
