@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
 
 
@@ -38,3 +39,19 @@ def add_port(parser: argparse.ArgumentParser, var: str, default: int, what: str 
     parser.add_argument(
         "--port", type=port(var), default=env_default(var, default), help=f"{what} ({var}, default {default})"
     )
+
+
+def secret_or_exit(command: str, flag: str | None, action: str) -> str | None:
+    """The signing secret by the one rule (settings.resolve_secret), warning on stderr when it fell back to
+    the development one; None after printing why a given secret is refused (the caller exits 2).
+    `action` ends the warning's first clause, e.g. "webhooks are signed"."""
+    from ..settings import SettingsError, resolve_secret, unset_secret_warning
+
+    try:
+        secret, chosen = resolve_secret(flag)
+    except SettingsError as exc:
+        print(f"paymock {command}: {exc}", file=sys.stderr)
+        return None
+    if not chosen:
+        print(f"paymock {command}: {unset_secret_warning(action)}", file=sys.stderr, flush=True)
+    return secret

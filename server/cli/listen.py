@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from ..domain.webhooks import DEFAULT_TOLERANCE_S, verdict, verify_seed, verify_standard
-from ..settings import SettingsError, resolve_secret, unset_secret_warning
+from .args import secret_or_exit
 
 # Headers that describe the hop, not the webhook; never forwarded.
 _HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding", "keep-alive"}
@@ -165,13 +165,10 @@ class Listener:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        args.secret, chosen = resolve_secret(args.secret)
-    except SettingsError as exc:
-        print(f"paymock listen: {exc}", file=sys.stderr)
+    secret = secret_or_exit("listen", args.secret, "webhooks are verified")
+    if secret is None:
         return 2
-    if not chosen:
-        print(f"paymock listen: {unset_secret_warning('webhooks are verified')}", file=sys.stderr, flush=True)
+    args.secret = secret
     try:
         listener = Listener(args)
     except OSError as exc:

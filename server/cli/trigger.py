@@ -17,7 +17,8 @@ from typing import Any
 
 from ..domain.payments import Payment
 from ..domain.webhooks import EVENTS, FAILED_EVENT, SIGNATURE_MODES, build_headers, encode, payload, webhook_id
-from ..settings import SettingsError, resolve_secret, unset_secret_warning
+from ..settings import resolve_secret
+from .args import secret_or_exit
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,13 +100,10 @@ def build_request(args: argparse.Namespace, now: float, nonce: str) -> tuple[str
 def run(args: argparse.Namespace) -> int:
     import httpx
 
-    try:
-        args.secret, chosen = resolve_secret(args.secret)
-    except SettingsError as exc:
-        print(f"paymock trigger: {exc}", file=sys.stderr)
+    secret = secret_or_exit("trigger", args.secret, "the webhook is signed")
+    if secret is None:
         return 2
-    if not chosen:
-        print(f"paymock trigger: {unset_secret_warning('the webhook is signed')}", file=sys.stderr)
+    args.secret = secret
     try:
         url, body, headers = build_request(args, time.time(), secrets.token_hex(3))
     except ValueError as exc:
