@@ -24,7 +24,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ..domain.limits import MAX_HEAD_BYTES, MAX_URL_BYTES
+from ..domain.limits import MAX_HEAD_BYTES, MAX_PIPELINED, MAX_URL_BYTES
 
 log = logging.getLogger("paymock.api")
 
@@ -61,6 +61,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
                 self._refuse_head()
                 return
+            if len(self.pipeline) > MAX_PIPELINED:
+                self._drop_pipelined()
+                return
 
     def on_url(self, url: bytes) -> None:
         self._url_bytes += len(url)
@@ -89,6 +92,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 "nothing was done"
             )
             self._send_problem(431, "Request Header Fields Too Large", detail)
+
+    def _drop_pipelined(self) -> None:
+        # uvicorn pauses reading when it queues a pipelined request, but parses all it was already given
+        # (up to 256 KiB per read: thousands of tiny requests) and reads on after each answer, so one
+        # connection that never reads its answers queued millions. Closed without an answer: answers
+        # go out in order, and the one in progress is not this refusal's to cut.
+        log.warning("closed a connection with over %d pipelined requests waiting", MAX_PIPELINED)
+        self.transport.close()
 
     def _send_problem(self, status: int, title: str, detail: str) -> None:
         log.warning("refused a request before reading it: %s", detail)

@@ -20,6 +20,9 @@ MAX_HEADER_LINE_BYTES = 8 * 1024
 MAX_HEADERS = 100
 # The request target: path and query string, as sent (percent-encoded).
 MAX_URL_BYTES = 8 * 1024
+# Requests one connection may have waiting behind the one being answered (HTTP/1.1 pipelining): past
+# it the connection is closed. Clients in use do not pipeline; uvicorn queued every one (~2.4 KB each).
+MAX_PIPELINED = 64
 # `a=1&b=2` is two; no operation declares more than eight.
 MAX_QUERY_PARAMETERS = 64
 # Run-time scenarios (PUT /mock/v1/scenarios/{name}) one server keeps; scenario files do not count.

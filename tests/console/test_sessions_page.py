@@ -189,3 +189,19 @@ def test_the_address_names_the_session_and_a_link_opens_it(console, server: Paym
     linked.run()
     assert not linked.exception
     assert linked.sidebar.selectbox(key="session_view").value == made["session_id"]
+
+
+def test_all_sessions_opens_and_confirms_a_payment_in_its_own_session(console, server: PaymockClient, receiver) -> None:  # type: ignore[no-untyped-def]
+    made = server.create_session(label="team-c")
+    with server.in_session(made["session_id"]) as theirs:
+        answer = theirs.create_payment("tx_c_hand", receiver.url("/hook/c"), scenario="manual-confirm")
+        assert answer.json()["status"] == "PENDING"
+    at = console("payments")
+    at.text_input(key="detail_id").set_value("pay_tx_c_hand").run()
+    assert any("404" in e for e in texts(at, "error"))  # from the global state it is another session's
+    at.sidebar.selectbox(key="session_view").set_value("all").run()
+    assert not at.exception and texts(at, "error") == []  # asked in its own session
+    click(at, "Confirm this payment")
+    assert any("Confirmed pay_tx_c_hand: PAYMENT_COMPLETED" in s for s in texts(at, "success")), texts(at, "success")
+    with server.in_session(made["session_id"]) as theirs:
+        assert theirs.payment("pay_tx_c_hand")["payment"]["status"] == "PAYMENT_COMPLETED"
