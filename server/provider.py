@@ -463,7 +463,8 @@ class Provider:
             "active_scenario": self.book.active_name,
             "payments": sum(counts.values()),
             "deliveries_pending": len(self.store.pending_deliveries()),
-            "sessions": len(self.sessions),
+            # live ones: a session idle past its expiry is not, even before the sweep ends it
+            "sessions": sum(1 for s in self.sessions if not s.expired(self.clock.now())),
         }
 
     # internals

@@ -260,6 +260,7 @@ def test_an_idle_session_expires_with_its_data_and_retries(receiver):
         clock.offset += 59
         assert client.get("/mock/v1/sessions").json()["total"] == 1
         clock.offset += 2
+        assert client.get("/mock/v1/health").json()["sessions"] == 0  # expired, swept or not
         assert client.get("/mock/v1/sessions").json()["total"] == 0  # idle 61 s: ended
         gone = client.get("/api/v2/pending-payments", headers={S: sid})
         assert gone.status_code == 404 and "unknown or expired" in gone.json()["detail"]
