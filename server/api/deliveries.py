@@ -32,7 +32,8 @@ async def list_all(
             return ok({"total": 0, "next_offset": None, "deliveries": []})
         tx_id = tx_id_of(payment_id)
     mock = provider()
-    scope = ALL_SESSIONS if session == "all" else current_session().session_id
+    named = current_session()  # an unknown session named is a 404, `all` or not
+    scope = ALL_SESSIONS if session == "all" else named.session_id
     items, total = mock.store.list_deliveries(
         tx_id=tx_id, state=state, event=event, scenario=scenario, offset=offset, limit=limit, session=scope
     )

@@ -42,6 +42,7 @@ def test_unknown_session_header_is_a_404_problem(client, receiver):
         client.get("/api/v2/pending-payments", headers={S: fake}),
         client.get("/mock/v1/active-scenario", headers={S: fake}),
         client.post("/mock/v1/reset", headers={S: fake}),
+        client.get("/mock/v1/deliveries", params={"session": "all"}, headers={S: fake}),  # `all` too
     ):
         assert answer.status_code == 404, answer.text
         assert answer.headers["content-type"].startswith("application/problem+json")
