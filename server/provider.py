@@ -57,6 +57,7 @@ class Provider:
         self.sessions = Sessions(clock=clock, new_book=lambda: book.fresh(MAX_SESSION_SCENARIOS), new_id=new_session_id)
         self._load_sessions()
         self.dispatcher: Dispatcher = dispatcher_factory(self._acknowledged)
+        self.dispatcher.session_live = self.session_live
         self.started_at = time.monotonic()
         # first attempts in flight, so concurrent repeats of a tx_id answer what the first one got
         self._creating: dict[str, asyncio.Future[None]] = {}
@@ -362,6 +363,20 @@ class Provider:
             self._purge(session)
             self.sessions.drop(session)
         return len(gone)
+
+    def session_live(self, session_id: str | None) -> bool:
+        """Whether a session still holds its data (the dispatcher asks before a due attempt). One idle
+        past its expiry is ended now, not at the next sweep: its retries must not go out meanwhile."""
+        if session_id is None or self.sessions.find(session_id) is not None:
+            return True
+        self.expire()
+        return False
+
+    def all_sessions(self) -> str:
+        """The store's scope for every session's data, once sessions idle past their expiry have ended
+        (their data must not show meanwhile)."""
+        self.expire()
+        return ALL_SESSIONS
 
     def live_sessions(self) -> list[Session]:
         self.expire()
