@@ -5,7 +5,6 @@ and were held for as long as their clients liked."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -15,12 +14,10 @@ import pytest
 from paymock.domain.limits import MAX_BODY_SECONDS
 from paymock.testing.process import ServerProcess
 from tests.conftest import SERVER_ENV
-from tests.hostile.request_helpers import Probe, parse_answer, rss_mb
+from tests.hostile.request_helpers import Probe, parse_answer, read_until_closed, rss_mb, stalled_put
 
-TOKEN = "hostile-token"
+TOKEN = "hostile-token"  # the one stalled_put sends
 CONNECTIONS = 300
-DECLARED = 1_000_000  # each announces ~1 MB (under the 1 MiB body cap) ...
-SENT = 200_000  # ... sends this much of it, then nothing
 HANG_S = 3.0  # how long the probe watches while they all hang
 HEALTHZ_BOUND_S = 2.0
 RSS_GROWTH_BOUND_MB = 150.0
@@ -33,34 +30,6 @@ def server() -> Iterator[ServerProcess]:
     process.stop()
 
 
-def _stalled_put(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    head = (
-        "PUT /mock/v1/scenarios/u?dry_run=true HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {DECLARED}\r\n\r\n"
-    )
-    sock.sendall(head.encode("ascii"))
-    sock.setblocking(False)
-    with contextlib.suppress(BlockingIOError):  # as much as the socket takes now: the server may not read it
-        sock.send(b'{"description": "' + b"x" * (SENT - 17))
-    return sock
-
-
-def _answer(sock: socket.socket, deadline: float) -> bytes:
-    sock.setblocking(True)
-    data = b""
-    while time.monotonic() < deadline:
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            chunk = sock.recv(65536)
-        except (TimeoutError, ConnectionResetError):
-            break
-        if not chunk:
-            break  # the server closed after its answer
-        data += chunk
-    return data
-
-
 def test_request_bodies_that_never_finish_are_cut_off_and_cost_bounded_memory(server: ServerProcess) -> None:
     pid = server.process.pid
     before_mb = rss_mb(pid)
@@ -68,10 +37,10 @@ def test_request_bodies_that_never_finish_are_cut_off_and_cost_bounded_memory(se
     try:
         with Probe(server.base_url, pid) as watch:
             for _ in range(CONNECTIONS):
-                sockets.append(_stalled_put(server.port))
+                sockets.append(stalled_put(server.port))
             time.sleep(HANG_S)
         deadline = time.monotonic() + MAX_BODY_SECONDS + 20
-        answers = [parse_answer(_answer(sock, deadline)) for sock in sockets]
+        answers = [parse_answer(read_until_closed(sock, deadline)) for sock in sockets]
     finally:
         for sock in sockets:
             sock.close()
