@@ -474,7 +474,7 @@ class Provider:
             self.sessions.adopt(session)
 
     def health(self) -> dict[str, Any]:
-        counts = self.store.counts(ALL_SESSIONS)
+        counts = self.store.counts(self.all_sessions())  # sessions idle past their expiry end first
         return {
             "status": "ok",
             "uptime_s": round(time.monotonic() - self.started_at, 3),

@@ -309,6 +309,8 @@ def test_an_expired_sessions_data_is_never_listed_even_before_the_sweep(receiver
         _expiring_session_with_a_retry(client, receiver, "list-1")
         assert client.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 1
         clock.offset += 61  # idle past its expiry; the sweep (every second, real time) has not run yet
+        health = client.get("/mock/v1/health").json()
+        assert health["payments"] == 0 and health["deliveries_pending"] == 0  # nor counted
         assert client.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 0
 
 
