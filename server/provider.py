@@ -57,6 +57,7 @@ class Provider:
         self.sessions = Sessions(clock=clock, new_book=lambda: book.fresh(MAX_SESSION_SCENARIOS), new_id=new_session_id)
         self._load_sessions()
         self.dispatcher: Dispatcher = dispatcher_factory(self._acknowledged)
+        self.dispatcher.session_live = self.session_live
         self.started_at = time.monotonic()
         # first attempts in flight, so concurrent repeats of a tx_id answer what the first one got
         self._creating: dict[str, asyncio.Future[None]] = {}
@@ -89,7 +90,12 @@ class Provider:
         scenario = session.book.select(scenario_header, request)
         await self.misbehave(scenario, "create", session)
         if session.session_id is not None and self.sessions.find(session.session_id) is not session:
-            raise SessionNotFound(session.session_id)  # ended during the injected latency: store nothing for it
+            # ended during the injected latency: store nothing for it. Named by the header, that is the
+            # caller's 404; routed by a claim, the claim is gone, so the create is routed again as it would
+            # be now (global, most often): a 404 naming the session would tell an ops server sessions exist
+            if session_header:
+                raise SessionNotFound(session.session_id)
+            return await self.create(request, scenario_header)
         tx_id = request["tx_id"]
         existing = self.store.get_payment(payment_id_for(tx_id))
         if existing is not None:
@@ -362,6 +368,20 @@ class Provider:
             self._purge(session)
             self.sessions.drop(session)
         return len(gone)
+
+    def session_live(self, session_id: str | None) -> bool:
+        """Whether a session still holds its data (the dispatcher asks before a due attempt). One idle
+        past its expiry is ended now, not at the next sweep: its retries must not go out meanwhile."""
+        if session_id is None or self.sessions.find(session_id) is not None:
+            return True
+        self.expire()
+        return False
+
+    def all_sessions(self) -> str:
+        """The store's scope for every session's data, once sessions idle past their expiry have ended
+        (their data must not show meanwhile)."""
+        self.expire()
+        return ALL_SESSIONS
 
     def live_sessions(self) -> list[Session]:
         self.expire()

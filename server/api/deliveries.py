@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.payments import tx_id_of
-from ..store.base import ALL_SESSIONS
 from .context import next_offset, no_body, ok, provider
 from .context import session as current_session
 
@@ -32,7 +31,8 @@ async def list_all(
             return ok({"total": 0, "next_offset": None, "deliveries": []})
         tx_id = tx_id_of(payment_id)
     mock = provider()
-    scope = ALL_SESSIONS if session == "all" else current_session().session_id
+    named = current_session()  # an unknown session named is a 404, `all` or not
+    scope = mock.all_sessions() if session == "all" else named.session_id
     items, total = mock.store.list_deliveries(
         tx_id=tx_id, state=state, event=event, scenario=scenario, offset=offset, limit=limit, session=scope
     )

@@ -6,6 +6,13 @@ them: 12,000 parameters took 2.9 s). Every check here is one pass over what the 
 holds. The head's total size is capped earlier still, while it arrives (`http_protocol`); it is
 checked here too, for servers that run the app without that protocol.
 
+A request's body is read here too, before anything else sees it, against two caps: it must arrive
+within `MAX_BODY_SECONDS` (408, connection closed) and all bodies held at once, across requests, stay
+under `MAX_BUFFERED_BODY_BYTES` (503 with Retry-After, connection closed). Without them, 600 clients
+each sending a Content-Length of 1 MB and then nothing held 194 MB and stalled `/healthz` 5.8 s, for
+as long as they liked. The body then goes to the app in one message; a body over `MAX_BODY_BYTES` is
+not read (the validator answers its 413 from Content-Length, or from the part read when chunked).
+
 Redirects (Starlette's trailing-slash one, the mount's `/api/v2` -> `/api/v2/`) leave with a
 relative `Location`: Starlette builds an absolute one from the request's `Host` header, which a
 client chooses. They come before auth, as routing does; they say only which path of the published
@@ -14,6 +21,7 @@ specs was meant.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
@@ -23,6 +31,10 @@ from connexion.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..domain.limits import (
+    BUFFERED_BODY_RETRY_AFTER_S,
+    MAX_BODY_BYTES,
+    MAX_BODY_SECONDS,
+    MAX_BUFFERED_BODY_BYTES,
     MAX_HEAD_BYTES,
     MAX_HEADER_LINE_BYTES,
     MAX_HEADERS,
@@ -81,9 +93,29 @@ def relative_locations(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[byt
     return [(k, relative(v)) if k.lower() == b"location" else (k, v) for k, v in headers]
 
 
+def _closing(status: int, title: str, detail: str, **headers: str) -> ProblemException:
+    # `Connection: close`: uvicorn closes the connection once this is sent, so the unread rest of the
+    # body (and what uvicorn buffered of it) goes with it
+    return ProblemException(status=status, title=title, detail=detail, headers={"Connection": "close", **headers})
+
+
+def has_body(scope: Scope) -> bool:
+    """Whether the request announces a body we should read: a Content-Length over 0 and within the
+    body cap, or chunked framing."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.isdigit() and 0 < int(value) <= MAX_BODY_BYTES
+        if name == b"transfer-encoding" and b"chunked" in value.lower():
+            return True
+    return False
+
+
 class RequestLimits:
+    """One per app: `buffered` counts the body bytes its requests hold at once."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.buffered = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,7 +128,52 @@ class RequestLimits:
                 message = {**message, "headers": relative_locations(message.get("headers", []))}
             await send(message)
 
-        await self.app(scope, receive, send_relative)
+        if not has_body(scope):
+            await self.app(scope, receive, send_relative)
+            return
+        held = 0  # this request's share of self.buffered, given back when it is answered
+        try:
+            chunks: list[bytes] = []
+            try:
+                async with asyncio.timeout(MAX_BODY_SECONDS):
+                    more = True
+                    while more:
+                        message = await receive()
+                        if message["type"] != "http.request":  # the client went away: nobody to answer
+                            return
+                        chunk, more = message.get("body", b""), message.get("more_body", False)
+                        if self.buffered + len(chunk) > MAX_BUFFERED_BODY_BYTES:
+                            raise _closing(
+                                503,
+                                "Service Unavailable",
+                                f"request bodies being read take {MAX_BUFFERED_BODY_BYTES:,} bytes, the most "
+                                "paymock holds at once; retry shortly; nothing was done",
+                                **{"Retry-After": str(BUFFERED_BODY_RETRY_AFTER_S)},
+                            )
+                        self.buffered += len(chunk)
+                        held += len(chunk)
+                        chunks.append(chunk)
+                        if held > MAX_BODY_BYTES:  # chunked and over the cap: the validator says 413
+                            break
+            except TimeoutError:
+                raise _closing(
+                    408,
+                    "Request Timeout",
+                    f"the request body did not arrive within {MAX_BODY_SECONDS:g} s; nothing was done",
+                ) from None
+            await self.app(scope, _replay(b"".join(chunks), receive), send_relative)
+        finally:
+            self.buffered -= held
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body read, in one message; then the connection's own channel (a disconnect, in the end)."""
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 def placed(middlewares: list[Any]) -> list[Any]:

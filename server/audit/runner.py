@@ -1,13 +1,13 @@
 """Send the battery to one URL and record each answer (status, time) and, if asked, the order's state.
 
-The sender and the clock are injected: tests grade real receivers with the httpx sender below, and
-`HttpSender` keeps every request bounded (no redirects, a per-request time limit, a cap on the bytes of
-an answer read). Nothing here decides pass or fail: that is report.py.
+The sender and the clock are injected: tests grade real receivers with `HttpSender` below, which sends
+through the webhook sender and so keeps every request bounded as a webhook is (no redirects, a
+per-request time limit, caps on an answer's head, `1xx` responses and the bytes read).
+Nothing here decides pass or fail: that is report.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -207,57 +207,34 @@ class Runner:
 
 
 class HttpSender:
-    """httpx, bounded: no redirects followed, `timeout_s` for the whole request, at most MAX_ANSWER_BYTES
-    of an answer read. `allowed_hosts` (PAYMOCK_CALLBACK_HOSTS on the server) refuses other hosts."""
+    """The audit's requests go through the webhook sender (delivery/http11.py), with its caps on an
+    answer's head, `1xx` responses (8), headers and body: a receiver streaming `100 Continue` costs a few
+    hundred bytes, not the whole timeout's CPU. No redirects followed, no proxy, `timeout_s` for the
+    whole request, at most MAX_ANSWER_BYTES of an answer kept. `allowed_hosts` (PAYMOCK_CALLBACK_HOSTS
+    on the server) refuses other hosts. The time is the whole answer's (status, headers and the part of
+    the body read): at most what the receiver's provider would wait for."""
 
-    def __init__(self, allowed_hosts: frozenset[str] = frozenset(), monotonic: Callable[[], float] = time.monotonic):
-        import httpx
+    def __init__(self, allowed_hosts: frozenset[str] = frozenset()) -> None:
+        from ..delivery.http11 import Http11Sender
 
-        self._httpx = httpx
-        self._client = httpx.AsyncClient(
-            follow_redirects=False,
-            # identity: the byte cap below counts what is read, not what a compressed answer inflates to
-            headers={"User-Agent": "paymock-audit/1", "Accept-Encoding": "identity"},
-            # no HTTP(S)_PROXY and no ~/.netrc credentials: every request goes straight to the URL given
-            trust_env=False,
-        )
+        self._http = Http11Sender(max_connections=4)  # one request at a time; webhook and state hosts
         self._allowed = allowed_hosts
-        self._monotonic = monotonic
 
     async def request(
         self, method: str, url: str, body: bytes | None, headers: dict[str, str], timeout_s: float
     ) -> Answer:
-        httpx = self._httpx
         host = callback_host(url)  # the rule webhooks follow (domain.payments.check_callback_host)
         if self._allowed and host not in self._allowed:
             return Answer(None, f"host {host!r} is not in PAYMOCK_CALLBACK_HOSTS; not sent", 0.0)
-        started = self._monotonic()
-        try:
-            return await asyncio.wait_for(self._send(method, url, body, headers, timeout_s, started), timeout_s)
-        except TimeoutError:
-            return Answer(None, f"no answer within {timeout_s:g} s", self._monotonic() - started, timed_out=True)
-        except httpx.ConnectError as exc:
-            return Answer(None, f"cannot connect ({exc})", self._monotonic() - started, connect_failed=True)
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol, UnicodeError) as exc:  # checked before sending
-            return Answer(None, f"cannot send there ({exc})", self._monotonic() - started, connect_failed=True)
-        except httpx.TimeoutException:
-            return Answer(None, f"no answer within {timeout_s:g} s", self._monotonic() - started, timed_out=True)
-        except (httpx.HTTPError, OSError) as exc:
-            return Answer(None, f"connection dropped ({type(exc).__name__})", self._monotonic() - started)
-
-    async def _send(
-        self, method: str, url: str, body: bytes | None, headers: dict[str, str], timeout_s: float, started: float
-    ) -> Answer:
-        async with self._client.stream(method, url, content=body, headers=headers, timeout=timeout_s) as response:
-            elapsed = self._monotonic() - started  # status and headers in: the provider's clock stops here
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_raw():
-                chunks.append(chunk)
-                size += len(chunk)
-                if size >= MAX_ANSWER_BYTES:
-                    break
-            return Answer(response.status_code, None, elapsed, b"".join(chunks)[:MAX_ANSWER_BYTES])
+        sent = await self._http.request(method, url, body or b"", headers, timeout_s, keep=MAX_ANSWER_BYTES)
+        elapsed = sent.latency_ms / 1000.0
+        if sent.status is not None:
+            return Answer(sent.status, None, elapsed, sent.body)
+        if sent.timed_out:
+            return Answer(None, f"no answer within {timeout_s:g} s", elapsed, timed_out=True)
+        if sent.connect_failed:
+            return Answer(None, sent.error, elapsed, connect_failed=True)
+        return Answer(None, f"connection dropped ({sent.error})", elapsed)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._http.close()

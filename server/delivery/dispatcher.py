@@ -34,6 +34,8 @@ from .senders import Sender, SendResult
 log = logging.getLogger("paymock.delivery")
 
 OnAcknowledged = Callable[[Delivery], None]
+# Whether a delivery's session (None: the global one) is still live; may end it, and may raise (store).
+SessionLive = Callable[[str | None], bool]
 # A delivery the store failed for is tried again after this, doubling up to the max (real seconds: a
 # lock held by another program does not follow the time scale).
 STORE_RETRY_S = 0.5
@@ -63,6 +65,8 @@ class Dispatcher:
         self.timeout_s = timeout_s
         self.max_in_flight = max_in_flight
         self._on_acknowledged = on_acknowledged
+        # set by the provider that owns this dispatcher; alone (tests, benches) every session is live
+        self.session_live: SessionLive = lambda _session_id: True
         self._heap: list[tuple[float, int, str]] = []
         self._due: dict[str, float] = {}  # the one valid heap entry per delivery; others are stale
         self._held: set[str] = set()  # reordered deliveries waiting for a later one to overtake them
@@ -325,6 +329,9 @@ class Dispatcher:
         try:
             delivery = self.store.get_delivery(delivery_id)
             payment = None if delivery is None else self.store.get_payment(delivery.payment_id)
+            # a session idle past its expiry ends now (its data and retries go), not at the next sweep
+            if delivery is not None and not self.session_live(delivery.session_id):
+                return
         except Exception:
             self._store_failed(delivery_id)
             return

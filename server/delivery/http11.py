@@ -74,6 +74,8 @@ class _Connection(asyncio.Protocol):
         "idle",
         "in_head",
         "interim",
+        "keep",
+        "kept",
         "key",
         "parser",
         "pool",
@@ -110,9 +112,13 @@ class _Connection(asyncio.Protocol):
         self.head_left = MAX_HEAD_BYTES  # for every head of this answer, 1xx included
         self.headers = 0  # in the current head
         self.interim = 0  # 1xx responses so far
+        self.keep = 0  # body bytes to keep (the audit); a webhook's body is read and dropped
+        self.kept: list[bytes] | None = None
 
-    def exchange(self, data: bytes) -> asyncio.Future[None]:
+    def exchange(self, data: bytes, keep: int = 0) -> asyncio.Future[None]:
         self._begin()
+        if keep:
+            self.keep, self.kept = keep, []
         waiter = self.waiter = asyncio.get_running_loop().create_future()
         assert self.transport is not None
         self.transport.write(data)
@@ -223,8 +229,10 @@ class _Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         if self.done:
             return
+        if self.kept is not None:
+            self.kept.append(body[: self.keep - self.body_bytes])
         self.body_bytes += len(body)
-        if self.body_bytes > MAX_BODY:  # the status is known; stop reading a body we would discard
+        if self.body_bytes > (self.keep or MAX_BODY):  # the status is known; stop reading what we would drop
             self._finish()
             self.close()
 
@@ -254,18 +262,28 @@ class Http11Sender:
         self._closed = False
 
     async def send(self, url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> SendResult:
+        return await self.request("POST", url, body, headers, timeout_s)
+
+    async def request(
+        self, method: str, url: str, body: bytes, headers: dict[str, str], timeout_s: float, keep: int = 0
+    ) -> SendResult:
+        """`send` with another method, and the first `keep` bytes of the answer's body in `.body` (the
+        audit reads statuses and an order's state with it: same caps, same deadline). `keep` also ends
+        the read: past it the connection is closed."""
         started = time.perf_counter()
         try:
             key, prefix = self._targets.get(url) or self._parse(url)
+            if method != "POST":
+                prefix = method + prefix[4:]  # the cached head starts `POST `
             data = self._request(prefix, headers, body)
         except ValueError as exc:
-            return SendResult(None, f"invalid request: {exc}", _elapsed_ms(started))
+            return SendResult(None, f"invalid request: {exc}", _elapsed_ms(started), connect_failed=True)
         conn: _Connection | None = None
         try:
             async with asyncio.timeout(timeout_s):
                 conn = await self._checkout(key)
                 try:
-                    await conn.exchange(data)
+                    await conn.exchange(data, keep)
                 except _ClosedEarly:
                     if not conn.reused:
                         raise
@@ -278,16 +296,19 @@ class Http11Sender:
                     except BaseException:
                         self._release_slot()
                         raise
-                    await conn.exchange(data)
+                    await conn.exchange(data, keep)
             retry_after = conn.retry_after
             return SendResult(
                 conn.status,
                 None,
                 _elapsed_ms(started),
                 parse_retry_after(retry_after.decode("latin-1"), time.time()) if retry_after else None,
+                b"".join(conn.kept) if conn.kept else b"",
             )
         except TimeoutError:
-            return SendResult(None, f"timed out after {timeout_s:g} s", _elapsed_ms(started))
+            return SendResult(None, f"timed out after {timeout_s:g} s", _elapsed_ms(started), timed_out=True)
+        except _ConnectError as exc:
+            return SendResult(None, str(exc), _elapsed_ms(started), connect_failed=True)
         except _SendError as exc:
             return SendResult(None, str(exc), _elapsed_ms(started))
         finally:

@@ -40,6 +40,10 @@ class SendResult:
     error: str | None
     latency_ms: float
     retry_after_s: float | None = None
+    # Http11Sender.request only (the audit): what it asked to keep of the body, and why nothing came
+    body: bytes = b""
+    connect_failed: bool = False  # nothing listens there, or the request could not be made
+    timed_out: bool = False
 
 
 class Sender(Protocol):

@@ -13,6 +13,14 @@ from collections.abc import Sequence
 
 # A request body (either API): larger is a 413. No request of either API comes near it.
 MAX_BODY_BYTES = 1 << 20
+# A request body must have arrived in full this long after its head: a client that sends a
+# Content-Length and then stalls is answered 408 and its connection closed, not waited for.
+MAX_BODY_SECONDS = 10.0
+# Request body bytes all requests together may hold at once (read, or being read, and not yet answered);
+# past it a body is refused with a 503 and Retry-After. 32 bodies at MAX_BODY_BYTES; real ones are ~1 KB.
+MAX_BUFFERED_BODY_BYTES = 32 << 20
+# Retry-After (seconds) on that 503: bodies held are answered, or cut off, within MAX_BODY_SECONDS.
+BUFFERED_BODY_RETRY_AFTER_S = 2
 # The request line and every header together; cut off while they arrive (431, or 414 for the URL).
 MAX_HEAD_BYTES = 32 * 1024
 # One header, name and value.

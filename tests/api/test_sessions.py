@@ -42,6 +42,7 @@ def test_unknown_session_header_is_a_404_problem(client, receiver):
         client.get("/api/v2/pending-payments", headers={S: fake}),
         client.get("/mock/v1/active-scenario", headers={S: fake}),
         client.post("/mock/v1/reset", headers={S: fake}),
+        client.get("/mock/v1/deliveries", params={"session": "all"}, headers={S: fake}),  # `all` too
     ):
         assert answer.status_code == 404, answer.text
         assert answer.headers["content-type"].startswith("application/problem+json")
@@ -285,3 +286,41 @@ def test_the_session_header_twice_is_a_400(client):
     b = _open(client)["session_id"]
     answer = client.get("/mock/v1/active-scenario", headers=[(S, a), (S, b)])
     assert answer.status_code == 400 and "sent 2 times" in answer.json()["detail"]
+
+
+def _expiring_session_with_a_retry(client, receiver, tx_id: str) -> str:
+    """A session of idle_timeout_s 60 whose payment's webhook failed once and is retried 60 s later."""
+    sid = _open(client, idle_timeout_s=60)["session_id"]
+    slow = {"description": "a retry after 60 s", "webhook": {"retry_schedule_ms": [60_000] * 3}}
+    client.put("/mock/v1/scenarios/slow", json=slow, headers={S: sid})
+    receiver.status_for_path["/down"] = 503
+    made = client.post(
+        "/api/v2/payments",
+        json=payment_body(tx_id, receiver.url("/down")),
+        headers={S: sid, "X-Mock-Scenario": "slow"},
+    )
+    assert made.json()["status"] == "PENDING" and len(receiver.for_path("/down")) == 1
+    return sid
+
+
+def test_an_expired_sessions_data_is_never_listed_even_before_the_sweep(receiver):
+    clock = SteppedClock()
+    with create_app(settings(), clock=clock).test_client() as client:
+        _expiring_session_with_a_retry(client, receiver, "list-1")
+        assert client.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 1
+        clock.offset += 61  # idle past its expiry; the sweep (every second, real time) has not run yet
+        assert client.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 0
+
+
+def test_an_expired_sessions_due_retry_is_not_sent_even_before_the_sweep(receiver):
+    clock = SteppedClock()
+    with create_app(settings(), clock=clock).test_client() as client:
+        _expiring_session_with_a_retry(client, receiver, "due-1")
+        clock.offset += 61  # its retry is due and it is idle past its expiry, both at once
+        # a global payment's retry wakes the dispatcher now, rather than at the sweep a second later
+        receiver.status_for_path["/global-down"] = 503
+        made = client.post("/api/v2/payments", json=payment_body("wake-1", receiver.url("/global-down")))
+        assert made.json()["status"] == "PENDING"
+        time.sleep(0.5)  # the due retry would have gone out by now (the sweep runs only once a second)
+        assert len(receiver.for_path("/down")) == 1  # only the first attempt, made while the session was live
+        assert client.get("/mock/v1/health").json()["deliveries_pending"] == 1  # the global one only

@@ -129,6 +129,25 @@ def test_a_confirm_whose_session_ends_during_its_latency_writes_nothing_back(liv
     assert live.get("/mock/v1/deliveries", params={"session": "all"}).json()["total"] == 0
 
 
+def test_a_claim_routed_create_whose_session_ends_during_its_latency_answers_as_global(live, receiver):
+    sid = live.post("/mock/v1/sessions", json={"claims": {"tx_id_prefix": "gone-"}}).json()["session_id"]
+    slow = {"description": "declined, slow create", "payment": {"outcome": "fail"}}
+    slow["api"] = {"latency_ms": 1000, "operations": ["create"]}
+    assert live.put("/mock/v1/scenarios/slow-create", json=slow, headers={S: sid}).status_code == 201
+    assert live.put("/mock/v1/active-scenario", json={"name": "slow-create"}, headers={S: sid}).status_code == 200
+    with ThreadPoolExecutor(1) as pool:
+        # no header, as an ops server that knows nothing of sessions calls: its claim routes it
+        creating = pool.submit(live.post, "/api/v2/payments", json=payment_body("gone-1", receiver.url("/g")))
+        time.sleep(0.3)  # inside the create's injected latency
+        assert live.delete(f"/mock/v1/sessions/{sid}").status_code == 200
+        answer = creating.result(timeout=10)
+    # the claim is gone: routed again, to the global session, whose answer names no session
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "PAYMENT_COMPLETED" and "ses_" not in answer.text
+    assert live.get("/mock/v1/payments/pay_gone-1").json()["payment"]["session_id"] is None
+    assert len(receiver.wait_for(1)) == 1 and receiver.for_path("/g")
+
+
 def test_a_wait_longer_than_the_idle_timeout_keeps_its_session(live, receiver):
     sid = live.post("/mock/v1/sessions", json={"idle_timeout_s": 1}).json()["session_id"]
     live.put("/mock/v1/active-scenario", json={"name": "manual-confirm"}, headers={S: sid})

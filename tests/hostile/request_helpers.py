@@ -3,6 +3,7 @@ that runs while an attack does. Used by test_requests.py and bench/hostile_reque
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -135,3 +136,34 @@ class Probe:
         self.worst = self.max_latency  # read before the thread gets the answer it may still wait for
         self._stop.set()
         self._thread.join(120)
+
+
+def stalled_put(port: int, declared: int = 1_000_000, sent: int = 200_000) -> socket.socket:
+    """A PUT of a scenario (dry run) announcing `declared` bytes of body, sending `sent` of them (as much
+    as the socket takes at once), then nothing. Its token: `hostile-token`."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    head = (
+        "PUT /mock/v1/scenarios/u?dry_run=true HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer hostile-token\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
+    )
+    sock.sendall(head.encode("ascii"))
+    sock.setblocking(False)
+    with contextlib.suppress(BlockingIOError):  # as much as the socket takes now: the server may not read it
+        sock.send(b'{"description": "' + b"x" * (sent - 17))
+    return sock
+
+
+def read_until_closed(sock: socket.socket, deadline: float) -> bytes:
+    """All the server sends until it closes the connection, or the deadline."""
+    sock.setblocking(True)
+    data = b""
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(65536)
+        except (TimeoutError, ConnectionResetError):
+            break
+        if not chunk:
+            break  # the server closed after its answer
+        data += chunk
+    return data
