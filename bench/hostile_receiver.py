@@ -2,7 +2,7 @@
 
     python bench/hostile_receiver.py                           # every attack, ~1 min here
     python bench/hostile_receiver.py --modes endless_header --payments 10
-    python bench/hostile_receiver.py --http-client aiohttp     # another sender (PAYMOCK_HTTP_CLIENT)
+    python bench/hostile_receiver.py --http-client httpx       # the other sender (PAYMOCK_HTTP_CLIENT)
     python bench/hostile_receiver.py --server-pythonpath DIR   # the server from another tree (DIR/paymock)
 
 For the baseline (a polite receiver answering every webhook 503 at once: the same two attempts per
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", nargs="*", default=list(MODES), choices=MODES)
     parser.add_argument("--payments", type=int, default=PAYMENTS)
     parser.add_argument("--timeout", type=float, default=5.0, help="PAYMOCK_WEBHOOK_TIMEOUT, seconds")
-    parser.add_argument("--http-client", default=None, help="PAYMOCK_HTTP_CLIENT (http11, aiohttp, httpx)")
+    parser.add_argument("--http-client", default=None, help="PAYMOCK_HTTP_CLIENT (http11, httpx)")
     parser.add_argument("--retry-after", default="1e400", help="what the retry_after mode answers")
     parser.add_argument("--deadline", type=float, default=90.0, help="seconds one attack may last at most")
     parser.add_argument("--server-pythonpath", default=None, help="PYTHONPATH for the server (another tree)")

@@ -1,4 +1,6 @@
-"""Outbound client benchmark: the three webhook senders, same run, same loopback receiver.
+"""Outbound client benchmark: the two webhook senders, same run, same loopback receiver.
+
+(Results up to 2026-12-06 also have an `aiohttp` sender, since removed: bench/README.md.)
 
     python bench/senders.py                      # ~1 min: 3 rounds x (2,000 sends at c=1, 10,000 at c=32) each
     python bench/senders.py --quick              # seconds
@@ -28,9 +30,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-SENDERS = ("aiohttp", "http11", "httpx")
+SENDERS = ("http11", "httpx")
 IMPORTS = {  # what each sender imports when it is chosen
-    "aiohttp": "import aiohttp",
     "http11": "import paymock.delivery.http11",
     "httpx": "import httpx",
 }
@@ -59,13 +60,13 @@ HEADERS = {
 
 
 def make(kind: str, max_connections: int) -> Any:
-    from paymock.delivery.senders import AiohttpSender, HttpxSender
-
     if kind == "http11":
         from paymock.delivery.http11 import Http11Sender
 
         return Http11Sender(max_connections)
-    return AiohttpSender(max_connections) if kind == "aiohttp" else HttpxSender(max_connections)
+    from paymock.delivery.senders import HttpxSender
+
+    return HttpxSender(max_connections)
 
 
 async def run_one(kind: str, url: str, sends: int, concurrency: int, timeout_s: float) -> dict[str, Any]:
@@ -147,7 +148,7 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     try:
         for round_no in range(rounds):
-            order = SENDERS[round_no % 3 :] + SENDERS[: round_no % 3]  # rotate who goes first
+            order = SENDERS[round_no % len(SENDERS) :] + SENDERS[: round_no % len(SENDERS)]  # rotate who goes first
             for kind in order:
                 for concurrency, sends in plan:
                     row = runner(run_one(kind, url, sends, concurrency, timeout_s=10.0))

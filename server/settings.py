@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ DEV_SECRET = "paymock-dev-secret-change-me"
 TIME_SCALE_RANGE = (1e-6, 1000.0)
 WEBHOOK_TIMEOUT_RANGE = (0.01, 300.0)
 MAX_IN_FLIGHT_RANGE = (1, 10_000)
+HTTP_CLIENTS = ("http11", "httpx")  # PAYMOCK_HTTP_CLIENT values (delivery/senders.py); the first is the default
 
 
 class SettingsError(ValueError):
@@ -75,6 +75,17 @@ def _check_secret(secret: str) -> None:
         )
 
 
+def _check_http_client(client: str) -> None:
+    if client == "aiohttp":  # the value a deployment from before its removal may still set
+        raise SettingsError(
+            "PAYMOCK_HTTP_CLIENT='aiohttp': expected http11 (the default) or httpx; the aiohttp sender was "
+            "removed because aiohttp offers no way to bound how many 1xx answers it reads, so a receiver "
+            "sending endless `100 Continue`s held an attempt past its timeout"
+        )
+    if client not in HTTP_CLIENTS:
+        raise SettingsError(f"PAYMOCK_HTTP_CLIENT={client!r}: expected {' or '.join(HTTP_CLIENTS)}")
+
+
 def resolve_secret(flag: str | None = None, env: Mapping[str, str] | None = None) -> tuple[str, bool]:
     """The one rule of `serve`, `listen` and `trigger`: (secret, chosen).
 
@@ -110,7 +121,7 @@ class Settings:
     webhook_timeout_s: float = 5.0
     callback_hosts: frozenset[str] = field(default_factory=frozenset)
     max_in_flight: int = 256
-    http_client: str = "http11"  # http11 | aiohttp | httpx (bench/README.md, "Outbound client")
+    http_client: str = "http11"  # one of HTTP_CLIENTS (bench/README.md, "Outbound client")
     validate_responses: bool = True
     gc_tuned: bool = True  # `paymock serve` only: see gc_tuning.py
 
@@ -119,12 +130,7 @@ class Settings:
         # that cannot sign, or a time scale of 0, would otherwise fail every create after storing the payment
         _check_secret(self.webhook_secret)
         check_token(self.auth_token)
-        if self.http_client == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
-            # an optional extra: say so at start-up, not as an ImportError when the first webhook leaves
-            raise SettingsError(
-                "PAYMOCK_HTTP_CLIENT=aiohttp: aiohttp is not installed; pip install 'paymock[aiohttp]', "
-                "or use http11 (the default) or httpx"
-            )
+        _check_http_client(self.http_client)
         for name, value, (low, high) in (
             ("PAYMOCK_TIME_SCALE", self.time_scale, TIME_SCALE_RANGE),
             ("PAYMOCK_WEBHOOK_TIMEOUT", self.webhook_timeout_s, WEBHOOK_TIMEOUT_RANGE),
@@ -148,9 +154,7 @@ class Settings:
             raise SettingsError(f"PAYMOCK_STORE={store!r}: expected memory or sqlite:PATH")
         if store == "sqlite::memory:":  # would call itself durable and keep nothing: say what it is
             raise SettingsError(f"PAYMOCK_STORE={store!r}: an in-memory database keeps nothing; use memory")
-        client = (env.get("PAYMOCK_HTTP_CLIENT") or "http11").lower()
-        if client not in ("http11", "aiohttp", "httpx"):
-            raise SettingsError(f"PAYMOCK_HTTP_CLIENT={client!r}: expected http11, aiohttp or httpx")
+        client = (env.get("PAYMOCK_HTTP_CLIENT") or HTTP_CLIENTS[0]).lower()  # checked in __post_init__
         paths = tuple(Path(p) for p in (env.get("PAYMOCK_SCENARIOS") or "").split(os.pathsep) if p)
         hosts = host_set(env.get("PAYMOCK_CALLBACK_HOSTS") or "")
         gc_mode = (env.get("PAYMOCK_GC") or "tuned").lower()

@@ -1,13 +1,13 @@
 """A lean HTTP/1.1 webhook sender: asyncio Protocol + httptools' response parser + a keep-alive pool.
 
-Why not aiohttp: a webhook is one small POST whose answer we only need the status (and Retry-After)
-of. aiohttp's general-purpose request machinery was ~15% of the server's CPU per payment in the
-py-spy profile, and `import aiohttp` ~0.25 s of start-up. This sender does only what a webhook
-needs: one pre-built request head per URL, a Protocol that feeds bytes straight to httptools (already
-installed with uvicorn[standard]), and the response body read and discarded. bench/senders.py
-measures it against the other senders; bench/README.md ("Outbound client") has the figures.
+Why its own: a webhook is one small POST whose answer we only need the status (and Retry-After)
+of. aiohttp's general-purpose request machinery (the sender before this one, since removed) was ~15%
+of the server's CPU per payment in the py-spy profile, and `import aiohttp` ~0.25 s of start-up. This
+sender does only what a webhook needs: one pre-built request head per URL, a Protocol that feeds bytes
+straight to httptools (already installed with uvicorn[standard]), and the response body read and
+discarded. bench/senders.py measures it against httpx; bench/README.md ("Outbound client") has the figures.
 
-Behaviour matches the other senders (tests/delivery/test_senders.py runs the same tests on all):
+Behaviour matches the httpx sender (tests/delivery/test_senders.py runs the same tests on both):
 - one pool of at most `max_connections` connections (idle + busy, all hosts); a send waits for a
   free one rather than opening more; an idle connection to another host is closed to make room;
 - keep-alive reuse; a pooled connection the server closed while idle is retried once on a fresh

@@ -9,6 +9,6 @@ from __future__ import annotations
 
 MAX_BODY = 1 << 20  # body bytes read (and discarded); past it the connection is closed, the status stands
 MAX_HEAD_BYTES = 64 * 1024  # status lines and header lines of one answer, interim responses included
-MAX_HEADER_LINE = 8190  # one header's name and value (aiohttp's default, which it enforces itself)
-MAX_HEADERS = 128  # headers in one response (aiohttp's default)
+MAX_HEADER_LINE = 8190  # one header's name and value (a common server default: aiohttp's, Apache's)
+MAX_HEADERS = 128  # headers in one response (aiohttp's default too)
 MAX_INTERIM = 8  # 1xx responses before the final one; a receiver has no reason to send more than one

@@ -1,16 +1,18 @@
 """How webhook requests leave the process. One shared client, created in the app's lifespan.
 
-Three senders, chosen by PAYMOCK_HTTP_CLIENT: `http11` (http11.py: asyncio + httptools, its own
-keep-alive pool), `aiohttp` and `httpx`. Webhook sending is a measurable share of the server's CPU
-per payment, so the default is the one measured cheapest (bench/senders.py; figures in
-bench/README.md, "Outbound client"); the others stay selectable for comparison.
+Two senders, chosen by PAYMOCK_HTTP_CLIENT: `http11` (http11.py: asyncio + httptools, its own
+keep-alive pool), the default, and `httpx`, the alternative. Webhook sending is a measurable share of
+the server's CPU per payment, so the default is the one measured cheapest (bench/senders.py; figures
+in bench/README.md, "Outbound client"). An `aiohttp` sender was removed: aiohttp loops over 1xx
+answers inside its response parser with no public bound, so an endless `100 Continue` held an
+attempt past its deadline (issue 14; bench/README.md, "Hostile receivers").
 
 Every sender reads a bounded amount of a receiver's answer (limits.py) and gives an attempt one
 deadline, whatever the receiver sends (tests/hostile/ attacks each one): a body is read up to MAX_BODY
-and its connection dropped past it. Headers: http11 applies all of limits.py itself; aiohttp is given
-the same line and count caps; httpx (h11 under httpcore) refuses a head over 100 KiB on its own. Neither
-of those two lets its caller count 1xx responses: they read them until the deadline, which an endless
-`100 Continue` stream makes a CPU-bound wait (bench/README.md, "Hostile receivers"); hence http11 is
+and its connection dropped past it. Headers: http11 applies all of limits.py itself; httpx (h11 under
+httpcore) refuses a head over 100 KiB on its own. httpx does not let its caller count 1xx responses:
+it reads them until the attempt's deadline (asyncio.timeout below, which does end it), a CPU-bound
+wait under an endless `100 Continue` stream (bench/README.md, "Hostile receivers"); hence http11 is
 the sender for receivers nobody vouches for.
 """
 
@@ -26,7 +28,8 @@ from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 from ..domain.payments import callback_host
-from .limits import MAX_BODY, MAX_HEADER_LINE, MAX_HEADERS
+from ..settings import HTTP_CLIENTS
+from .limits import MAX_BODY
 
 USER_AGENT = "paymock-webhooks/1"
 
@@ -76,56 +79,6 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 def _elapsed_ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
-
-
-class AiohttpSender:
-    def __init__(self, max_connections: int = 256, ssl_context: ssl.SSLContext | None = None) -> None:
-        import aiohttp
-
-        self._aiohttp = aiohttp
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}  # one per value, not one per request
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
-                limit=max_connections,
-                limit_per_host=0,
-                ttl_dns_cache=300,
-                ssl=ssl_context if ssl_context is not None else True,
-            ),
-            headers={"User-Agent": USER_AGENT},
-            auto_decompress=False,
-            skip_auto_headers=("Accept-Encoding",),
-            max_line_size=MAX_HEADER_LINE,
-            max_field_size=MAX_HEADER_LINE,
-            max_headers=MAX_HEADERS,
-        )
-
-    async def send(self, url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> SendResult:
-        aiohttp = self._aiohttp
-        timeout = self._timeouts.get(timeout_s)
-        if timeout is None:
-            timeout = self._timeouts[timeout_s] = aiohttp.ClientTimeout(total=timeout_s)
-        started = time.perf_counter()
-        try:
-            async with self._session.post(
-                url, data=body, headers=headers, allow_redirects=False, timeout=timeout
-            ) as response:
-                read = 0
-                async for chunk in response.content.iter_any():  # read and dropped: a body needs no buffer
-                    read += len(chunk)
-                    if read > MAX_BODY:
-                        response.close()  # the status stands; the rest of the body is not ours to read
-                        break
-                retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
-                return SendResult(response.status, None, _elapsed_ms(started), retry_after)
-        except TimeoutError:
-            return SendResult(None, f"timed out after {timeout_s:g} s", _elapsed_ms(started))
-        except aiohttp.ClientConnectorError as exc:
-            return SendResult(None, f"cannot connect: {exc.os_error or exc}", _elapsed_ms(started))
-        except (aiohttp.ClientError, ValueError, OSError) as exc:
-            return SendResult(None, f"{type(exc).__name__}: {exc}", _elapsed_ms(started))
-
-    async def close(self) -> None:
-        await self._session.close()
 
 
 class HttpxSender:
@@ -185,17 +138,12 @@ class AllowlistSender:
         await self._inner.close()
 
 
-HTTP_CLIENTS = ("http11", "aiohttp", "httpx")  # PAYMOCK_HTTP_CLIENT values; the first is the default
-
-
 def make_sender(kind: str, hosts: frozenset[str], max_connections: int = 256) -> Sender:
     sender: Sender
     if kind == "http11":
         from .http11 import Http11Sender  # imported here: each client costs only when chosen
 
         sender = Http11Sender(max_connections)
-    elif kind == "aiohttp":
-        sender = AiohttpSender(max_connections)
     elif kind == "httpx":
         sender = HttpxSender(max_connections)
     else:

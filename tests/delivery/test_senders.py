@@ -1,4 +1,4 @@
-"""The webhook senders against real loopback servers: the same behaviour tests for all three.
+"""The webhook senders against real loopback servers: the same behaviour tests for both.
 
 Each test starts its own HTTP/1.1 server on 127.0.0.1 (asyncio streams, scripted per test) in the
 test's event loop, so it can answer oddly: slowly, never, chunked, huge, or by closing. Tests that
@@ -9,6 +9,7 @@ header checks) run on `http11` alone and say so.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import ssl
@@ -26,7 +27,6 @@ import pytest
 from paymock.delivery.http11 import MAX_BODY, Http11Sender
 from paymock.delivery.senders import (
     USER_AGENT,
-    AiohttpSender,
     AllowlistSender,
     HttpxSender,
     Sender,
@@ -34,12 +34,13 @@ from paymock.delivery.senders import (
     make_sender,
 )
 from paymock.settings import Settings, SettingsError
+from paymock.testing.process import free_port
 from paymock.testing.receiver import WebhookReceiver
 
-KINDS = ("http11", "aiohttp", "httpx")
+KINDS = ("http11", "httpx")
 # The server runs uvloop (uvicorn[standard]), the tests' default is the stdlib loop: http11, whose
 # Protocol talks to the loop directly, runs on both.
-SENDER_PARAMS = ("http11", "http11@uvloop", "aiohttp", "httpx")
+SENDER_PARAMS = ("http11", "http11@uvloop", "httpx")
 BODY = b'{"event":"payment.completed","tx_id":"tx-1"}'
 HEADERS = {"Content-Type": "application/json", "webhook-id": "dlv_1", "X-Payment-Event": "payment.completed"}
 TEST_DEADLINE_S = 15.0  # every scenario is bounded, whatever a sender does
@@ -48,8 +49,6 @@ TEST_DEADLINE_S = 15.0  # every scenario is bounded, whatever a sender does
 def make(kind: str, max_connections: int = 16, ssl_context: ssl.SSLContext | None = None) -> Sender:
     if kind.startswith("http11"):
         return Http11Sender(max_connections, ssl_context)
-    if kind == "aiohttp":
-        return AiohttpSender(max_connections, ssl_context)
     return HttpxSender(max_connections, ssl_context)
 
 
@@ -289,7 +288,7 @@ def test_server_closing_idle_connections_is_recovered(kind: str) -> None:
                 first = await send(sender, server.url())
                 await server.wait_closed_connections(1)  # the server closed the pooled connection, idle
                 # ...a while ago: the sender's side has read the close too (a close racing the reuse is another
-                # case: aiohttp then fails the send, http11 and httpx send again on a new connection)
+                # case: http11 and httpx then send again on a new connection)
                 await asyncio.sleep(0.2)
                 second = await send(sender, server.url())
             finally:
@@ -305,7 +304,7 @@ def test_server_closing_idle_connections_is_recovered(kind: str) -> None:
 def test_http11_retries_once_when_a_reused_connection_was_closed_unanswered() -> None:
     """The keep-alive race: the server's close crosses our request on a pooled connection.
 
-    http11 only: aiohttp and httpx do not retry a POST here (they report the disconnect), and the
+    http11 only: httpx does not retry a POST here (they report the disconnect), and the
     dispatcher's retry schedule covers them. Nothing of the response arrived, so resending is safe.
     """
 
@@ -460,7 +459,7 @@ def test_garbage_response_is_an_error(kind: str) -> None:
 
 @pytest.mark.usefixtures("http11_loop")
 def test_http11_caps_a_huge_response_body() -> None:
-    """http11 only: aiohttp and httpx read whatever the receiver sends (they buffer the whole body)."""
+    """http11 only: httpx reads whatever the receiver sends (it buffers the whole body)."""
     total = 64 * MAX_BODY
 
     async def scenario() -> None:
@@ -604,23 +603,38 @@ def test_https_with_an_untrusted_certificate_cannot_connect(kind: str, tls_files
 def test_settings_default_and_choices() -> None:
     assert Settings().http_client == "http11"
     assert Settings.from_env({}).http_client == "http11"
-    assert Settings.from_env({"PAYMOCK_HTTP_CLIENT": "AIOHTTP"}).http_client == "aiohttp"
-    assert Settings.from_env({"PAYMOCK_HTTP_CLIENT": "httpx"}).http_client == "httpx"
-    with pytest.raises(SettingsError, match="expected http11, aiohttp or httpx"):
+    assert Settings.from_env({"PAYMOCK_HTTP_CLIENT": "HTTPX"}).http_client == "httpx"
+    with pytest.raises(SettingsError, match="PAYMOCK_HTTP_CLIENT='curl': expected http11 or httpx"):
         Settings.from_env({"PAYMOCK_HTTP_CLIENT": "curl"})
+    with pytest.raises(SettingsError, match="expected http11 or httpx"):
+        Settings(http_client="curl")  # built directly, as the pytest plugin and embedders do
 
 
-def test_choosing_aiohttp_without_it_installed_says_how_to_get_it() -> None:
-    # a fresh interpreter where `import aiohttp` fails as it does when the extra is not installed
-    code = (
-        "import sys; sys.modules['aiohttp'] = None\n"
-        "from paymock.settings import Settings, SettingsError\n"
-        "try:\n    Settings(http_client='aiohttp')\nexcept SettingsError as exc:\n    print(exc)\n"
-        "print(Settings(http_client='http11').http_client)\n"
+AIOHTTP_REMOVED = "the aiohttp sender was removed because aiohttp offers no way to bound how many 1xx answers"
+
+
+@pytest.mark.parametrize("value", ["aiohttp", "AIOHTTP"])
+def test_choosing_the_removed_aiohttp_sender_is_a_settings_error_naming_the_choices(value: str) -> None:
+    for build in (lambda: Settings.from_env({"PAYMOCK_HTTP_CLIENT": value}), lambda: Settings(http_client="aiohttp")):
+        with pytest.raises(SettingsError) as info:
+            build()
+        message = str(info.value)
+        assert message.startswith("PAYMOCK_HTTP_CLIENT='aiohttp': expected http11 (the default) or httpx; "), message
+        assert AIOHTTP_REMOVED in message and "100 Continue" in message
+
+
+def test_serve_with_the_removed_aiohttp_sender_stops_at_start_with_exit_2() -> None:
+    # the real command in a fresh interpreter: refused before the app is built or a port is bound
+    code = f"import sys\nfrom paymock.cli.main import main\nsys.exit(main(['serve', '--port', '{free_port()}']))\n"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMOCK_")}
+    env["PAYMOCK_HTTP_CLIENT"] = "aiohttp"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert done.stderr.startswith("paymock: PAYMOCK_HTTP_CLIENT='aiohttp': expected http11 (the default) or httpx"), (
+        done.stderr
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
-    assert "aiohttp is not installed; pip install 'paymock[aiohttp]'" in out
-    assert out.splitlines()[-1] == "http11"  # the default needs nothing extra
+    assert AIOHTTP_REMOVED in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_make_sender_builds_each_kind() -> None:
@@ -629,7 +643,6 @@ def test_make_sender_builds_each_kind() -> None:
         allowlisted = make_sender("http11", frozenset({"127.0.0.1"}))
         try:
             assert isinstance(made["http11"], Http11Sender)
-            assert isinstance(made["aiohttp"], AiohttpSender)
             assert isinstance(made["httpx"], HttpxSender)
             assert isinstance(allowlisted, AllowlistSender)
             refused = await allowlisted.send("http://example.com/x", BODY, HEADERS, 1.0)

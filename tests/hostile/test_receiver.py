@@ -1,7 +1,7 @@
 """Hostile receivers cost bounded time and memory (issue 14, rows 2 and 3, and the receiver-side rule).
 
 Two levels, both against the real hostile receiver of `receivers.py` on 127.0.0.1:
-- each sender (http11 on both loops, aiohttp, httpx) sending one webhook to each attack: the attempt
+- each sender (http11 on both loops, httpx) sending one webhook to each attack: the attempt
   ends within its timeout, holds a bounded number of bytes at its peak (tracemalloc), and leaves
   nothing big for the garbage collector (no reference cycle keeps what it read);
 - a real `paymock serve` process (default sender, 5 s webhook timeout as shipped) with payments
@@ -33,14 +33,14 @@ import pytest
 
 from paymock.delivery.http11 import Http11Sender
 from paymock.delivery.limits import MAX_BODY, MAX_HEAD_BYTES
-from paymock.delivery.senders import AiohttpSender, HttpxSender, Sender, SendResult
+from paymock.delivery.senders import HttpxSender, Sender, SendResult
 from paymock.domain.scenarios.model import MAX_DELAY_MS
 from paymock.testing.process import ServerProcess
 from tests.conftest import SERVER_ENV, TIME_SCALE, payment_body
 from tests.hostile.receiver_attack import PAYMENTS, Attack, attack, prepare, reads_after, tx_ids
 from tests.hostile.receivers import HostileReceiver
 
-SENDERS = ("http11", "http11@uvloop", "aiohttp", "httpx")
+SENDERS = ("http11", "http11@uvloop", "httpx")
 SEND_TIMEOUT_S = 2.0
 SLACK_S = 3.0  # past the timeout, on a busy machine (a stalled sender would need +30 s)
 ATTEMPT_PEAK_BYTES = 8 * MAX_BODY  # what one attempt may hold at its peak, all buffers counted
@@ -57,7 +57,7 @@ HEALTHZ_BOUND_S = 2.5  # slowest /healthz while they run (604d23d: 6 s)
 def _sender(kind: str) -> Sender:
     if kind.startswith("http11"):
         return Http11Sender(8)
-    return AiohttpSender(8) if kind == "aiohttp" else HttpxSender(8)
+    return HttpxSender(8)
 
 
 @dataclass
