@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from .domain.errors import Conflict, InjectedFailure, NeverReached, NotFound, Wa
 from .domain.limits import MAX_SESSION_SCENARIOS
 from .domain.payments import PENDING, Payment, check_callback_host, check_callback_url, payment_id_for
 from .domain.scenarios.model import Scenario
-from .domain.scenarios.registry import BookState, ScenarioBook
+from .domain.scenarios.registry import ScenarioBook
 from .domain.sessions import Claims, Session, SessionNotFound, Sessions, new_session_id
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
 from .store.base import ALL_SESSIONS, Store
@@ -296,9 +296,8 @@ class Provider:
         if session is not None and session.session_id is not None:
             # data first: a store that fails there leaves the session as it was, scenarios included
             removed = self._clear_session(session.session_id)
-            before = session.book.state()
-            session.book.reset()
-            self.save_session_book(session, before)
+            with self.changing_book(session) as book:
+                book.reset()
             return removed
         self.dispatcher.clear()
         self._creating.clear()  # creates still sending belong to the wiped state: a new one must not wait
@@ -442,11 +441,15 @@ class Provider:
             }
         )
 
-    def save_session_book(self, session: Session, before: BookState) -> None:
-        """A session's scenarios or active scenario changed (`before`: its book's `state()` first): a
-        durable store keeps them; if it cannot, the change is undone, so a failed call changed nothing."""
+    @contextlib.contextmanager
+    def changing_book(self, session: Session) -> Iterator[ScenarioBook]:
+        """Around a change to a session's scenarios or active scenario: a durable store keeps it; if it
+        cannot, the change is undone, so a failed call changed nothing. The global book is not stored."""
         if session.session_id is None:
+            yield session.book
             return
+        before = session.book.state()
+        yield session.book
         try:
             self._save_session(session)
         except BaseException:

@@ -46,19 +46,18 @@ async def get_one(name: str) -> tuple[Any, int, dict[str, str]]:
 
 async def put(name: str, body: dict[str, Any], dry_run: bool = False) -> tuple[Any, int, dict[str, str]]:
     current = session()
-    before = current.book.state()
-    scenario, created = current.book.put(body, name, dry_run=dry_run)
-    if not dry_run:
-        provider().save_session_book(current, before)
+    if dry_run:  # changes nothing: nothing to store
+        scenario, created = current.book.put(body, name, dry_run=True)
+    else:
+        with provider().changing_book(current) as book:
+            scenario, created = book.put(body, name)
     answer = {**_info(current.book, scenario, "runtime"), "warnings": scenario_warnings(scenario)}
     return ok(answer, 201 if created and not dry_run else 200)
 
 
 async def delete(name: str) -> Response:
-    current = session()
-    before = current.book.state()
-    current.book.delete(name)
-    provider().save_session_book(current, before)
+    with provider().changing_book(session()) as book:
+        book.delete(name)
     # a bare response: Connexion would infer this operation's only media type, problem+json, for a 204
     return Response(status_code=204)
 
@@ -68,8 +67,6 @@ async def get_active() -> tuple[Any, int, dict[str, str]]:
 
 
 async def set_active(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
-    current = session()
-    before = current.book.state()
-    scenario = current.book.set_active(body["name"])
-    provider().save_session_book(current, before)
+    with provider().changing_book(session()) as book:
+        scenario = book.set_active(body["name"])
     return ok({"name": scenario.name})
