@@ -22,9 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from paymock.testing.process import ServerProcess  # noqa: E402
-from tests.hostile.request_helpers import Probe, parse_answer, read_until_closed, rss_mb, stalled_put  # noqa: E402
-
-TOKEN = "hostile-token"  # the one stalled_put sends
+from tests.hostile.request_helpers import TOKEN, Probe, parse_answer, read_until_closed, rss_mb, stalled_put  # noqa: E402
 
 
 def main() -> None:

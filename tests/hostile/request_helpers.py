@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+TOKEN = "hostile-token"  # the control token of the attacked server (tests/hostile/conftest.py); stalled_put sends it
+
 
 def rss_mb(pid: int) -> float:
     """The resident memory of process `pid` in MB (Linux: /proc)."""
@@ -140,11 +142,11 @@ class Probe:
 
 def stalled_put(port: int, declared: int = 1_000_000, sent: int = 200_000) -> socket.socket:
     """A PUT of a scenario (dry run) announcing `declared` bytes of body, sending `sent` of them (as much
-    as the socket takes at once), then nothing. Its token: `hostile-token`."""
+    as the socket takes at once), then nothing. Its token: TOKEN."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
     head = (
         "PUT /mock/v1/scenarios/u?dry_run=true HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Authorization: Bearer hostile-token\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
+        f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
     )
     sock.sendall(head.encode("ascii"))
     sock.setblocking(False)

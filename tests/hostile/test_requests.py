@@ -30,23 +30,15 @@ from paymock.domain.limits import (
 from paymock.resources import load_spec
 from paymock.testing.embedded import EmbeddedServer
 from paymock.testing.process import ServerProcess
-from tests.conftest import SERVER_ENV, settings
-from tests.hostile.request_helpers import Probe, RawAnswer, raw_request
+from tests.conftest import settings
+from tests.hostile.request_helpers import TOKEN, Probe, RawAnswer, raw_request
 
-TOKEN = "hostile-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PROBLEM = "application/problem+json"
 HEALTHZ_BOUND_S = 2.0
 RSS_BOUND_MB = 300.0
 # A reply to any of these attacks comes in well under this; on 604d23d some took minutes.
 CLIENT_TIMEOUT_S = 60.0
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerProcess]:
-    process = ServerProcess({**SERVER_ENV, "SERVICE_AUTH_TOKEN": TOKEN, "PAYMOCK_ACCESS_LOG": "false"}).wait_ready()
-    yield process
-    process.stop()
 
 
 @pytest.fixture

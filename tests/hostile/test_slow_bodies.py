@@ -7,27 +7,15 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from paymock.domain.limits import MAX_BODY_SECONDS
 from paymock.testing.process import ServerProcess
-from tests.conftest import SERVER_ENV
 from tests.hostile.request_helpers import Probe, parse_answer, read_until_closed, rss_mb, stalled_put
 
-TOKEN = "hostile-token"  # the one stalled_put sends
 CONNECTIONS = 300
 HANG_S = 3.0  # how long the probe watches while they all hang
 HEALTHZ_BOUND_S = 2.0
 RSS_GROWTH_BOUND_MB = 150.0
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerProcess]:
-    process = ServerProcess({**SERVER_ENV, "SERVICE_AUTH_TOKEN": TOKEN, "PAYMOCK_ACCESS_LOG": "false"}).wait_ready()
-    yield process
-    process.stop()
 
 
 def test_request_bodies_that_never_finish_are_cut_off_and_cost_bounded_memory(server: ServerProcess) -> None:
