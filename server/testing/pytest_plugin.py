@@ -98,6 +98,13 @@ def _setting(config: pytest.Config, name: str) -> str:
     return str(value if value is not None else config.getini(f"paymock_{name}")).strip()
 
 
+def _credentials(config: pytest.Config) -> tuple[str, str | None]:
+    """(secret, auth token) for the server and the audit alike. Empty is not given, as for the commands
+    (settings.resolve_secret): `--paymock-secret "$VAR"` with VAR unset must not sign and verify with an
+    empty key."""
+    return _setting(config, "secret") or DEFAULT_SECRET, _setting(config, "auth_token") or None
+
+
 @dataclass(frozen=True)
 class PaymockServer:
     """Where the session's paymock answers and how it signs."""
@@ -158,10 +165,7 @@ def _json_field(response: httpx.Response, name: str) -> object:
 
 @pytest.fixture(scope="session")
 def paymock_server(pytestconfig: pytest.Config) -> Iterator[PaymockServer]:
-    # empty is not given, as for the commands (settings.resolve_secret): `--paymock-secret "$VAR"` with VAR
-    # unset must not sign and verify with an empty key
-    secret = _setting(pytestconfig, "secret") or DEFAULT_SECRET
-    token = _setting(pytestconfig, "auth_token") or None
+    secret, token = _credentials(pytestconfig)
     url = _setting(pytestconfig, "url")
     if url:
         _check_external(url.rstrip("/"), token)
@@ -299,5 +303,5 @@ def paymock_audit(pytestconfig: pytest.Config) -> Callable[..., Report]:
 
     from ..audit import audit
 
-    token = _setting(pytestconfig, "auth_token") or None
-    return functools.partial(audit, secret=_setting(pytestconfig, "secret"), auth_token=token)
+    secret, token = _credentials(pytestconfig)
+    return functools.partial(audit, secret=secret, auth_token=token)
