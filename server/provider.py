@@ -28,9 +28,6 @@ from .store.base import ALL_SESSIONS, Store
 
 log = logging.getLogger("paymock.sessions")
 
-# every pending delivery of a session, however many (a bound only because listings take one)
-MAX_DELIVERIES_LISTED = 1 << 62
-
 
 @dataclass(frozen=True, slots=True)
 class CreateResult:
@@ -397,7 +394,7 @@ class Provider:
         return removed
 
     def _clear_session(self, session_id: str) -> tuple[int, int]:
-        waiting, _ = self.store.list_deliveries(session=session_id, state=dl.PENDING, limit=MAX_DELIVERIES_LISTED)
+        waiting, _ = self.store.list_deliveries(session=session_id, state=dl.PENDING, limit=None)
         pending = [d.delivery_id for d in waiting]
         removed = self.store.clear_session(session_id)
         self.dispatcher.forget(pending)

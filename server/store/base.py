@@ -73,7 +73,7 @@ class Store(Protocol):
         event: str | None = None,
         scenario: str | None = None,
         offset: int = 0,
-        limit: int = 100,
+        limit: int | None = 100,
         session: str | None = None,
     ) -> tuple[list[Delivery], int]:
         """The session's (or ALL_SESSIONS') matching deliveries newest first, and how many match in all."""

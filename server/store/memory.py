@@ -191,7 +191,7 @@ class MemoryStore:
         event: str | None = None,
         scenario: str | None = None,
         offset: int = 0,
-        limit: int = 100,
+        limit: int | None = 100,
         session: str | None = None,
     ) -> tuple[list[Delivery], int]:
         source: list[Delivery] | tuple[Delivery, ...]
@@ -209,7 +209,7 @@ class MemoryStore:
             and (event is None or d.event == event)
             and (scenario is None or d.scenario == scenario)
         ]
-        return matching[offset : offset + limit], len(matching)
+        return matching[offset : None if limit is None else offset + limit], len(matching)
 
     def pending_deliveries(self) -> list[Delivery]:
         return [d for d in self._deliveries if d.state == PENDING]

@@ -472,7 +472,7 @@ class SqliteStore:
         event: str | None = None,
         scenario: str | None = None,
         offset: int = 0,
-        limit: int = 100,
+        limit: int | None = 100,
         session: str | None = None,
     ) -> tuple[list[Delivery], int]:
         where: list[str] = [] if session == ALL_SESSIONS else ["session_id IS ?"]
@@ -483,7 +483,8 @@ class SqliteStore:
                 args.append(value)
         clause = " WHERE " + " AND ".join(where) if where else ""
         rows = self._db.execute(
-            f"SELECT {_D_COLS} FROM deliveries{clause} ORDER BY seq DESC LIMIT ? OFFSET ?", (*args, limit, offset)
+            f"SELECT {_D_COLS} FROM deliveries{clause} ORDER BY seq DESC LIMIT ? OFFSET ?",
+            (*args, -1 if limit is None else limit, offset),
         ).fetchall()
         total = self._db.execute(f"SELECT COUNT(*) FROM deliveries{clause}", args).fetchone()[0]
         return [self._delivery(r) for r in rows], total
