@@ -41,6 +41,19 @@ SERVER_ENV = {
 }
 
 
+class SteppedClock:
+    """Wall and monotonic time that move only when the test says (idle expiry without sleeping)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+
 def settings(**overrides: Any) -> Settings:
     return replace(BASE_SETTINGS, **overrides)
 

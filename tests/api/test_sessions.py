@@ -6,7 +6,7 @@ import re
 import time
 
 from paymock.app import create_app
-from tests.conftest import payment_body, settings
+from tests.conftest import SteppedClock, payment_body, settings
 
 S = "X-Mock-Session"
 
@@ -227,19 +227,6 @@ def test_waits_see_only_their_own_session(client, receiver):
     assert elsewhere.status_code == 404 and "no delivery yet" in elsewhere.json()["detail"]
     assert client.post("/mock/v1/deliveries/evt_completed_wa/redeliver").status_code == 404
     assert client.post("/mock/v1/deliveries/evt_completed_wa/redeliver", headers={S: a}).status_code == 200
-
-
-class SteppedClock:
-    """Wall and monotonic time that move only when the test says (idle expiry without sleeping)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def now(self) -> float:
-        return time.time() + self.offset
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self.offset
 
 
 def test_an_idle_session_expires_with_its_data_and_retries(receiver):

@@ -13,8 +13,7 @@ from paymock.domain.payments import COMPLETED, PENDING
 from paymock.domain.scenarios.model import WebhookPlan
 from paymock.store.base import ALL_SESSIONS, Store
 from paymock.store.sqlite import SqliteStore
-from tests.api.test_sessions import SteppedClock
-from tests.conftest import in_process, payment_body, settings
+from tests.conftest import SteppedClock, in_process, payment_body, settings
 from tests.store.test_store import StoreFactory, make_store, payment  # noqa: F401  (the fixture)
 
 S = "X-Mock-Session"
