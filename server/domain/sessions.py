@@ -173,14 +173,14 @@ class Sessions:
 
     def end(self, session_id: str) -> Session:
         session = self.get(session_id)
-        self._drop(session)
+        self.drop(session)
         return session
 
     def take_expired(self) -> list[Session]:
         """Remove and return the sessions idle past their expiry."""
         gone = self.expired()
         for session in gone:
-            self._drop(session)
+            self.drop(session)
         return gone
 
     def expired(self) -> list[Session]:
@@ -190,18 +190,19 @@ class Sessions:
 
     def drop(self, session: Session) -> None:
         """Stop holding a session (ended or expired) and free its claims."""
-        self._drop(session)
+        if session.session_id is not None and self._live.pop(session.session_id, None) is not None:
+            self._unindex(session)
 
     def clear(self) -> list[Session]:
         gone = list(self._live.values())
         for session in gone:
-            self._drop(session)
+            self.drop(session)
         return gone
 
     # lookups
     def find(self, session_id: str) -> Session | None:
-        """The live session with this id; None if unknown or expired (an expired one stays until
-        `take_expired` cleans it up, but is never answered)."""
+        """The live session with this id; None if unknown or expired (an expired one stays until it is
+        dropped, by the provider once its data is gone, but is never answered)."""
         session = self._live.get(session_id)
         if session is None or session.expired(self._clock.now()):
             return None
@@ -278,10 +279,6 @@ class Sessions:
         return session
 
     # internals
-    def _drop(self, session: Session) -> None:
-        if session.session_id is not None and self._live.pop(session.session_id, None) is not None:
-            self._unindex(session)
-
     def _index(self, session: Session) -> None:
         claims = session.claims
         for value in claims.order_ids:
