@@ -1,1 +1,1 @@
-"""The `paymock` command line and its tools: serve, console, listen, trigger, all (see `main`)."""
+"""The `paymock` command line and its tools: serve, console, listen, trigger, audit, all (see `main`)."""

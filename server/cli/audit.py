@@ -4,11 +4,10 @@ allowed), 1 when a check failed, 2 when the audit could not run (a bad option, a
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 
-from ..audit import DEFAULT_TIMEOUT_S, AuditError, StateProbe, run_audit
+from ..audit import DEFAULT_TIMEOUT_S, AuditError, audit
 from ..audit.runner import MAX_TOTAL_S
 from ..settings import WEBHOOK_TIMEOUT_RANGE
 from .args import secret_or_exit
@@ -101,17 +100,16 @@ def run(args: argparse.Namespace) -> int:
             print("paymock audit: --state-header: expected 'NAME: VALUE' (a name, a colon, the value)", file=sys.stderr)
             return 2
         headers[name.strip()] = value.strip()
-    state = StateProbe(args.state_url, args.state_field, headers) if args.state_url else None
     try:
-        report = asyncio.run(
-            run_audit(
-                args.url,
-                secret=secret,
-                auth_token=args.auth_token,
-                timeout_s=timeout_s,
-                state=state,
-                max_total_s=args.max_time,
-            )
+        report = audit(
+            args.url,
+            secret=secret,
+            auth_token=args.auth_token,
+            timeout_s=timeout_s,
+            state_url=args.state_url,
+            state_field=args.state_field,
+            state_headers=headers,
+            max_total_s=args.max_time,
         )
     except AuditError as exc:
         print(f"paymock audit: {exc}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The `paymock` command: serve (and console, listen, trigger added by their modules)."""
+"""The `paymock` command: serve and console (here), listen, trigger, audit and all (added by their modules)."""
 
 from __future__ import annotations
 
