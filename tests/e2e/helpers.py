@@ -18,6 +18,7 @@ from paymock.testing.receiver import ReceivedWebhook
 from tests.conftest import SECRET, TIME_SCALE, payment_body, wait_for_delivery
 
 SCENARIO_HEADER = "X-Mock-Scenario"
+AUTH_TOKEN = "e2e-service-token"  # what the `auth_server` fixture (tests/e2e/conftest.py) requires
 # Timer slack when checking "not before": the scheduler may fire a hair early on a coarse clock.
 EARLY_SLACK_S = 0.02
 

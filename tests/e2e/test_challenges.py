@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
-from paymock.testing.process import ServerProcess
-from tests.conftest import SERVER_ENV
-from tests.e2e.helpers import assert_problem
-
-TOKEN = "challenge-token"
-
-
-@pytest.fixture(scope="module")
-def auth_server() -> Iterator[ServerProcess]:
-    server = ServerProcess({**SERVER_ENV, "SERVICE_AUTH_TOKEN": TOKEN}).wait_ready()
-    yield server
-    server.stop()
+from tests.e2e.helpers import AUTH_TOKEN, assert_problem
 
 
 def test_401_carries_a_bearer_challenge(auth_server):
@@ -33,7 +19,7 @@ def test_401_carries_a_bearer_challenge(auth_server):
             r = anon.get("/api/v2/pending-payments", headers={"Authorization": malformed})
             assert_problem(r, 401)
             assert r.headers["www-authenticate"] == 'Bearer realm="paymock", error="invalid_request"', malformed
-        good = anon.get("/api/v2/pending-payments", headers={"Authorization": f"Bearer {TOKEN}"})
+        good = anon.get("/api/v2/pending-payments", headers={"Authorization": f"Bearer {AUTH_TOKEN}"})
         assert good.status_code == 200, good.text
         assert "www-authenticate" not in good.headers
 

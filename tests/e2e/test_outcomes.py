@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import datetime
 
 import httpx
 import pytest
 
-from paymock.testing.process import ServerProcess
 from paymock.testing.receiver import WebhookReceiver
-from tests.conftest import SECRET, SERVER_ENV
+from tests.conftest import SECRET
 from tests.e2e.helpers import (
+    AUTH_TOKEN,
     EARLY_SLACK_S,
     assert_log_matches,
     confirm,
@@ -186,16 +185,6 @@ def test_delayed_completion_arrives_after_the_scaled_delay_not_before(live, rece
     assert status_of(live, "pay_tx_slow400") == "PAYMENT_COMPLETED"
 
 
-TOKEN = "e2e-service-token"
-
-
-@pytest.fixture(scope="module")
-def auth_server() -> Iterator[ServerProcess]:
-    server = ServerProcess({**SERVER_ENV, "SERVICE_AUTH_TOKEN": TOKEN}).wait_ready()
-    yield server
-    server.stop()
-
-
 def test_service_auth_token_guards_both_apis_and_is_sent_with_webhooks(auth_server):
     receiver = WebhookReceiver(SECRET)
     try:
@@ -213,7 +202,7 @@ def test_service_auth_token_guards_both_apis_and_is_sent_with_webhooks(auth_serv
             wrong = {"Authorization": "Bearer not-the-token"}
             assert anon.post("/api/v2/payments", json=body, headers=wrong).status_code == 401
             assert receiver.received == []
-        headers = {"Authorization": f"Bearer {TOKEN}"}
+        headers = {"Authorization": f"Bearer {AUTH_TOKEN}"}
         with httpx.Client(base_url=auth_server.base_url, timeout=30, headers=headers) as c:
             assert c.post("/mock/v1/reset").status_code == 200
             assert c.get("/mock/v1/health").json()["auth_required"] is True
@@ -221,7 +210,7 @@ def test_service_auth_token_guards_both_apis_and_is_sent_with_webhooks(auth_serv
             assert r.status_code == 200, r.text
             assert r.json()["status"] == "PAYMENT_COMPLETED"
             [hook] = receiver.wait_for(1)
-            assert hook.headers["authorization"] == f"Bearer {TOKEN}"
+            assert hook.headers["authorization"] == f"Bearer {AUTH_TOKEN}"
             assert hook.verified and seed_ok(hook) and standard_error(hook) is None
             d = c.get("/mock/v1/deliveries/evt_completed_tx_auth").json()
             assert d["attempts"][0]["request_headers"]["Authorization"] == "Bearer ***"  # never leaked

@@ -12,21 +12,15 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests.hostile.request_helpers import rss_mb
+
 SCENARIO = "hostile-two-attempts"
 PAYMENTS = 5
 PROBE_EVERY_S = 0.05
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    return 0.0
 
 
 def prepare(base_url: str) -> None:

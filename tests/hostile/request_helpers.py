@@ -1,5 +1,5 @@
 """Helpers for hostile-request tests: a raw loopback HTTP client, the server's RSS, and a /healthz probe
-that runs while an attack does. Used by test_requests.py and bench/hostile_requests.py."""
+that runs while an attack does. Used by tests/hostile/ and bench/hostile_requests.py, bench/slow_bodies.py."""
 
 from __future__ import annotations
 
