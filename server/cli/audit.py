@@ -10,17 +10,21 @@ import sys
 from ..audit import DEFAULT_TIMEOUT_S, AuditError, audit
 from ..audit.runner import MAX_TOTAL_S
 from ..settings import WEBHOOK_TIMEOUT_RANGE
-from .args import secret_or_exit
+from .args import env_default, secret_or_exit
 
 
-def _seconds(low: float, high: float):  # type: ignore[no-untyped-def]
+def _seconds(low: float, high: float, var: str | None = None):  # type: ignore[no-untyped-def]
+    """An argparse type for seconds in [low, high]; names `var` too, as args.port does: a string default
+    read from it is converted by this type, so a bad variable is a usage error like a bad flag."""
+    source = f" (the flag or {var})" if var else ""
+
     def parse(raw: str) -> float:
         try:
             value = float(raw)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{raw!r} is not a number of seconds") from None
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a number of seconds{source}") from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{raw!r}: expected {low:g} to {high:g} seconds")
+            raise argparse.ArgumentTypeError(f"{raw!r}: expected {low:g} to {high:g} seconds{source}")
         return value
 
     return parse
@@ -40,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_seconds(*WEBHOOK_TIMEOUT_RANGE),
-        default=None,
+        type=_seconds(*WEBHOOK_TIMEOUT_RANGE, var="PAYMOCK_WEBHOOK_TIMEOUT"),
+        default=env_default("PAYMOCK_WEBHOOK_TIMEOUT", DEFAULT_TIMEOUT_S),
         help=f"the provider's webhook timeout to beat (default $PAYMOCK_WEBHOOK_TIMEOUT, else {DEFAULT_TIMEOUT_S:g})",
     )
     parser.add_argument(
@@ -84,14 +88,6 @@ def run(args: argparse.Namespace) -> int:
     secret = secret_or_exit("audit", args.secret, "webhooks are signed")
     if secret is None:
         return 2
-    timeout_s = args.timeout
-    if timeout_s is None:
-        raw = os.environ.get("PAYMOCK_WEBHOOK_TIMEOUT") or str(DEFAULT_TIMEOUT_S)
-        try:
-            timeout_s = _seconds(*WEBHOOK_TIMEOUT_RANGE)(raw)
-        except argparse.ArgumentTypeError as exc:
-            print(f"paymock audit: PAYMOCK_WEBHOOK_TIMEOUT={exc}", file=sys.stderr)
-            return 2
     headers: dict[str, str] = {}
     for item in args.state_header:
         name, sep, value = item.partition(":")
@@ -105,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             args.url,
             secret=secret,
             auth_token=args.auth_token,
-            timeout_s=timeout_s,
+            timeout_s=args.timeout,
             state_url=args.state_url,
             state_field=args.state_field,
             state_headers=headers,

@@ -40,7 +40,6 @@ from .base import ALL_SESSIONS, restored_on_failure
 
 SCHEMA_VERSION = 2  # 2: sessions (a table, and session_id on payments and deliveries)
 APPLICATION_ID = 0x706D6B31  # "pmk1" in the file's header: this file is a paymock store
-TABLES = ("payments", "plans", "deliveries", "sessions")
 V1_TABLES = ("payments", "plans", "deliveries")
 _DAMAGE_SHOWN = 3  # problems quick_check reports (and a refusal names) at most
 
