@@ -7,15 +7,7 @@ import time
 
 import pytest
 
-from tests.e2e.helpers import create_ok, listing, put_scenario, scaled, status_of, wait_delivery
-
-
-def _problem(r, status: int) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json"), r.headers["content-type"]
-    body = r.json()
-    assert body["status"] == status
-    return body
+from tests.e2e.helpers import assert_problem, create_ok, listing, put_scenario, scaled, status_of, wait_delivery
 
 
 def test_put_creates_then_replaces_and_the_scenario_drives_payments(live, receiver):
@@ -44,7 +36,7 @@ def test_put_without_name_in_body_takes_the_paths(live):
     r = live.put("/mock/v1/scenarios/from-path", json={"name": "from-path", "description": "x"})
     assert r.status_code == 201
     r = live.put("/mock/v1/scenarios/from-path", json={"name": "other", "description": "x"})
-    problem = _problem(r, 409)  # a body for another scenario conflicts with its target
+    problem = assert_problem(r, 409)  # a body for another scenario conflicts with its target
     assert "name: 'other' differs from the path's 'from-path'" in problem["detail"]
 
 
@@ -55,7 +47,7 @@ def test_dry_run_validates_without_saving(live):
     assert r.json()["scenario"]["webhook"]["duplicates"] == 3
     assert live.get("/mock/v1/scenarios/dry").status_code == 404
     bad = {"name": "dry", "description": "x", "payment": {"outcome": "later"}}
-    problem = _problem(live.put("/mock/v1/scenarios/dry", params={"dry_run": "true"}, json=bad), 400)
+    problem = assert_problem(live.put("/mock/v1/scenarios/dry", params={"dry_run": "true"}, json=bad), 400)
     assert "payment.outcome" in problem["detail"]
     odd = {"name": "dry", "description": "x", "payment": {"delay_ms": 10}}
     r = live.put("/mock/v1/scenarios/dry", params={"dry_run": "true"}, json=odd)
@@ -78,7 +70,7 @@ def test_dry_run_validates_without_saving(live):
 )
 def test_bad_scenario_bodies_are_400_problems_naming_the_key(live, extra, key, expected):
     body = {"name": "bad-one", "description": "broken on purpose", **extra}
-    problem = _problem(live.put("/mock/v1/scenarios/bad-one", json=body), 400)
+    problem = assert_problem(live.put("/mock/v1/scenarios/bad-one", json=body), 400)
     text = problem["detail"] + " ".join(problem.get("errors", []))
     assert key in text, text
     assert expected in text, text
@@ -105,13 +97,13 @@ def test_keys_without_effect_are_saved_without_them_and_named(live, extra, warni
 
 
 def test_bad_scenario_requests_without_a_valid_body(live):
-    _problem(live.put("/mock/v1/scenarios/x", json={"name": "x"}), 400)  # no description
+    assert_problem(live.put("/mock/v1/scenarios/x", json={"name": "x"}), 400)  # no description
     r = live.put("/mock/v1/scenarios/x", content=b"name: x\n", headers={"Content-Type": "application/yaml"})
     assert r.status_code == 415
     r = live.put("/mock/v1/scenarios/x", content=b"{not json", headers={"Content-Type": "application/json"})
-    _problem(r, 400)
-    _problem(live.put("/mock/v1/scenarios/Bad Name", json={"name": "Bad Name", "description": "x"}), 400)
-    _problem(live.get("/mock/v1/scenarios/nope"), 404)
+    assert_problem(r, 400)
+    assert_problem(live.put("/mock/v1/scenarios/Bad Name", json={"name": "Bad Name", "description": "x"}), 400)
+    assert_problem(live.get("/mock/v1/scenarios/nope"), 404)
 
 
 def test_delete_runtime_scenarios_but_not_fixtures(live):
@@ -120,8 +112,8 @@ def test_delete_runtime_scenarios_but_not_fixtures(live):
     assert live.delete("/mock/v1/scenarios/temp").status_code == 204
     assert live.get("/mock/v1/scenarios/temp").status_code == 404
     assert live.get("/mock/v1/active-scenario").json() == {"name": "default"}  # fell back
-    _problem(live.delete("/mock/v1/scenarios/temp"), 404)
-    problem = _problem(live.delete("/mock/v1/scenarios/declined"), 409)
+    assert_problem(live.delete("/mock/v1/scenarios/temp"), 404)
+    problem = assert_problem(live.delete("/mock/v1/scenarios/declined"), 409)
     assert "fixture" in problem["detail"]
     assert live.get("/mock/v1/scenarios/declined").status_code == 200
 
@@ -139,11 +131,11 @@ def test_runtime_scenario_can_override_a_fixture_until_deleted(live, receiver):
 
 
 def test_set_active_unknown_and_bad_bodies(live):
-    problem = _problem(live.put("/mock/v1/active-scenario", json={"name": "nope"}), 404)
+    problem = assert_problem(live.put("/mock/v1/active-scenario", json={"name": "nope"}), 404)
     assert "default" in problem["known_scenarios"]
-    _problem(live.put("/mock/v1/active-scenario", json={}), 400)
-    _problem(live.put("/mock/v1/active-scenario", json={"name": "default", "extra": 1}), 400)
-    _problem(live.put("/mock/v1/active-scenario", json={"name": "UPPER"}), 400)
+    assert_problem(live.put("/mock/v1/active-scenario", json={}), 400)
+    assert_problem(live.put("/mock/v1/active-scenario", json={"name": "default", "extra": 1}), 400)
+    assert_problem(live.put("/mock/v1/active-scenario", json={"name": "UPPER"}), 400)
     assert live.get("/mock/v1/active-scenario").json() == {"name": "default"}
     r = live.put("/mock/v1/active-scenario", json={"name": "declined"})
     assert r.json() == {"name": "declined"}
@@ -207,26 +199,26 @@ def test_wait_for_delivery_ends_with_409_or_404_saying_where_it_stands(live, rec
     start = time.monotonic()
     r = live.get("/mock/v1/wait-for-delivery", params={"tx_id": "tx_stuck", "state": "acknowledged", "timeout_ms": 300})
     took = time.monotonic() - start
-    problem = _problem(r, 409)
+    problem = assert_problem(r, 409)
     assert problem["state"] == "pending" and "attempt" in problem["detail"]
     assert 0.25 <= took < 5, took
     r = live.get("/mock/v1/wait-for-delivery", params={"tx_id": "tx_none", "timeout_ms": 0})
-    assert "no delivery yet" in _problem(r, 404)["detail"]
+    assert "no delivery yet" in assert_problem(r, 404)["detail"]
 
 
 def test_bad_control_requests(live):
-    _problem(live.get("/mock/v1/wait-for-delivery"), 400)  # names nothing
-    _problem(live.get("/mock/v1/wait-for-delivery", params={"tx_id": "a", "payment_id": "pay_a"}), 400)
-    _problem(live.get("/mock/v1/wait-for-delivery", params={"tx_id": "a", "timeout_ms": 2001}), 400)
-    _problem(live.get("/mock/v1/wait-for-delivery", params={"tx_id": "a", "state": "done"}), 400)
-    _problem(live.get("/mock/v1/wait-for-delivery", params={"delivery_id": "evt_completed_a"}), 400)
-    _problem(live.get("/mock/v1/deliveries", params={"state": "bogus"}), 400)
-    _problem(live.get("/mock/v1/deliveries", params={"limit": 0}), 400)
+    assert_problem(live.get("/mock/v1/wait-for-delivery"), 400)  # names nothing
+    assert_problem(live.get("/mock/v1/wait-for-delivery", params={"tx_id": "a", "payment_id": "pay_a"}), 400)
+    assert_problem(live.get("/mock/v1/wait-for-delivery", params={"tx_id": "a", "timeout_ms": 2001}), 400)
+    assert_problem(live.get("/mock/v1/wait-for-delivery", params={"tx_id": "a", "state": "done"}), 400)
+    assert_problem(live.get("/mock/v1/wait-for-delivery", params={"delivery_id": "evt_completed_a"}), 400)
+    assert_problem(live.get("/mock/v1/deliveries", params={"state": "bogus"}), 400)
+    assert_problem(live.get("/mock/v1/deliveries", params={"limit": 0}), 400)
     assert live.get("/mock/v1/deliveries", params={"payment_id": "pay_a", "tx_id": "b"}).json()["total"] == 0
-    _problem(live.get("/mock/v1/deliveries/evt_completed_nope"), 404)
-    _problem(live.get("/mock/v1/deliveries/not-an-id"), 404)  # an id that cannot exist is not found either
-    _problem(live.get("/mock/v1/payments/pay_nope"), 404)
-    _problem(live.post("/mock/v1/deliveries/evt_failed_nope/redeliver"), 404)
+    assert_problem(live.get("/mock/v1/deliveries/evt_completed_nope"), 404)
+    assert_problem(live.get("/mock/v1/deliveries/not-an-id"), 404)  # an id that cannot exist is not found either
+    assert_problem(live.get("/mock/v1/payments/pay_nope"), 404)
+    assert_problem(live.post("/mock/v1/deliveries/evt_failed_nope/redeliver"), 404)
 
 
 def test_get_scenario_shows_it_as_loaded_with_defaults_filled_in(live):

@@ -50,7 +50,7 @@ def test_two_sessions_creating_at_once_see_only_their_own(live, live_server):
             listing = live.get("/api/v2/pending-payments", headers={S: sid}).json()
             assert sorted(listing["payments"]) == sorted(f"pay_{name}-{n}" for n in range(PER_SESSION))
             assert {p["status"] for p in listing["payments"].values()} == {status}
-            hooks = receivers[name].wait_for(PER_SESSION)
+            receivers[name].wait_for(PER_SESSION)
             time.sleep(0.2)  # anything misrouted would arrive by now
             hooks = receivers[name].received
             assert len(hooks) == PER_SESSION
