@@ -18,8 +18,8 @@ from . import problems, ui
 CLAIM_LISTS = {"order_ids": "orders", "user_ids": "users"}
 
 
-def live_sessions() -> list[dict[str, Any]] | None:
-    """Every live session, oldest first; None when the server did not answer (pages say why)."""
+def live_sessions(*, say_why: bool = False) -> list[dict[str, Any]] | None:
+    """Every live session, oldest first; None when the server did not answer (`say_why`: shown on the page)."""
     try:
         sessions: list[dict[str, Any]] = []
         while True:  # paged like deliveries; the server caps live sessions, so this ends
@@ -27,7 +27,9 @@ def live_sessions() -> list[dict[str, Any]] | None:
             sessions += page["sessions"]
             if not page["sessions"] or len(sessions) >= page["total"]:
                 return sessions
-    except problems.FAILED:
+    except problems.FAILED as exc:
+        if say_why:
+            ui.show_error(exc, prefix="Sessions: ")
         return None
 
 

@@ -137,9 +137,8 @@ def all_listings() -> dict[str, Any] | None:
     """ "All sessions": the provider's listing is per session (its contract stays clean), so the global
     one and each live session's, merged, each payment tagged with its session (bounded: the server caps
     live sessions, each listing is capped too)."""
-    live = sessions.live_sessions()
-    if live is None:  # say why: the same call, guarded
-        ui.guarded(ui.client_for(None).list_sessions, prefix="Sessions: ")
+    live = sessions.live_sessions(say_why=True)
+    if live is None:
         return None
     merged: dict[str, Any] = {"pending_count": 0, "completed_count": 0, "failed_count": 0, "payments": {}}
     owners: dict[str, str | None] = {}

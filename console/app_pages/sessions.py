@@ -134,9 +134,8 @@ def rows(live: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @st.fragment(run_every=ui.refresh_every())
 def live_table() -> None:
     """The table refreshes on its own; the actions below it rerun the whole page (the picker follows)."""
-    live = sessions.live_sessions()
-    if live is None:  # say why: the same call, guarded
-        ui.guarded(ui.client_for(None).list_sessions, prefix="Sessions: ")
+    live = sessions.live_sessions(say_why=True)
+    if live is None:
         return
     st.markdown(f"**{len(live)}** live session(s), oldest first")
     if live:
