@@ -107,6 +107,21 @@ def live(live_server: ServerProcess) -> Iterator[httpx.Client]:
         yield c
 
 
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(r: Any, status: int, *mentions: str) -> dict[str, Any]:
+    """`r` (httpx or the test client) is a problem+json answer of `status` whose detail names each of
+    `mentions`; its body."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith(PROBLEM), r.headers["content-type"]
+    problem = r.json()
+    assert problem["status"] == status
+    for mention in mentions:
+        assert mention in problem["detail"], problem["detail"]
+    return problem
+
+
 def wait_for_delivery(http: Any, timeout_s: float = 10.0, **params: Any) -> httpx.Response:
     """GET /mock/v1/wait-for-delivery, asked again while the delivery may still get there (one request
     waits at most 2 s), as PaymockClient.wait_for_delivery does; returns the last answer."""

@@ -12,9 +12,8 @@ from connexion.exceptions import BadRequestProblem
 
 from paymock.api import query
 from paymock.resources import load_spec
-from tests.conftest import payment_body
+from tests.conftest import PROBLEM, assert_problem, payment_body
 
-PROBLEM = "application/problem+json"
 LISTING = "/api/v2/pending-payments"
 WAIT = "/mock/v1/wait-for-delivery"
 
@@ -64,15 +63,6 @@ def _query_parameters() -> list[tuple[str, str, str, str | None]]:
 QUERY_PARAMETERS = _query_parameters()
 
 
-def _problem(response: Any, status: int, *mentions: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    detail = response.json()["detail"]
-    for mention in mentions:
-        assert mention in detail, detail
-    return response.json()
-
-
 def _request(client: Any, method: str, path: str, query_string: str) -> Any:
     body = {"name": "qa-query", "description": "d"} if method == "PUT" else None
     return client.request(method, f"{path}?{query_string}", json=body)
@@ -92,19 +82,19 @@ def test_every_query_parameter_of_both_specs_is_covered():
 @pytest.mark.parametrize(("method", "path", "name", "value"), QUERY_PARAMETERS, ids=lambda v: str(v))
 def test_a_single_valued_query_parameter_given_twice_is_a_400_naming_it(client, method, path, name, value):
     r = _request(client, method, path, f"{name}={value}&{name}={value}")
-    _problem(r, 400, f"query parameter '{name}' is given 2 times", "give it once")
+    assert_problem(r, 400, f"query parameter '{name}' is given 2 times", "give it once")
     assert client.get("/mock/v1/scenarios/qa-query").status_code == 404  # a PUT stored nothing
 
 
 def test_the_status_filter_given_twice_does_not_silently_keep_the_last(client):
     r = client.get(f"{LISTING}?status=PENDING&status=PAYMENT_FAILED")
-    _problem(r, 400, "'status' is given 2 times ('PENDING', 'PAYMENT_FAILED')")
+    assert_problem(r, 400, "'status' is given 2 times ('PENDING', 'PAYMENT_FAILED')")
 
 
 def test_dry_run_given_twice_stores_nothing(client):
     scenario = {"name": "qa-dry", "description": "d"}
     r = client.put("/mock/v1/scenarios/qa-dry?dry_run=true&dry_run=false", json=scenario)
-    _problem(r, 400, "'dry_run' is given 2 times")
+    assert_problem(r, 400, "'dry_run' is given 2 times")
     assert client.get("/mock/v1/scenarios/qa-dry").status_code == 404
 
 
@@ -135,7 +125,7 @@ LOOSE = ["1_0", " 10", "10 ", "+10", "\n10", "10\n", "\uff11\uff10", "\u0967\u09
 @pytest.mark.parametrize("value", LOOSE)
 def test_a_loosely_written_listing_limit_is_a_400_naming_it_and_the_value(client, value):
     r = client.get(LISTING, params={"limit": value})
-    _problem(r, 400, "query parameter 'limit'", repr(value), "plain decimal digits", "1 to 1000")
+    assert_problem(r, 400, "query parameter 'limit'", repr(value), "plain decimal digits", "1 to 1000")
 
 
 @pytest.mark.parametrize(
@@ -151,7 +141,7 @@ def test_a_loosely_written_listing_limit_is_a_400_naming_it_and_the_value(client
 )
 def test_loose_integers_are_400s_on_every_integer_parameter(client, path, params, name):
     r = client.get(path, params=params)
-    _problem(r, 400, f"query parameter '{name}' is {params[name]!r}")
+    assert_problem(r, 400, f"query parameter '{name}' is {params[name]!r}")
 
 
 @pytest.mark.parametrize(("name", "value"), [("limit", "1"), ("limit", "010"), ("limit", "1000"), ("offset", "00")])
@@ -160,9 +150,9 @@ def test_plain_digits_stay_valid(client, name, value):
 
 
 def test_out_of_range_and_non_integers_are_still_400s(client):
-    _problem(client.get(LISTING, params={"limit": "1001"}), 400, "'limit'", "maximum")
-    _problem(client.get(LISTING, params={"limit": "1.0"}), 400, "'limit'")
-    _problem(client.get(LISTING, params={"limit": ""}), 400, "'limit'")
+    assert_problem(client.get(LISTING, params={"limit": "1001"}), 400, "'limit'", "maximum")
+    assert_problem(client.get(LISTING, params={"limit": "1.0"}), 400, "'limit'")
+    assert_problem(client.get(LISTING, params={"limit": ""}), 400, "'limit'")
 
 
 def test_number_parameters_follow_json_number_syntax():
@@ -189,11 +179,11 @@ def delivered(client, receiver) -> str:
 @pytest.mark.parametrize("name,value", [("delivery_id", "evt_completed_tx_w"), ("payment_id", "pay_tx_w")])
 def test_the_payment_is_named_by_tx_id_only(client, delivered, name, value):
     r = client.get(WAIT, params={"tx_id": delivered, name: value, "timeout_ms": 0})
-    _problem(r, 400, name)
+    assert_problem(r, 400, name)
 
 
 def test_a_wait_without_tx_id_is_a_400_naming_it(client, delivered):
-    _problem(client.get(WAIT, params={"state": "settled", "timeout_ms": 0}), 400, "tx_id")
+    assert_problem(client.get(WAIT, params={"state": "settled", "timeout_ms": 0}), 400, "tx_id")
 
 
 @pytest.mark.parametrize("state", [None, "settled", "acknowledged", "attempted"])
@@ -202,7 +192,7 @@ def test_min_attempts_counts_with_any_state(client, delivered, state):
     base = {"tx_id": delivered, **({"state": state} if state else {})}
     r = client.get(WAIT, params={**base, "min_attempts": 1, "timeout_ms": 2000})
     assert r.status_code == 200, r.text
-    problem = _problem(client.get(WAIT, params={**base, "min_attempts": 3, "timeout_ms": 0}), 409, "1 attempt(s)")
+    problem = assert_problem(client.get(WAIT, params={**base, "min_attempts": 3, "timeout_ms": 0}), 409, "1 attempt(s)")
     assert problem["state"] == "acknowledged"
 
 
@@ -228,7 +218,7 @@ def test_documented_wait_combinations_still_answer(client, delivered, params):
 
 def test_redeliver_with_a_body_is_a_400_and_sends_nothing(client, delivered, receiver):
     r = client.post(f"/mock/v1/deliveries/evt_completed_{delivered}/redeliver", json={"scenario": "declined"})
-    _problem(r, 400, "redeliver takes no request body", "send none")
+    assert_problem(r, 400, "redeliver takes no request body", "send none")
     assert len(client.get(f"/mock/v1/deliveries/evt_completed_{delivered}").json()["attempts"]) == 1
     assert len(receiver.received) == 1
 

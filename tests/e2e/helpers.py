@@ -133,16 +133,6 @@ def now() -> float:
 
 
 MIB = 1 << 20
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(r: httpx.Response, status: int) -> dict[str, Any]:
-    """`r` is a problem+json answer of `status`; its body."""
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM), r.headers["content-type"]
-    problem = r.json()
-    assert problem["status"] == status
-    return problem
 
 
 def nothing_stored(live: httpx.Client) -> None:

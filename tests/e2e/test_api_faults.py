@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.helpers import assert_problem, confirm, create, create_ok, listing, put_scenario, status_of
+from tests.conftest import assert_problem
+from tests.e2e.helpers import confirm, create, create_ok, listing, put_scenario, status_of
 
 
 def _assert_injected(r, status: int, retry_after: str | None) -> None:

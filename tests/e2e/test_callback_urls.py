@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import assert_problem, create, nothing_stored
+from tests.conftest import assert_problem
+from tests.e2e.helpers import create, nothing_stored
 
 
 @pytest.mark.parametrize("url", ["http://a..b/", "http://" + "a" * 64 + ".com/", "http://:80/"])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.e2e.helpers import AUTH_TOKEN, assert_problem
+from tests.conftest import assert_problem
+from tests.e2e.helpers import AUTH_TOKEN
 
 
 def test_401_carries_a_bearer_challenge(auth_server):

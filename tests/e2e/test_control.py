@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.e2e.helpers import assert_problem, create_ok, listing, put_scenario, scaled, status_of, wait_delivery
+from tests.conftest import assert_problem
+from tests.e2e.helpers import create_ok, listing, put_scenario, scaled, status_of, wait_delivery
 
 
 def test_put_creates_then_replaces_and_the_scenario_drives_payments(live, receiver):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.e2e.helpers import assert_problem, create_ok, put_scenario, wait_delivery
+from tests.conftest import assert_problem
+from tests.e2e.helpers import create_ok, put_scenario, wait_delivery
 
 
 def test_deliveries_page_with_next_offset(live, receiver):

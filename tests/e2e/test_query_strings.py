@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import assert_problem
+from tests.conftest import assert_problem
 
 
 def test_listing_limit_with_5000_digits_is_a_short_400_naming_limit(live):

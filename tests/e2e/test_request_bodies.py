@@ -7,11 +7,10 @@ import json
 
 import pytest
 
-from tests.conftest import payment_body
+from tests.conftest import assert_problem, payment_body
 from tests.e2e.helpers import (
     MIB,
     SCENARIO_HEADER,
-    assert_problem,
     chunks,
     create_ok,
     delivery,

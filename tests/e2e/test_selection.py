@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import payment_body
+from tests.conftest import assert_problem, payment_body
 from tests.e2e.helpers import (
     SCENARIO_HEADER,
-    assert_problem,
     confirm,
     create,
     create_ok,
