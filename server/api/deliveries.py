@@ -26,12 +26,12 @@ async def list_all(
     limit: int = 100,
     session: str | None = None,  # `all`: every session's (the console's view)
 ) -> tuple[Any, int, dict[str, str]]:
+    mock = provider()
+    named = current_session()  # an unknown session named is a 404, `all` or not, whatever the filters
     if payment_id is not None:
         if tx_id is not None and tx_id != tx_id_of(payment_id):  # filters combine: different payments
             return ok({"total": 0, "next_offset": None, "deliveries": []})
         tx_id = tx_id_of(payment_id)
-    mock = provider()
-    named = current_session()  # an unknown session named is a 404, `all` or not
     scope = mock.all_sessions() if session == "all" else named.session_id
     items, total = mock.store.list_deliveries(
         tx_id=tx_id, state=state, event=event, scenario=scenario, offset=offset, limit=limit, session=scope
