@@ -34,6 +34,10 @@ class RawAnswer:
     def json(self) -> Any:
         return json.loads(self.body)
 
+    @property
+    def text(self) -> str:  # as httpx.Response.text: assertion messages show it
+        return self.body.decode("utf-8", "replace")
+
 
 def parse_answer(data: bytes) -> RawAnswer:
     """The first answer in `data`; status 0 when there is none (the server said nothing)."""

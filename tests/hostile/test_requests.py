@@ -30,11 +30,10 @@ from paymock.domain.limits import (
 from paymock.resources import load_spec
 from paymock.testing.embedded import EmbeddedServer
 from paymock.testing.process import ServerProcess
-from tests.conftest import settings
-from tests.hostile.request_helpers import TOKEN, Probe, RawAnswer, raw_request
+from tests.conftest import assert_problem, settings
+from tests.hostile.request_helpers import TOKEN, Probe, raw_request
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-PROBLEM = "application/problem+json"
 HEALTHZ_BOUND_S = 2.0
 RSS_BOUND_MB = 300.0
 # A reply to any of these attacks comes in well under this; on 604d23d some took minutes.
@@ -58,14 +57,6 @@ def assert_held(watch: Probe) -> None:
     assert watch.max_rss_mb < RSS_BOUND_MB, f"the server's RSS reached {watch.max_rss_mb:.0f} MB"
 
 
-def problem_of(r: httpx.Response | RawAnswer, status: int) -> dict[str, Any]:
-    assert r.status_code == status, r
-    assert r.headers["content-type"].startswith(PROBLEM), r.headers
-    problem = r.json()
-    assert problem["status"] == status
-    return problem
-
-
 def scenario_put(api: httpx.Client, name: str, body: dict[str, Any], dry_run: bool = False) -> httpx.Response:
     return api.put(f"/mock/v1/scenarios/{name}", params={"dry_run": "true"} if dry_run else None, json=body)
 
@@ -82,7 +73,7 @@ def test_a_long_unique_items_array_is_refused_by_its_length_without_blocking(
     body = {"description": "x", "api": {"operations": operations}}
     with probe(server) as watch:
         for _ in range(2):
-            problem = problem_of(scenario_put(api, "u", body, dry_run=True), 400)
+            problem = assert_problem(scenario_put(api, "u", body, dry_run=True), 400)
     assert_held(watch)
     assert problem["errors"] == [f"api.operations: an array of {len(operations):,} items; at most 3 allowed"]
     assert api.get("/mock/v1/scenarios/u").status_code == 404
@@ -99,16 +90,16 @@ def test_a_150_mb_header_line_is_cut_off_early_with_a_431_problem(server: Server
             timeout=CLIENT_TIMEOUT_S,
         )
     assert_held(watch)
-    problem = problem_of(answer, 431)
+    problem = assert_problem(answer, 431)
     assert f"{MAX_HEAD_BYTES:,} bytes" in problem["detail"]
 
 
 def test_too_many_headers_and_a_long_header_line_are_431_problems(server: ServerProcess) -> None:
     many = b"".join(b"X-%d: v\r\n" % i for i in range(MAX_HEADERS + 1))
-    problem = problem_of(raw_request(server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n"), 431)
+    problem = assert_problem(raw_request(server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n"), 431)
     assert f"at most {MAX_HEADERS}" in problem["detail"]
     line = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 10_000 + b"\r\n\r\n"
-    problem = problem_of(raw_request(server.port, line), 431)
+    problem = assert_problem(raw_request(server.port, line), 431)
     assert "'x-long'" in problem["detail"]
 
 
@@ -116,7 +107,7 @@ def test_too_many_headers_and_a_long_header_line_are_431_problems(server: Server
 def test_thousands_of_query_parameters_answer_a_short_400_naming_the_first_few(api: httpx.Client) -> None:
     count = 1500  # in a URL under the URL cap
     r = api.get("/api/v2/pending-payments?" + "&".join(f"p{i}" for i in range(count)))
-    problem = problem_of(r, 400)
+    problem = assert_problem(r, 400)
     assert f"at most {MAX_QUERY_PARAMETERS}" in problem["detail"]
     assert f"'p{MAX_LISTED - 1}', and {count - MAX_LISTED:,} more" in problem["detail"]
     assert f"'p{MAX_LISTED}'" not in problem["detail"]
@@ -134,7 +125,7 @@ def test_four_parallel_60_kb_query_strings_do_not_hold_healthz(server: ServerPro
         answers = list(pool.map(attack, range(4)))
     assert_held(watch)
     for r in answers:
-        problem_of(r, 414)
+        assert_problem(r, 414)
 
 
 # row 6
@@ -143,7 +134,7 @@ def test_200000_invalid_retry_delays_answer_one_short_error(server: ServerProces
     with probe(server) as watch:
         r = scenario_put(api, "u", body)
     assert_held(watch)
-    problem = problem_of(r, 400)
+    problem = assert_problem(r, 400)
     assert problem["errors"] == ["webhook.retry_schedule_ms: an array of 200,000 items; at most 50 allowed"]
     assert len(r.content) < 1000
     assert api.get("/mock/v1/scenarios/u").status_code == 404
@@ -152,7 +143,7 @@ def test_200000_invalid_retry_delays_answer_one_short_error(server: ServerProces
 def test_many_errors_are_listed_as_the_first_few_and_a_count(api: httpx.Client) -> None:
     # 50 delays (the most), each wrong: one error per item, listed up to MAX_LISTED
     r = scenario_put(api, "u", {"description": "x", "webhook": {"retry_schedule_ms": ["soon"] * 50}})
-    problem = problem_of(r, 400)
+    problem = assert_problem(r, 400)
     assert len(problem["errors"]) == MAX_LISTED
     assert problem["errors_total"] == 50
     assert "(50 errors" in problem["detail"]
@@ -167,9 +158,9 @@ def test_run_time_scenarios_are_capped_and_listings_stay_bounded(server: ServerP
         over = scenario_put(api, "one-too-many", {"description": "x"})
         dry = scenario_put(api, "one-too-many", {"description": "x"}, dry_run=True)
     assert_held(watch)
-    problem = problem_of(over, 409)
+    problem = assert_problem(over, 409)
     assert f"({MAX_RUNTIME_SCENARIOS:,})" in problem["detail"]
-    problem_of(dry, 409)
+    assert_problem(dry, 409)
     assert api.get("/mock/v1/scenarios/one-too-many").status_code == 404
     assert scenario_put(api, "s0", {"description": "replaced"}).status_code == 200  # replacing is fine
 
@@ -186,7 +177,7 @@ def test_run_time_scenarios_are_capped_and_listings_stay_bounded(server: ServerP
         "callback_url": "http://127.0.0.1:9/x",
     }
     r = api.post("/api/v2/payments", headers={"X-Mock-Scenario": "nope"}, json=body)
-    problem = problem_of(r, 404)
+    problem = assert_problem(r, 404)
     assert len(problem["known_scenarios"]) == MAX_LISTED
     assert problem["known_scenarios_total"] == known_before + MAX_RUNTIME_SCENARIOS
     assert len(r.content) < 2000
@@ -199,13 +190,13 @@ def test_run_time_scenarios_are_capped_and_listings_stay_bounded(server: ServerP
     ids=["request line", "header"],
 )
 def test_a_malformed_request_gets_a_problem_not_uvicorns_text(server: ServerProcess, request_bytes: bytes) -> None:
-    problem = problem_of(raw_request(server.port, request_bytes), 400)
+    problem = assert_problem(raw_request(server.port, request_bytes), 400)
     assert "not HTTP/1.1" in problem["detail"]
 
 
 def test_a_request_line_over_64_kb_is_a_414_problem(server: ServerProcess) -> None:
     answer = raw_request(server.port, b"GET /healthz?" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-    problem_of(answer, 414)
+    assert_problem(answer, 414)
 
 
 @pytest.mark.parametrize(
@@ -233,8 +224,8 @@ def test_the_embedded_server_has_the_same_caps() -> None:
         answer = raw_request(
             embedded.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ", filler=b"a" * 65536, filler_bytes=16 << 20
         )
-        problem_of(answer, 431)
-        problem_of(raw_request(embedded.port, b"NOT HTTP AT ALL\r\n\r\n"), 400)
+        assert_problem(answer, 431)
+        assert_problem(raw_request(embedded.port, b"NOT HTTP AT ALL\r\n\r\n"), 400)
 
 
 def _arrays_without_max_items(node: Any, components: dict[str, Any], where: str, seen: set[str]) -> list[str]:
