@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -163,7 +164,10 @@ def test_a_request_the_contract_refuses_is_a_400(client, body: dict) -> None:
     assert r.headers["content-type"] == "application/problem+json"
 
 
-def test_a_fifth_audit_at_once_is_a_429_with_retry_after(client) -> None:
+@contextlib.contextmanager
+def four_audits_held(client) -> Iterator[tuple[list[Receiver], list[int]]]:
+    """Four audits running at once on `client`'s app, each held at its first webhook until the block
+    ends; yields the holding receivers and the audits' statuses (filled in as they end, after the block)."""
     held = [Receiver(SECRET, "hold") for _ in range(4)]
     answers: list[int] = []
 
@@ -177,7 +181,8 @@ def test_a_fifth_audit_at_once_is_a_429_with_retry_after(client) -> None:
         deadline = time.monotonic() + 20
         while sum(r.held for r in held) < 4 and time.monotonic() < deadline:  # each audit's first webhook is in
             time.sleep(0.02)
-        busy = client.post("/mock/v1/audit", json={"url": held[0].url})
+        assert sum(r.held for r in held) == 4
+        yield held, answers
     finally:
         for receiver in held:
             receiver.release.set()
@@ -185,6 +190,11 @@ def test_a_fifth_audit_at_once_is_a_429_with_retry_after(client) -> None:
             thread.join(30)
         for receiver in held:
             receiver.close()
+
+
+def test_a_fifth_audit_at_once_is_a_429_with_retry_after(client) -> None:
+    with four_audits_held(client) as (held, answers):
+        busy = client.post("/mock/v1/audit", json={"url": held[0].url})
     assert busy.status_code == 429
     assert busy.headers["Retry-After"] == "5"
     assert "4 audits are running" in busy.json()["detail"]
@@ -194,23 +204,8 @@ def test_a_fifth_audit_at_once_is_a_429_with_retry_after(client) -> None:
 
 def test_two_apps_in_one_process_count_their_audits_apart(client) -> None:
     # the count was a module global: four audits on one app made every other app in the process answer 429
-    held = [Receiver(SECRET, "hold") for _ in range(4)]
-    threads = [threading.Thread(target=lambda r=r: client.post("/mock/v1/audit", json={"url": r.url})) for r in held]
-    try:
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 20
-        while sum(r.held for r in held) < 4 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert sum(r.held for r in held) == 4
+    with four_audits_held(client) as (held, _):
         assert client.post("/mock/v1/audit", json={"url": held[0].url}).status_code == 429  # this app is full
         with in_process() as other:
             r = other.post("/mock/v1/audit", json={"url": "http://127.0.0.1:9/x"})
-    finally:
-        for receiver in held:
-            receiver.release.set()
-        for thread in threads:
-            thread.join(30)
-        for receiver in held:
-            receiver.close()
     assert r.status_code == 409, r.text  # the other app ran it: nothing listens there
