@@ -67,8 +67,12 @@ class Provider:
     async def misbehave(self, scenario: Scenario, operation: str, session: Session | None = None) -> None:
         """Apply the scenario's API faults (counted in the session's book): added latency, then an
         injected error status."""
-        book = (session or self.global_session).book
-        if not book.count_api_call(scenario, operation):
+        target = session or self.global_session
+        # a counted fault (`api.times`) changes the session's book, which a durable store keeps
+        counting = self.changing_book(target) if scenario.api.times is not None else contextlib.nullcontext(target.book)
+        with counting as book:
+            misbehaving = book.count_api_call(scenario, operation)
+        if not misbehaving:
             return
         plan = scenario.api
         if plan.latency_ms:
@@ -435,6 +439,7 @@ class Provider:
                 "last_used_at": session.last_used_at,
                 "active_scenario": session.book.active_name,
                 "scenarios": session.book.runtime_documents(),
+                "api_calls": session.book.api_calls(),
             }
         )
 
@@ -458,7 +463,9 @@ class Provider:
         for record in self.store.load_sessions():
             book = self.book.fresh(MAX_SESSION_SCENARIOS)
             try:
-                book.restore(record.get("scenarios") or {}, record.get("active_scenario") or "")
+                book.restore(
+                    record.get("scenarios") or {}, record.get("active_scenario") or "", record.get("api_calls")
+                )
             except Exception:  # a stored scenario this version no longer takes: the session keeps the rest
                 book.reset()
             session = Session(

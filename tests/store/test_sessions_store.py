@@ -97,6 +97,25 @@ def test_a_restart_on_sqlite_keeps_sessions_and_their_state(tmp_path: Path, rece
         assert client.get("/api/v2/pending-payments").json()["total"] == 0  # global saw none of it
 
 
+def test_a_restart_on_sqlite_keeps_a_sessions_used_up_api_faults(tmp_path: Path, receiver) -> None:
+    db = f"sqlite:{tmp_path / 'paymock.db'}"
+    doc = {"description": "fails twice", "api": {"error_status": 503, "operations": ["create"], "times": 2}}
+
+    def create(client, tx_id: str, sid: str) -> int:
+        return client.post(
+            "/api/v2/payments", json=payment_body(tx_id, receiver.url("/")), headers={S: sid}
+        ).status_code
+
+    with in_process(store=db) as client:
+        sid = client.post("/mock/v1/sessions", json={"label": "faults"}).json()["session_id"]
+        assert client.put("/mock/v1/scenarios/flaky", json=doc, headers={S: sid}).status_code == 201
+        assert client.put("/mock/v1/active-scenario", json={"name": "flaky"}, headers={S: sid}).status_code == 200
+        assert create(client, "f-1", sid) == 503  # the first of its two
+    with in_process(store=db) as client:
+        assert create(client, "f-2", sid) == 503  # the second: the count survived the restart
+        assert create(client, "f-3", sid) == 200  # used up, as it would be without a restart
+
+
 def test_a_session_that_expired_while_the_server_was_down_is_ended_before_its_retries_resume(
     tmp_path: Path, receiver
 ) -> None:

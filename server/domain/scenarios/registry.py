@@ -158,12 +158,20 @@ class ScenarioBook:
         """The run-time scenarios as documents (what a durable store keeps of a session's book)."""
         return {name: scenario.as_document() for name, scenario in self._runtime.items()}
 
-    def restore(self, documents: Mapping[str, Mapping[str, Any]], active: str) -> None:
-        """Take back what `runtime_documents` and `active_name` gave (a restart on a durable store)."""
+    def api_calls(self) -> dict[str, int]:
+        """How many calls each scenario's `api.times` has used up (what a durable store keeps of them)."""
+        return dict(self._api_calls)
+
+    def restore(
+        self, documents: Mapping[str, Mapping[str, Any]], active: str, api_calls: Mapping[str, int] | None = None
+    ) -> None:
+        """Take back what `runtime_documents`, `active_name` and `api_calls` gave (a restart on a durable store)."""
         self._runtime = {
             name: parse({**doc, "name": name}, f"stored scenario {name!r}") for name, doc in documents.items()
         }
         self.active_name = active if active in self._runtime or active in self._fixtures else DEFAULT_NAME
+        known = set(self.names())
+        self._api_calls = {name: int(n) for name, n in (api_calls or {}).items() if name in known}
         self._rebuild()
 
     def state(self) -> BookState:
