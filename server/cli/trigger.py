@@ -17,7 +17,6 @@ from typing import Any
 
 from ..domain.payments import Payment
 from ..domain.webhooks import EVENTS, FAILED_EVENT, SIGNATURE_MODES, build_headers, encode, payload, webhook_id
-from ..settings import resolve_secret
 from .args import secret_or_exit
 
 
@@ -67,9 +66,10 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def build_request(args: argparse.Namespace, now: float, nonce: str) -> tuple[str, bytes, dict[str, str]]:
-    """(url, body, headers) of the event the arguments describe; `nonce` makes the default tx_id unique, so
-    two runs within a second are two events to a receiver that dedupes on webhook-id."""
+def build_request(args: argparse.Namespace, secret: str, now: float, nonce: str) -> tuple[str, bytes, dict[str, str]]:
+    """(url, body, headers) of the event the arguments describe, signed with `secret` (resolved by run());
+    `nonce` makes the default tx_id unique, so two runs within a second are two events to a receiver that
+    dedupes on webhook-id."""
     tx_id = args.tx_id or f"trig_{int(now)}_{nonce}"
     payment = Payment(
         tx_id=tx_id,
@@ -86,7 +86,7 @@ def build_request(args: argparse.Namespace, now: float, nonce: str) -> tuple[str
     body_dict.update(_parse_set(args.set))
     body = encode(body_dict)
     headers = build_headers(
-        secret=resolve_secret(args.secret)[0],  # run() has warned, or refused a bad one
+        secret=secret,
         event=args.event,
         msg_id=webhook_id(args.event, str(body_dict.get("tx_id", tx_id))),
         body=body,
@@ -103,9 +103,8 @@ def run(args: argparse.Namespace) -> int:
     secret = secret_or_exit("trigger", args.secret, "the webhook is signed")
     if secret is None:
         return 2
-    args.secret = secret
     try:
-        url, body, headers = build_request(args, time.time(), secrets.token_hex(3))
+        url, body, headers = build_request(args, secret, time.time(), secrets.token_hex(3))
     except ValueError as exc:
         print(f"paymock trigger: {exc}", file=sys.stderr)
         return 2

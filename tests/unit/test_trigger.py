@@ -13,7 +13,7 @@ def _trigger_args(*extra: str) -> object:
 
 
 def _sent(args: object, now: float, nonce: str) -> tuple[str, str]:
-    _url, body, headers = build_request(args, now, nonce)  # type: ignore[arg-type]
+    _url, body, headers = build_request(args, "test-secret", now, nonce)  # type: ignore[arg-type]
     return {k.lower(): v for k, v in headers.items()}["webhook-id"], json.loads(body)["tx_id"]
 
 
