@@ -39,7 +39,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -53,6 +52,7 @@ from ..domain.retry import stored_next_attempt_at
 from ..domain.scenarios.model import WebhookPlan
 from . import pg_migrations
 from .base import ALL_SESSIONS, restored_on_failure
+from .pg_url import masked, scrub
 
 
 def _env_float(name: str, default: float) -> float:
@@ -107,36 +107,6 @@ _PLANS_CACHED = 1024  # distinct plans kept parsed (a run has a handful)
 
 class StoreError(Exception):
     """The store cannot be opened as asked; the message names the database (password masked) and why."""
-
-
-def masked(url: str) -> str:
-    """The URL with its password (in the authority or a password= parameter) replaced by ***."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    netloc = parts.netloc
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
-    query = parts.query
-    if "password" in query.lower():
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def _scrub(text: str, url: str) -> str:
-    """An error text with the URL's password taken out, should a driver message ever quote it."""
-    try:
-        parts = urlsplit(url)
-        secrets = [parts.password] + [v for k, v in parse_qsl(parts.query) if k.lower() == "password"]
-    except ValueError:
-        return text
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 def _key(session: str | None) -> str:
@@ -236,7 +206,7 @@ class PostgresStore:
         try:
             conn = await psycopg.AsyncConnection.connect(self.url, **self._connect_kwargs)
         except psycopg.Error as exc:
-            reason = _scrub(" ".join(str(exc).split()), self.url)
+            reason = scrub(" ".join(str(exc).split()), self.url)
             raise StoreError(f"cannot connect to PostgreSQL at {self.where}: {reason}") from None
         try:
             async with conn:
@@ -244,7 +214,7 @@ class PostgresStore:
         except pg_migrations.SchemaError as exc:
             raise StoreError(str(exc)) from None
         except psycopg.Error as exc:
-            reason = _scrub(" ".join(str(exc).split()), self.url)
+            reason = scrub(" ".join(str(exc).split()), self.url)
             raise StoreError(f"cannot prepare the paymock schema in {self.where}: {reason}") from None
         await self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
         return self

@@ -18,7 +18,8 @@ from paymock.domain.deliveries import ACKNOWLEDGED, MANUAL, PENDING, SCHEDULED, 
 from paymock.domain.payments import COMPLETED
 from paymock.domain.scenarios.model import WebhookPlan
 from paymock.store import pg_migrations
-from paymock.store.postgres import PostgresStore, StoreError, masked
+from paymock.store.pg_url import masked
+from paymock.store.postgres import PostgresStore, StoreError
 from tests.store.test_store import payment
 
 pytestmark = pytest.mark.anyio
