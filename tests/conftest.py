@@ -134,6 +134,12 @@ def wait_for_delivery(http: Any, timeout_s: float = 10.0, **params: Any) -> http
             return r
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """`@pytest.mark.anyio` tests (async, e.g. the Store's) run on asyncio, the server's loop."""
+    return "asyncio"
+
+
 # PostgreSQL: one throwaway cluster per test session (started only if a test asks for it), a fresh
 # database per test. Where no server binaries exist the tests that need it skip, saying why.
 @pytest.fixture(scope="session")

@@ -136,7 +136,7 @@ def _store_problem(spec: str) -> str | None:
     from ..store.sqlite import SqliteStore, StoreError
 
     try:
-        SqliteStore(spec[len("sqlite:") :]).close()
+        SqliteStore(spec[len("sqlite:") :]).close_now()
     except StoreError as exc:
         return f"PAYMOCK_STORE={spec}: {exc}"
     except (sqlite3.Error, OSError) as exc:

@@ -333,11 +333,6 @@ async def _get(store: PostgresStore, payment_id: str, into: list[object]) -> Non
     into.append(await store.get_payment(payment_id))
 
 
-@pytest.fixture
-def anyio_backend() -> str:  # TEMP until the seam's conftest lands
-    return "asyncio"
-
-
 def test_a_bad_timeout_setting_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAYMOCK_PG_STATEMENT_TIMEOUT", "soon")
     with pytest.raises(StoreError, match=r"PAYMOCK_PG_STATEMENT_TIMEOUT='soon': expected a number from 0.1 to 3600"):
