@@ -88,16 +88,18 @@ def create_app(
             dispatcher_factory=dispatcher,
             callback_hosts=settings.callback_hosts,
         )
-        # sessions that expired while the server was down end before their pending retries resume
-        provider.expire()
-        await provider.dispatcher.start()
+        try:
+            await provider.start()
+        except BaseException:
+            await store.close()
+            raise
         sweeper = asyncio.create_task(_expire_sessions(provider), name="paymock-sessions")
         try:
             yield {"provider": provider, "settings": settings, "audits": AuditSlots()}
         finally:
             sweeper.cancel()
             await provider.dispatcher.stop()
-            store.close()
+            await store.close()
 
     from .api import content_type, problems, request_limits, validation
 
@@ -148,7 +150,7 @@ async def _expire_sessions(provider: Provider) -> None:
     while True:
         await asyncio.sleep(SESSION_SWEEP_S)
         try:
-            provider.expire()
+            await provider.expire()
         except Exception:  # a store error now must not stop later sweeps
             log.exception("ending expired sessions failed; trying again in %.0f s", SESSION_SWEEP_S)
 

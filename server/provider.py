@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +52,6 @@ class Provider:
         self.clock = clock
         self.global_session = Session(None, book)
         self.sessions = Sessions(clock=clock, new_book=lambda: book.fresh(MAX_SESSION_SCENARIOS), new_id=new_session_id)
-        self._load_sessions()
         self.dispatcher: Dispatcher = dispatcher_factory(self._acknowledged)
         self.dispatcher.session_live = self.session_live
         self.started_at = time.monotonic()
@@ -63,6 +62,13 @@ class Provider:
     def auth_token(self) -> str | None:
         return self.dispatcher.auth_token
 
+    async def start(self) -> None:
+        """What a durable store kept comes back (sessions, the global book); sessions that expired
+        while the server was down end before their pending retries resume; then the dispatcher runs."""
+        await self._load_sessions()
+        await self.expire()
+        await self.dispatcher.start()
+
     # API behaviour
     async def misbehave(self, scenario: Scenario, operation: str, session: Session | None = None) -> None:
         """Apply the scenario's API faults (counted in the session's book): added latency, then an
@@ -70,7 +76,7 @@ class Provider:
         target = session or self.global_session
         # a counted fault (`api.times`) changes the session's book, which a durable store keeps
         counting = self.changing_book(target) if scenario.api.times is not None else contextlib.nullcontext(target.book)
-        with counting as book:
+        async with counting as book:
             misbehaving = book.count_api_call(scenario, operation)
         if not misbehaving:
             return
@@ -87,7 +93,7 @@ class Provider:
     ) -> CreateResult:
         check_callback_url(request["callback_url"])
         check_callback_host(request["callback_url"], self.callback_hosts)
-        session = self.routed(session_header, request)
+        session = await self.routed(session_header, request)
         scenario = session.book.select(scenario_header, request)
         await self.misbehave(scenario, "create", session)
         if session.session_id is not None and self.sessions.find(session.session_id) is not session:
@@ -98,7 +104,7 @@ class Provider:
                 raise SessionNotFound(session.session_id)
             return await self.create(request, scenario_header)
         tx_id = request["tx_id"]
-        existing = self.store.get_payment(payment_id_for(tx_id))
+        existing = await self.store.get_payment(payment_id_for(tx_id))
         if existing is not None:
             if existing.session_id != session.session_id:
                 # idempotency is global (tx_id is the provider's key), and another session's payment is
@@ -128,8 +134,8 @@ class Provider:
             payment.fail(scenario.failure_reason)
         # The payment and its first delivery are stored together: a crash between two writes must
         # not leave a payment whose webhook never goes out (durable stores).
-        with self.store.atomic():
-            if not self.store.add_payment(payment):  # a durable store found it after all
+        async with self.store.atomic():
+            if not await self.store.add_payment(payment):  # a durable store found it after all
                 raise Conflict(f"tx_id {tx_id!r} was created concurrently; repeat the request")
             if scenario.outcome == "pending":
                 return CreateResult(payment, created=True)
@@ -137,7 +143,7 @@ class Provider:
             # one float shared by the payment and its delivery: two float objects (~64 bytes) less per payment
             occurred_at = now + delay_s if delay_s else now
             delivery = self._new_delivery(payment, scenario, occurred_at, created_at=now)
-            self.store.add_delivery(delivery)
+            await self.store.add_delivery(delivery)
         first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._creating[tx_id] = first
         try:
@@ -149,9 +155,9 @@ class Provider:
         return CreateResult(payment, created=True)
 
     async def confirm(self, payment_id: str, scenario_header: str | None, session_header: str | None = None) -> Payment:
-        payment = self.store.get_payment(payment_id)
+        payment = await self.store.get_payment(payment_id)
         if session_header:
-            session = self.session(session_header)
+            session = await self.session(session_header)
             if payment is not None and payment.session_id != session.session_id:
                 payment = None  # another session's: not there, seen from here
         elif payment is not None and payment.session_id is not None:
@@ -162,7 +168,7 @@ class Provider:
             found = self.sessions.claimant(payment.identity())
             if found is not None and found.session_id == payment.session_id:
                 session = found
-                self._touch(found)
+                await self._touch(found)
             else:
                 session = self.global_session
                 payment = None
@@ -176,26 +182,26 @@ class Provider:
             raise NotFound(f"no payment {payment_id!r}")
         # API faults are chosen as for a create, with the stored payment's data as the request
         await self.misbehave(book.select(scenario_header, payment.identity()), "confirm", session)
-        if self.store.get_payment(payment_id) is None or (
+        if await self.store.get_payment(payment_id) is None or (
             session.session_id is not None and self.sessions.find(session.session_id) is not session
         ):
             # its session ended (or a reset ran) during the injected latency: the payment is gone, and
             # completing it now would write a delivery and send a webhook for a session that is no more
             raise NotFound(f"no payment {payment_id!r}")
-        delivery = self.store.get_delivery(webhook_id(COMPLETED_EVENT, payment.tx_id))
+        delivery = await self.store.get_delivery(webhook_id(COMPLETED_EVENT, payment.tx_id))
         now = self.clock.now()
         # the payment and its event's time land together (durable stores), or neither object changes
-        with self.store.atomic(payment, *([delivery] if delivery else [])):
+        async with self.store.atomic(payment, *([delivery] if delivery else [])):
             if delivery is not None and delivery.occurred_at > now:
                 # a delayed completion (slow-completion) confirmed before its time: it happens now
                 delivery.occurred_at = now
-                self.store.save_delivery(delivery)
+                await self.store.save_delivery(delivery)
             # completed when the event happened, so confirmed_at matches the webhook body
             if payment.complete(delivery.occurred_at if delivery else now):
-                self.store.save_payment(payment)
+                await self.store.save_payment(payment)
         if delivery is None:
             delivery = self._new_delivery(payment, book.scenario(payment.scenario), payment.confirmed_at or 0.0)
-            self.store.add_delivery(delivery)
+            await self.store.add_delivery(delivery)
             await self.dispatcher.dispatch(delivery, payment)
         else:
             await self.dispatcher.send_now(delivery, payment)
@@ -204,31 +210,31 @@ class Provider:
     async def listing(
         self, scenario_header: str | None, session_header: str | None = None, **filters: Any
     ) -> tuple[list[Payment], int, dict[str, int]]:
-        session = self.session(session_header)
+        session = await self.session(session_header)
         await self.misbehave(session.book.select(scenario_header), "listing", session)
-        items, total = self.store.list_payments(session=session.session_id, **filters)
-        return items, total, self.store.counts(session.session_id)
+        items, total = await self.store.list_payments(session=session.session_id, **filters)
+        return items, total, await self.store.counts(session.session_id)
 
     # control operations
-    def payment_detail(self, payment_id: str, session: Session | None = None) -> tuple[Payment, list[Delivery]]:
-        payment = self.store.get_payment(payment_id)
+    async def payment_detail(self, payment_id: str, session: Session | None = None) -> tuple[Payment, list[Delivery]]:
+        payment = await self.store.get_payment(payment_id)
         if payment is None or payment.session_id != (session or self.global_session).session_id:
             raise NotFound(f"no payment {payment_id!r}")
-        return payment, self.store.deliveries_for(payment.tx_id)
+        return payment, await self.store.deliveries_for(payment.tx_id)
 
-    def delivery(self, delivery_id: str, session: Session | None = None) -> Delivery:
-        delivery = self.store.get_delivery(delivery_id)
+    async def delivery(self, delivery_id: str, session: Session | None = None) -> Delivery:
+        delivery = await self.store.get_delivery(delivery_id)
         if delivery is None or delivery.session_id != (session or self.global_session).session_id:
             raise NotFound(f"no delivery {delivery_id!r}")
         return delivery
 
-    def delivery_detail(self, delivery: Delivery) -> dict[str, Any]:
-        payment = self.store.get_payment(delivery.payment_id)
+    async def delivery_detail(self, delivery: Delivery) -> dict[str, Any]:
+        payment = await self.store.get_payment(delivery.payment_id)
         return delivery.detail(payment, self.dispatcher.secret, self.dispatcher.auth_token)
 
     async def redeliver(self, delivery_id: str, session: Session | None = None) -> Delivery:
-        delivery = self.delivery(delivery_id, session)
-        payment = self.store.get_payment(delivery.payment_id)
+        delivery = await self.delivery(delivery_id, session)
+        payment = await self.store.get_payment(delivery.payment_id)
         if payment is None:
             raise NotFound(f"payment of delivery {delivery_id!r} is gone")
         return await self.dispatcher.send_now(delivery, payment)
@@ -252,17 +258,17 @@ class Provider:
 
         session_id = (session or self.global_session).session_id
 
-        def current() -> Delivery | None:
+        async def current() -> Delivery | None:
             # another session's delivery is not there, seen from here
             found = [
                 d
-                for d in self.store.deliveries_for(tx_id)
+                for d in await self.store.deliveries_for(tx_id)
                 if (event is None or d.event == event) and d.session_id == session_id
             ]
             return found[-1] if found else None
 
-        def reached() -> Delivery | None:
-            d = current()
+        async def reached() -> Delivery | None:
+            d = await current()
             if d is None:
                 return None
             if dl.never_reaches(d.state, state):  # checked on every change: answered as soon as it settles
@@ -281,7 +287,7 @@ class Provider:
             found = await self.dispatcher.wait_for(tx_id, reached, timeout_s)
         if found is not None:
             return found
-        d = current()
+        d = await current()
         if d is None:
             of = f" of {event}" if event else ""
             raise NotFound(f"{asked}: payment {payment_id_for(tx_id)!r} has no delivery{of} yet")
@@ -291,116 +297,116 @@ class Provider:
             where += f"; the last one got {last.status_code}" if last.status_code else f"; the last one: {last.error}"
         raise WaitTimeout(f"{asked}: delivery {d.delivery_id!r} is in {where}", d.state)
 
-    def reset(self, session: Session | None = None) -> tuple[int, int]:
+    async def reset(self, session: Session | None = None) -> tuple[int, int]:
         """The global reset (no session) forgets everything, every session included, as before sessions
         existed; a session's reset forgets only that session's payments, deliveries and scenarios."""
         if session is not None and session.session_id is not None:
             # data first: a store that fails there leaves the session as it was, scenarios included
-            removed = self._clear_session(session.session_id)
-            with self.changing_book(session) as book:
+            removed = await self._clear_session(session.session_id)
+            async with self.changing_book(session) as book:
                 book.reset()
             return removed
         self.dispatcher.clear()
         self._creating.clear()  # creates still sending belong to the wiped state: a new one must not wait
         self.book.reset()
         self.sessions.clear()
-        return self.store.clear()
+        return await self.store.clear()
 
     # sessions
-    def session(self, session_id: str | None) -> Session:
+    async def session(self, session_id: str | None) -> Session:
         """The session a call names (X-Mock-Session), renewed; the global one when it names none."""
         if not session_id:
             return self.global_session
         session = self.sessions.find(session_id)
         if session is None:
-            self.expire()  # an expired one is cleaned up now rather than at the next sweep
+            await self.expire()  # an expired one is cleaned up now rather than at the next sweep
             raise SessionNotFound(session_id)
-        self._touch(session)
+        await self._touch(session)
         return session
 
-    def routed(self, session_id: str | None, request: Mapping[str, Any]) -> Session:
+    async def routed(self, session_id: str | None, request: Mapping[str, Any]) -> Session:
         """Where a provider call belongs: the named session, else the one claiming its data, else global."""
         if session_id:
-            return self.session(session_id)
+            return await self.session(session_id)
         found = self.sessions.claimant(request)
         if found is None:
             return self.global_session
-        self._touch(found)
+        await self._touch(found)
         return found
 
-    def create_session(
+    async def create_session(
         self, *, label: str | None = None, claims: Mapping[str, Any] | None = None, idle_timeout_s: int | None = None
     ) -> Session:
-        self.expire()  # expired sessions do not count against the cap, nor hold their claims
+        await self.expire()  # expired sessions do not count against the cap, nor hold their claims
         session = self.sessions.create(label=label, claims=Claims.from_dict(claims), idle_timeout_s=idle_timeout_s)
         try:
-            self._save_session(session)
+            await self._save_session(session)
         except BaseException:  # not stored: not live either (nothing half-created)
             self.sessions.end(session.session_id)  # type: ignore[arg-type]
             raise
         return session
 
-    def set_claims(self, session_id: str, claims: Mapping[str, Any]) -> Session:
-        session = self.session(session_id)
+    async def set_claims(self, session_id: str, claims: Mapping[str, Any]) -> Session:
+        session = await self.session(session_id)
         before = session.claims
         self.sessions.set_claims(session_id, Claims.from_dict(claims))
         try:
-            self._save_session(session)
+            await self._save_session(session)
         except BaseException:
             self.sessions.set_claims(session_id, before)
             raise
         return session
 
-    def end_session(self, session_id: str) -> tuple[int, int]:
+    async def end_session(self, session_id: str) -> tuple[int, int]:
         """End a session: its payments and deliveries go as a reset's do, its retries are cancelled."""
         # its data goes first: if the store fails, the session is still live (and holds its claims),
         # so the caller can end it again, rather than its payments and retries outliving it unseen
         session = self.sessions.get(session_id)
-        removed = self._purge(session)
+        removed = await self._purge(session)
         self.sessions.drop(session)
         return removed
 
-    def expire(self) -> int:
+    async def expire(self) -> int:
         """End every session idle past its expiry; returns how many. One the store fails to clean up
         stays held (refused to callers, as expired) and is cleaned up by the next sweep."""
         gone = self.sessions.expired()
         for session in gone:
-            self._purge(session)
+            await self._purge(session)
             self.sessions.drop(session)
         return len(gone)
 
-    def session_live(self, session_id: str | None) -> bool:
+    async def session_live(self, session_id: str | None) -> bool:
         """Whether a session still holds its data (the dispatcher asks before a due attempt). One idle
         past its expiry is ended now, not at the next sweep: its retries must not go out meanwhile."""
         if session_id is None or self.sessions.find(session_id) is not None:
             return True
-        self.expire()
+        await self.expire()
         return False
 
-    def all_sessions(self) -> str:
+    async def all_sessions(self) -> str:
         """The store's scope for every session's data, once sessions idle past their expiry have ended
         (their data must not show meanwhile)."""
-        self.expire()
+        await self.expire()
         return ALL_SESSIONS
 
-    def live_sessions(self) -> list[Session]:
-        self.expire()
+    async def live_sessions(self) -> list[Session]:
+        await self.expire()
         return list(self.sessions)
 
-    def describe(self, session: Session) -> dict[str, Any]:
+    async def describe(self, session: Session) -> dict[str, Any]:
         sid = session.session_id
-        return session.describe(sum(self.store.counts(sid).values()), self.store.delivery_count(sid))
+        return session.describe(sum((await self.store.counts(sid)).values()), await self.store.delivery_count(sid))
 
-    def _purge(self, session: Session) -> tuple[int, int]:
+    async def _purge(self, session: Session) -> tuple[int, int]:
         assert session.session_id is not None
-        removed = self._clear_session(session.session_id)
-        self.store.delete_session(session.session_id)
+        removed = await self._clear_session(session.session_id)
+        await self.store.delete_session(session.session_id)
         return removed
 
-    def _clear_session(self, session_id: str) -> tuple[int, int]:
-        waiting, _ = self.store.list_deliveries(session=session_id, state=dl.PENDING, limit=None)
+    async def _clear_session(self, session_id: str) -> tuple[int, int]:
+        waiting, _ = await self.store.list_deliveries(session=session_id, state=dl.PENDING, limit=None)
         pending = [d.delivery_id for d in waiting]
-        removed = self.store.clear_session(session_id)
+        removed = await self.store.clear_session(session_id)
         self.dispatcher.forget(pending)
         return removed
 
@@ -416,58 +422,60 @@ class Provider:
             yield
         finally:
             if self.sessions.find(session.session_id) is session:  # not ended meanwhile
-                self._touch(session)
+                await self._touch(session)
             session.busy -= 1
 
-    def _touch(self, session: Session) -> None:
+    async def _touch(self, session: Session) -> None:
         if not self.sessions.touch(session):
             return
         try:
-            self._save_session(session)
+            await self._save_session(session)
         except Exception:  # the renewal holds in memory; a store that fails now must not fail the call
             session.saved_used_at = 0.0  # written again on the next call
             log.warning("could not store the renewal of %s", session.session_id, exc_info=True)
 
-    def _save_session(self, session: Session) -> None:
-        self.store.save_session(
-            {
+    async def _save_session(self, session: Session) -> None:
+        book = session.book
+        if session.session_id is None:  # the global session's book: no label, claims nor expiry
+            record = {"session_id": None, "label": None, "claims": None, "idle_timeout_s": 0}
+            record |= {"created_at": 0.0, "last_used_at": 0.0}
+        else:
+            record = {
                 "session_id": session.session_id,
                 "label": session.label,
                 "claims": session.claims.to_dict(),
                 "idle_timeout_s": session.idle_timeout_s,
                 "created_at": session.created_at,
                 "last_used_at": session.last_used_at,
-                "active_scenario": session.book.active_name,
-                "scenarios": session.book.runtime_documents(),
-                "api_calls": session.book.api_calls(),
             }
-        )
+        record |= {
+            "active_scenario": book.active_name,
+            "scenarios": book.runtime_documents(),
+            "api_calls": book.api_calls(),
+        }
+        await self.store.save_session(record)
 
-    @contextlib.contextmanager
-    def changing_book(self, session: Session) -> Iterator[ScenarioBook]:
-        """Around a change to a session's scenarios or active scenario: a durable store keeps it; if it
-        cannot, the change is undone, so a failed call changed nothing. The global book is not stored."""
-        if session.session_id is None:
-            yield session.book
-            return
+    @contextlib.asynccontextmanager
+    async def changing_book(self, session: Session) -> AsyncIterator[ScenarioBook]:
+        """Around a change to a session's scenarios or active scenario (the global session's too): a
+        durable store keeps it; if it cannot, the change is undone, so a failed call changed nothing."""
         before = session.book.state()
         yield session.book
         try:
-            self._save_session(session)
+            await self._save_session(session)
         except BaseException:
             session.book.put_back(before)
             raise
 
-    def _load_sessions(self) -> None:
-        """Sessions a durable store kept across a restart come back live (their expiry still counts)."""
-        for record in self.store.load_sessions():
+    async def _load_sessions(self) -> None:
+        """Sessions a durable store kept across a restart come back live (their expiry still counts),
+        and the global session's run-time scenarios, active scenario and API-fault counters."""
+        for record in await self.store.load_sessions():
+            if record["session_id"] is None:
+                self._restore_book(self.book, record)
+                continue
             book = self.book.fresh(MAX_SESSION_SCENARIOS)
-            try:
-                book.restore(
-                    record.get("scenarios") or {}, record.get("active_scenario") or "", record.get("api_calls")
-                )
-            except Exception:  # a stored scenario this version no longer takes: the session keeps the rest
-                book.reset()
+            self._restore_book(book, record)
             session = Session(
                 record["session_id"],
                 book,
@@ -480,8 +488,15 @@ class Provider:
             )
             self.sessions.adopt(session)
 
-    def health(self) -> dict[str, Any]:
-        counts = self.store.counts(self.all_sessions())  # sessions idle past their expiry end first
+    @staticmethod
+    def _restore_book(book: ScenarioBook, record: Mapping[str, Any]) -> None:
+        try:
+            book.restore(record.get("scenarios") or {}, record.get("active_scenario") or "", record.get("api_calls"))
+        except Exception:  # a stored scenario this version no longer takes: the session keeps the rest
+            book.reset()
+
+    async def health(self) -> dict[str, Any]:
+        counts = await self.store.counts(await self.all_sessions())  # sessions idle past their expiry end first
         return {
             "status": "ok",
             "uptime_s": round(time.monotonic() - self.started_at, 3),
@@ -489,7 +504,7 @@ class Provider:
             "time_scale": self.dispatcher.time_scale,
             "active_scenario": self.book.active_name,
             "payments": sum(counts.values()),
-            "deliveries_pending": len(self.store.pending_deliveries()),
+            "deliveries_pending": len(await self.store.pending_deliveries()),
             # live ones: a session idle past its expiry is not, even before the sweep ends it
             "sessions": sum(1 for s in self.sessions if not s.expired(self.clock.now())),
         }
@@ -510,10 +525,10 @@ class Provider:
             created_at=self.clock.now() if created_at is None else created_at,
         )
 
-    def _acknowledged(self, delivery: Delivery) -> None:
+    async def _acknowledged(self, delivery: Delivery) -> None:
         """A completed-event delivery was acknowledged: a PENDING payment completes (as of the event)."""
         if delivery.event != COMPLETED_EVENT:
             return
-        payment = self.store.get_payment(payment_id_for(delivery.tx_id))
+        payment = await self.store.get_payment(payment_id_for(delivery.tx_id))
         if payment is not None and payment.status == PENDING and payment.complete(delivery.occurred_at):
-            self.store.save_payment(payment)
+            await self.store.save_payment(payment)

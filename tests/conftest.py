@@ -132,3 +132,9 @@ def wait_for_delivery(http: Any, timeout_s: float = 10.0, **params: Any) -> http
         pending = r.status_code == 409 and (r.json().get("state") == "pending" or params.get("state") == "attempted")
         if not (r.status_code == 404 or pending) or time.monotonic() >= deadline:
             return r
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """`@pytest.mark.anyio` tests (async, e.g. the Store's) run on asyncio, the server's loop."""
+    return "asyncio"

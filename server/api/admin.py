@@ -10,10 +10,10 @@ from .context import no_body, ok, provider, session
 
 async def reset() -> tuple[Any, int, dict[str, str]]:
     await no_body("reset")  # options sent here would look applied: reset takes none
-    payments, deliveries = provider().reset(session())
+    payments, deliveries = await provider().reset(await session())
     return ok({"ok": True, "payments_removed": payments, "deliveries_removed": deliveries})
 
 
 async def health() -> tuple[Any, int, dict[str, str]]:
     mock = provider()
-    return ok({**mock.health(), "version": __version__, "auth_required": mock.auth_token is not None})
+    return ok({**(await mock.health()), "version": __version__, "auth_required": mock.auth_token is not None})

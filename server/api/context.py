@@ -53,9 +53,9 @@ def session_header() -> str | None:
     return _one_header(_SESSION_KEY, SESSION_HEADER)
 
 
-def session() -> Session:
+async def session() -> Session:
     """The session the call names, live and renewed (404 problem when unknown or expired), or global."""
-    return provider().session(session_header())
+    return await provider().session(session_header())
 
 
 async def no_body(operation: str) -> None:

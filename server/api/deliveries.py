@@ -11,9 +11,9 @@ from .context import session as current_session
 
 async def payment_detail(payment_id: str) -> tuple[Any, int, dict[str, str]]:
     mock = provider()
-    payment, deliveries = mock.payment_detail(payment_id, current_session())
+    payment, deliveries = await mock.payment_detail(payment_id, await current_session())
     detail = {**payment.to_dict(), "session_id": payment.session_id}  # control answers only: not the provider's
-    return ok({"payment": detail, "deliveries": [mock.delivery_detail(d) for d in deliveries]})
+    return ok({"payment": detail, "deliveries": [await mock.delivery_detail(d) for d in deliveries]})
 
 
 async def list_all(
@@ -27,13 +27,13 @@ async def list_all(
     session: str | None = None,  # `all`: every session's (the console's view)
 ) -> tuple[Any, int, dict[str, str]]:
     mock = provider()
-    named = current_session()  # an unknown session named is a 404, `all` or not, whatever the filters
+    named = await current_session()  # an unknown session named is a 404, `all` or not, whatever the filters
     if payment_id is not None:
         if tx_id is not None and tx_id != tx_id_of(payment_id):  # filters combine: different payments
             return ok({"total": 0, "next_offset": None, "deliveries": []})
         tx_id = tx_id_of(payment_id)
-    scope = mock.all_sessions() if session == "all" else named.session_id
-    items, total = mock.store.list_deliveries(
+    scope = await mock.all_sessions() if session == "all" else named.session_id
+    items, total = await mock.store.list_deliveries(
         tx_id=tx_id, state=state, event=event, scenario=scenario, offset=offset, limit=limit, session=scope
     )
     page = {"total": total, "next_offset": next_offset(offset, len(items), total)}
@@ -42,13 +42,13 @@ async def list_all(
 
 async def get_one(delivery_id: str) -> tuple[Any, int, dict[str, str]]:
     mock = provider()
-    return ok(mock.delivery_detail(mock.delivery(delivery_id, current_session())))
+    return ok(await mock.delivery_detail(await mock.delivery(delivery_id, await current_session())))
 
 
 async def redeliver(delivery_id: str) -> tuple[Any, int, dict[str, str]]:
     await no_body("redeliver")  # before anything is sent
     mock = provider()
-    return ok(mock.delivery_detail(await mock.redeliver(delivery_id, current_session())))
+    return ok(await mock.delivery_detail(await mock.redeliver(delivery_id, await current_session())))
 
 
 async def wait(
@@ -68,7 +68,7 @@ async def wait(
         state=state,
         min_attempts=min_attempts,
         timeout_s=timeout_ms / 1000.0,
-        session=current_session(),
+        session=await current_session(),
         asked=f"not {state}{attempts} within {timeout_ms} ms",
     )
-    return ok(mock.delivery_detail(found))
+    return ok(await mock.delivery_detail(found))

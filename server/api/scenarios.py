@@ -21,7 +21,7 @@ def _info(book: ScenarioBook, scenario: Scenario, source: str) -> dict[str, Any]
 
 
 async def list_all() -> tuple[Any, int, dict[str, str]]:
-    book = session().book
+    book = (await session()).book
     return ok(
         {
             "active": book.active_name,
@@ -39,34 +39,34 @@ async def list_all() -> tuple[Any, int, dict[str, str]]:
 
 
 async def get_one(name: str) -> tuple[Any, int, dict[str, str]]:
-    book = session().book
+    book = (await session()).book
     scenario, source = book.lookup(name)
     return ok(_info(book, scenario, source))
 
 
 async def put(name: str, body: dict[str, Any], dry_run: bool = False) -> tuple[Any, int, dict[str, str]]:
-    current = session()
+    current = await session()
     if dry_run:  # changes nothing: nothing to store
         scenario, created = current.book.put(body, name, dry_run=True)
     else:
-        with provider().changing_book(current) as book:
+        async with provider().changing_book(current) as book:
             scenario, created = book.put(body, name)
     answer = {**_info(current.book, scenario, "runtime"), "warnings": scenario_warnings(scenario)}
     return ok(answer, 201 if created and not dry_run else 200)
 
 
 async def delete(name: str) -> Response:
-    with provider().changing_book(session()) as book:
+    async with provider().changing_book(await session()) as book:
         book.delete(name)
     # a bare response: Connexion would infer this operation's only media type, problem+json, for a 204
     return Response(status_code=204)
 
 
 async def get_active() -> tuple[Any, int, dict[str, str]]:
-    return ok({"name": session().book.active_name})
+    return ok({"name": (await session()).book.active_name})
 
 
 async def set_active(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
-    with provider().changing_book(session()) as book:
+    async with provider().changing_book(await session()) as book:
         scenario = book.set_active(body["name"])
     return ok({"name": scenario.name})

@@ -34,6 +34,24 @@ def port(var: str | None = None) -> Callable[[str], int]:
     return parse
 
 
+def count(var: str, most: int) -> Callable[[str], int]:
+    """An argparse type for a whole number from 1 to `most` that names the variable too (as `port`)."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if not 1 <= number <= most:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number from 1 to {most} (the flag or {var}), got {value!r}"
+            )
+        return number
+
+    parse.__name__ = "count"
+    return parse
+
+
 def add_port(parser: argparse.ArgumentParser, var: str, default: int, what: str = "port") -> None:
     """`--port`, defaulting to `var` (or `default`), checked by `port`."""
     parser.add_argument(

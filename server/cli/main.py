@@ -10,12 +10,13 @@ from collections.abc import Sequence
 
 from ..domain.errors import InvalidScenario
 from ..settings import Settings, SettingsError
-from .args import add_port, env_default
+from .args import add_port, count, env_default
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9002
 DEFAULT_CONSOLE_PORT = 8501
 DEFAULT_API_URL = "http://localhost:9002"
+MAX_WORKERS = 64  # a process each: far past what one database carries (docs/scaling.md)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -38,6 +39,17 @@ def _serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"paymock: {exc}", file=sys.stderr)
         return 2
+    if args.workers > 1:
+        return _serve_workers(args, settings)
+    sockets = None
+    if args.fd is not None:
+        from .workers import inherited
+
+        try:
+            sockets = [inherited(args.fd)]
+        except ValueError as exc:
+            print(f"paymock: {exc}", file=sys.stderr)
+            return 2
     problem = _store_problem(settings.store)
     if problem:
         print(f"paymock: PAYMOCK_STORE={settings.store}: {problem}", file=sys.stderr)
@@ -73,7 +85,7 @@ def _serve(args: argparse.Namespace) -> int:
         Config(
             app,
             http=LimitedHttpToolsProtocol,  # uvicorn's, with the request head capped as it arrives
-            host=args.host,
+            host=args.host,  # unused with an inherited socket (--fd)
             port=args.port,
             log_config=None,
             access_log=settings.access_log,
@@ -82,9 +94,28 @@ def _serve(args: argparse.Namespace) -> int:
             ws="none",  # no WebSocket routes; "auto" would import the websockets package (~15 ms of start-up)
         )
     )
-    server.run()  # a port taken or a failed lifespan: uvicorn logs why and exits 3 (STARTUP_FAILURE) itself
+    # a port taken or a failed lifespan: uvicorn logs why and exits 3 (STARTUP_FAILURE) itself
+    server.run(sockets=sockets)
     # as uvicorn.run ends: any other way of never starting (a signal before startup) is that failure too
     return 0 if server.started else 3
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
+    """`--workers N`: N processes on one port (cli/workers.py), for a store they can share; the others
+    are refused before anything is bound or opened."""
+    from . import workers
+
+    if args.fd is not None:
+        print("paymock: --fd is one process's socket; --workers binds its own (give one of them)", file=sys.stderr)
+        return 2
+    problem = workers.refusal(settings.store)
+    if problem:
+        print(f"paymock: --workers {args.workers} with PAYMOCK_STORE={settings.store}: {problem}", file=sys.stderr)
+        return 2
+    from .. import logs
+
+    logs.configure(settings.log_level, settings.log_format)
+    return workers.serve(args.host, args.port, args.workers)
 
 
 def _store_problem(spec: str) -> str | None:
@@ -97,7 +128,7 @@ def _store_problem(spec: str) -> str | None:
     from ..store.sqlite import SqliteStore, StoreError
 
     try:
-        SqliteStore(spec[len("sqlite:") :]).close()
+        SqliteStore(spec[len("sqlite:") :]).close_now()
     except StoreError as exc:
         return str(exc)
     except (sqlite3.Error, OSError) as exc:
@@ -159,6 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_port(serve, "PAYMOCK_PORT", DEFAULT_PORT)
     serve.add_argument("--scenarios", help="extra scenario file or directory (PAYMOCK_SCENARIOS)")
     serve.add_argument("--store", help="memory (default) or sqlite:PATH (PAYMOCK_STORE)")
+    serve.add_argument(
+        "--workers",
+        type=count("PAYMOCK_WORKERS", MAX_WORKERS),
+        default=env_default("PAYMOCK_WORKERS", 1),
+        help=f"server processes on the one port (PAYMOCK_WORKERS, default 1, at most {MAX_WORKERS}); more than one "
+        "needs a store they share (postgresql://...)",
+    )
+    serve.add_argument(
+        "--fd",
+        type=int,
+        help="serve on this inherited listening socket instead of binding --host/--port (what --workers gives "
+        "each process; also for a process manager that binds the socket)",
+    )
     serve.add_argument("--time-scale", type=float, help="scale retry schedules and delays (PAYMOCK_TIME_SCALE)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING, ... (LOG_LEVEL)")
     serve.add_argument("--log-format", choices=["text", "json"], help="LOG_FORMAT")

@@ -12,7 +12,7 @@ import contextlib
 import heapq
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from ..domain.clock import Clock
 from ..domain.deliveries import (
@@ -33,9 +33,9 @@ from .senders import Sender, SendResult
 
 log = logging.getLogger("paymock.delivery")
 
-OnAcknowledged = Callable[[Delivery], None]
+OnAcknowledged = Callable[[Delivery], Awaitable[None]]
 # Whether a delivery's session (None: the global one) is still live; may end it, and may raise (store).
-SessionLive = Callable[[str | None], bool]
+SessionLive = Callable[[str | None], Awaitable[bool]]
 # A delivery the store failed for is tried again after this, doubling up to the max (real seconds: a
 # lock held by another program does not follow the time scale).
 STORE_RETRY_S = 0.5
@@ -66,7 +66,7 @@ class Dispatcher:
         self.max_in_flight = max_in_flight
         self._on_acknowledged = on_acknowledged
         # set by the provider that owns this dispatcher; alone (tests, benches) every session is live
-        self.session_live: SessionLive = lambda _session_id: True
+        self.session_live: SessionLive = _always_live
         self._heap: list[tuple[float, int, str]] = []
         self._due: dict[str, float] = {}  # the one valid heap entry per delivery; others are stale
         self._held: set[str] = set()  # reordered deliveries waiting for a later one to overtake them
@@ -85,9 +85,9 @@ class Dispatcher:
     async def start(self) -> None:
         """Resume what a previous process left pending (durable stores), then run the timer."""
         now = self.clock.now()
-        for delivery in self.store.pending_deliveries():
+        for delivery in await self.store.pending_deliveries():
             wait_s = max(0.0, (delivery.next_attempt_at or now) - now)
-            self._schedule(delivery, wait_s)
+            await self._schedule(delivery, wait_s)
         self._runner = asyncio.create_task(self._run(), name="paymock-dispatcher")
 
     async def stop(self, grace_s: float = 2.0) -> None:
@@ -139,15 +139,15 @@ class Dispatcher:
         if plan.mode == "drop":
             delivery.state = DROPPED
             delivery.reason = "dropped on purpose by the scenario; never sent"
-            self._changed(delivery)
+            await self._changed(delivery)
             return False
         wait_ms = max(0.0, (delivery.occurred_at - self.clock.now()) * 1000.0 / self.time_scale) + plan.delay_ms
         if plan.reorder:
             self._held.add(delivery.delivery_id)
-            self._schedule(delivery, (wait_ms + plan.reorder_hold_ms) * self.time_scale / 1000.0)
+            await self._schedule(delivery, (wait_ms + plan.reorder_hold_ms) * self.time_scale / 1000.0)
             return False
         if wait_ms > 0:
-            self._schedule(delivery, wait_ms * self.time_scale / 1000.0)
+            await self._schedule(delivery, wait_ms * self.time_scale / 1000.0)
             return False
         return await self._attempt(delivery, payment, SCHEDULED)
 
@@ -169,12 +169,14 @@ class Dispatcher:
                 del self._manual[delivery.delivery_id]
         return delivery
 
-    async def wait_for(self, tx_id: str, check: Callable[[], Delivery | None], timeout_s: float) -> Delivery | None:
+    async def wait_for(
+        self, tx_id: str, check: Callable[[], Awaitable[Delivery | None]], timeout_s: float
+    ) -> Delivery | None:
         """Long-poll: re-check whenever a delivery of `tx_id` changes, until `check` finds one."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while True:
-            found = check()
+            found = await check()
             remaining = deadline - loop.time()
             if found is not None or remaining <= 0:
                 return found
@@ -224,15 +226,15 @@ class Dispatcher:
             retry_after = result.retry_after_s
             if generation != self._generation:
                 return False  # reset while it was sending: see clear()
-            if forgets != self._forgets and self.store.get_delivery(delivery_id) is not delivery:
+            if forgets != self._forgets and await self.store.get_delivery(delivery_id) is not delivery:
                 return False  # its session ended or was reset while it was sending: see forget()
-            self._release_held(delivery_id)
+            await self._release_held(delivery_id)
         delivery.record(attempt)
         # one write: the delivery's state and its payment's completion land together (durable stores)
         try:
-            with self.store.atomic(delivery, payment):  # on failure both say again what the store says
-                self._settle(delivery, payment, attempt, ordinal, retry_after)
-                self._changed(delivery)
+            async with self.store.atomic(delivery, payment):  # on failure both say again what the store says
+                await self._settle(delivery, payment, attempt, ordinal, retry_after)
+                await self._changed(delivery)
         except Exception:  # the store failed (a sqlite file locked by another program): nothing was written
             self._store_failed(delivery_id)
             return False
@@ -258,7 +260,7 @@ class Dispatcher:
         )
         return attempt.acknowledged
 
-    def _settle(
+    async def _settle(
         self, delivery: Delivery, payment: Payment, attempt: Attempt, ordinal: int, retry_after: float | None
     ) -> None:
         if attempt.acknowledged:
@@ -267,7 +269,7 @@ class Dispatcher:
                 delivery.next_attempt_at = None
                 delivery.reason = None
                 self._due.pop(delivery.delivery_id, None)
-                self._on_acknowledged(delivery)
+                await self._on_acknowledged(delivery)
                 if delivery.plan.duplicates and attempt.kind == SCHEDULED:
                     self._spawn(self._duplicates(delivery, payment))
             return
@@ -279,30 +281,30 @@ class Dispatcher:
             delivery.next_attempt_at = None
             delivery.reason = give_up_reason(delivery.plan, attempt.status_code)
             return
-        self._schedule(delivery, delay_ms * self.time_scale / 1000.0)
+        await self._schedule(delivery, delay_ms * self.time_scale / 1000.0)
 
     async def _duplicates(self, delivery: Delivery, payment: Payment) -> None:
         for _ in range(delivery.plan.duplicates):
             await self._attempt(delivery, payment, DUPLICATE)
 
     # scheduling
-    def _schedule(self, delivery: Delivery, wait_s: float) -> None:
+    async def _schedule(self, delivery: Delivery, wait_s: float) -> None:
         due = self.clock.monotonic() + wait_s
         delivery.next_attempt_at = self.clock.now() + wait_s
         delivery_id = delivery.delivery_id  # derived from the event and tx_id: build it once
         self._due[delivery_id] = due
         heapq.heappush(self._heap, (due, next(self._seq), delivery_id))
-        self.store.save_delivery(delivery)
+        await self.store.save_delivery(delivery)
         self._wake.set()
 
-    def _release_held(self, sent_id: str) -> None:
+    async def _release_held(self, sent_id: str) -> None:
         """A webhook went out: every reordered one held before it may follow now."""
         if not self._held:
             return
         for held_id in list(self._held):
-            if held_id != sent_id and (held := self.store.get_delivery(held_id)) is not None:
+            if held_id != sent_id and (held := await self.store.get_delivery(held_id)) is not None:
                 self._held.discard(held_id)
-                self._schedule(held, 0.0)
+                await self._schedule(held, 0.0)
 
     async def _run(self) -> None:
         while True:
@@ -327,10 +329,10 @@ class Dispatcher:
     async def _run_due(self, delivery_id: str) -> None:
         self._held.discard(delivery_id)
         try:
-            delivery = self.store.get_delivery(delivery_id)
-            payment = None if delivery is None else self.store.get_payment(delivery.payment_id)
+            delivery = await self.store.get_delivery(delivery_id)
+            payment = None if delivery is None else await self.store.get_payment(delivery.payment_id)
             # a session idle past its expiry ends now (its data and retries go), not at the next sweep
-            if delivery is not None and not self.session_live(delivery.session_id):
+            if delivery is not None and not await self.session_live(delivery.session_id):
                 return
         except Exception:
             self._store_failed(delivery_id)
@@ -364,7 +366,11 @@ class Dispatcher:
 
         task.add_done_callback(done)
 
-    def _changed(self, delivery: Delivery) -> None:
-        self.store.save_delivery(delivery)
+    async def _changed(self, delivery: Delivery) -> None:
+        await self.store.save_delivery(delivery)
         for event in self._waiters.get(delivery.tx_id, ()):
             event.set()
+
+
+async def _always_live(_session_id: str | None) -> bool:
+    return True

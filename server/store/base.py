@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import functools
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from ..domain.deliveries import Delivery
@@ -17,24 +17,33 @@ from ..domain.payments import Payment
 ALL_SESSIONS = "*"
 
 # What a store keeps of a session (see domain/sessions.py): session_id, label, claims (a dict),
-# idle_timeout_s, created_at, last_used_at, active_scenario, scenarios (name -> document).
+# idle_timeout_s, created_at, last_used_at, active_scenario, scenarios (name -> document), api_calls.
+# session_id None is the global session's book (active_scenario, scenarios, api_calls; label and claims
+# None, idle_timeout_s 0): stored like a session, so a durable store keeps it across a restart.
 SessionRecord = dict[str, Any]
 
 
 class Store(Protocol):
+    """Every data method is a coroutine: a store may talk to a server (postgres). Memory and sqlite do
+    their work without suspending, so between two awaits of theirs nothing else runs, as before."""
+
     name: str
+    # True for a store several processes share (postgres): see SharedStore
+    shared: bool
 
-    def get_payment(self, payment_id: str) -> Payment | None: ...
+    async def get_payment(self, payment_id: str) -> Payment | None: ...
 
-    def add_payment(self, payment: Payment) -> bool:
+    async def add_payment(self, payment: Payment) -> bool:
         """Insert; False (and nothing changed) if the payment id exists."""
         ...
 
-    def save_payment(self, payment: Payment) -> None:
-        """Persist a changed payment (status, confirmed_at)."""
+    async def save_payment(self, payment: Payment) -> bool:
+        """Persist a changed payment (status, confirmed_at). A payment only ever moves on from PENDING
+        once: False (nothing written) when the stored one was no longer PENDING, completed by another
+        process (shared stores): the caller reloads it. Memory and sqlite: always True."""
         ...
 
-    def list_payments(
+    async def list_payments(
         self,
         *,
         status: str | None = None,
@@ -47,25 +56,28 @@ class Store(Protocol):
         """The session's matching payments oldest first, and how many match in all."""
         ...
 
-    def counts(self, session: str | None = None) -> dict[str, int]:
+    async def counts(self, session: str | None = None) -> dict[str, int]:
         """Number of the session's (or ALL_SESSIONS') payments by status."""
         ...
 
-    def delivery_count(self, session: str | None = None) -> int:
+    async def delivery_count(self, session: str | None = None) -> int:
         """Number of the session's deliveries."""
         ...
 
-    def add_delivery(self, delivery: Delivery) -> None: ...
+    async def add_delivery(self, delivery: Delivery) -> bool:
+        """Insert; False (and nothing changed) if the delivery id exists: another process's confirm
+        made it first (shared stores)."""
+        ...
 
-    def save_delivery(self, delivery: Delivery) -> None:
+    async def save_delivery(self, delivery: Delivery) -> None:
         """Persist a changed delivery (state, attempts, next attempt)."""
         ...
 
-    def get_delivery(self, delivery_id: str) -> Delivery | None: ...
+    async def get_delivery(self, delivery_id: str) -> Delivery | None: ...
 
-    def deliveries_for(self, tx_id: str) -> list[Delivery]: ...
+    async def deliveries_for(self, tx_id: str) -> list[Delivery]: ...
 
-    def list_deliveries(
+    async def list_deliveries(
         self,
         *,
         tx_id: str | None = None,
@@ -79,38 +91,72 @@ class Store(Protocol):
         """The session's (or ALL_SESSIONS') matching deliveries newest first, and how many match in all."""
         ...
 
-    def pending_deliveries(self) -> list[Delivery]:
+    async def pending_deliveries(self) -> list[Delivery]:
         """Deliveries still to be attempted, every session's (to resume after a restart)."""
         ...
 
-    def clear(self) -> tuple[int, int]:
+    async def clear(self) -> tuple[int, int]:
         """Forget everything, sessions included; returns (payments, deliveries) removed."""
         ...
 
-    def clear_session(self, session: str) -> tuple[int, int]:
+    async def clear_session(self, session: str) -> tuple[int, int]:
         """Forget one session's payments and deliveries; returns (payments, deliveries) removed."""
         ...
 
     # get_payment, get_delivery and deliveries_for look across every session: tx_ids are unique in the
     # server (idempotency is global); callers check the object's session_id.
 
-    def save_session(self, record: SessionRecord) -> None:
-        """Insert or replace a session's record."""
+    async def save_session(self, record: SessionRecord) -> None:
+        """Insert or replace a session's record (session_id None: the global session's book)."""
         ...
 
-    def delete_session(self, session_id: str) -> None: ...
+    async def delete_session(self, session_id: str) -> None: ...
 
-    def load_sessions(self) -> list[SessionRecord]:
-        """Every stored session, oldest first (expired ones too: the caller ends those)."""
+    async def load_sessions(self) -> list[SessionRecord]:
+        """Every stored session, oldest first (expired ones too: the caller ends those), and the global
+        session's book (session_id None) if it was saved."""
         ...
 
-    def atomic(self, *restore: object) -> AbstractContextManager[None]:
+    def atomic(self, *restore: object) -> AbstractAsyncContextManager[None]:
         """Writes inside the block land together or not at all (a payment and its first delivery),
         so a crash between them cannot leave a payment whose webhook is never sent. The objects named
-        in `restore`, which the block changes, get their fields back if it fails (`restored_on_failure`)."""
+        in `restore`, which the block changes, get their fields back if it fails (`restored_on_failure`).
+        `async with store.atomic(...)`."""
         ...
 
-    def close(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class SharedStore(Store, Protocol):
+    """What only a store shared by processes has (postgres): leases on deliveries, API-fault counters
+    counted in the store, and a version number of the shared session state to poll."""
+
+    owner: str  # this process's id (leases)
+
+    async def claim_delivery(self, delivery_id: str, until: float) -> Delivery | None:
+        """Lease a pending delivery to this process up to `until` (epoch s) if its lease is ours or
+        expired; the (refreshed) delivery, or None (another process holds it, settled, or gone)."""
+        ...
+
+    async def claim_due(self, until: float, limit: int) -> list[Delivery]:
+        """Pending deliveries whose lease expired (a dead or slow process's), leased to this process up
+        to `until`; oldest next_attempt_at first; FOR UPDATE SKIP LOCKED."""
+        ...
+
+    async def count_api_call(self, session_id: str | None, scenario: str, times: int) -> bool:
+        """Atomically use one of a scenario's `api.times` calls; True if one was left."""
+        ...
+
+    async def reset_api_calls(self, session_id: str | None, names: list[str] | None) -> None:
+        """Forget the counts of those scenarios (None: all of the session's)."""
+        ...
+
+    async def state_version(self) -> int:
+        """Bumped by every change to sessions, the global book, api-call resets, clear and
+        clear_session: processes poll it (cheap) and reload sessions when it moved."""
+        ...
+
+    async def load_session(self, session_id: str) -> SessionRecord | None: ...
 
 
 @functools.cache

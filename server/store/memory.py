@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from itertools import islice
 from typing import Any
 
@@ -39,9 +39,10 @@ class MemoryStore:
     """Memory per payment is what the RSS target is about, hence the compact shapes below."""
 
     name = "memory"
+    shared = False
 
     def __init__(self) -> None:
-        self._sessions: dict[str, dict[str, Any]] = {}
+        self._sessions: dict[str | None, dict[str, Any]] = {}
         self._empty()
 
     def _empty(self) -> None:
@@ -70,7 +71,7 @@ class MemoryStore:
         return part
 
     # payments
-    def get_payment(self, payment_id: str) -> Payment | None:
+    async def get_payment(self, payment_id: str) -> Payment | None:
         if not payment_id.startswith(PAYMENT_ID_PREFIX):
             return None
         tx_id = tx_id_of(payment_id)
@@ -80,7 +81,7 @@ class MemoryStore:
         part = self._parts.get(self._owner.get(tx_id, ""))
         return None if part is None else part.payments.get(tx_id)
 
-    def add_payment(self, payment: Payment) -> bool:
+    async def add_payment(self, payment: Payment) -> bool:
         tx_id = payment.tx_id
         if tx_id in self._global.payments or tx_id in self._owner:
             return False
@@ -93,18 +94,19 @@ class MemoryStore:
             part.open[payment.status][tx_id] = None
         return True
 
-    def save_payment(self, payment: Payment) -> None:
+    async def save_payment(self, payment: Payment) -> bool:
         tx_id = payment.tx_id
         part = self._part(payment.session_id)
         if part is None or part.payments.get(tx_id) is not payment:
-            return  # removed by a reset meanwhile (nothing to bring back)
+            return True  # removed by a reset meanwhile (nothing to bring back)
         for status, ids in part.open.items():
             if status == payment.status:
                 ids[tx_id] = None  # keeps its place if it was there already
             else:
                 ids.pop(tx_id, None)
+        return True
 
-    def list_payments(
+    async def list_payments(
         self,
         *,
         status: str | None = None,
@@ -121,7 +123,7 @@ class MemoryStore:
             total = len(part.open[status])
         elif status is not None:
             source = (p for p in part.payments.values() if p.status == status)
-            total = self.counts(session).get(status, 0)
+            total = self._counts(session).get(status, 0)
         else:
             source = iter(part.payments.values())
             total = len(part.payments)
@@ -137,16 +139,19 @@ class MemoryStore:
         stop = None if limit is None else offset + limit
         return list(islice(source, offset, stop)), total
 
-    def counts(self, session: str | None = None) -> dict[str, int]:
+    async def counts(self, session: str | None = None) -> dict[str, int]:
+        return self._counts(session)
+
+    def _counts(self, session: str | None) -> dict[str, int]:
         if session == ALL_SESSIONS:
-            each = [self.counts(s) for s in (None, *self._parts)]
+            each = [self._counts(s) for s in (None, *self._parts)]
             return {status: sum(c[status] for c in each) for status in STATUSES}
         part = self._part(session) or _Part()
         counts = {status: len(part.open[status]) if status in part.open else 0 for status in STATUSES}
         counts[COMPLETED] = len(part.payments) - sum(counts.values())
         return counts
 
-    def delivery_count(self, session: str | None = None) -> int:
+    async def delivery_count(self, session: str | None = None) -> int:
         part = self._part(session)
         return 0 if part is None else len(part.deliveries)
 
@@ -157,33 +162,31 @@ class MemoryStore:
             return ()
         return (found,) if isinstance(found, Delivery) else found
 
-    def add_delivery(self, delivery: Delivery) -> None:
-        delivery.callback_url = self._urls.setdefault(delivery.callback_url, delivery.callback_url)
+    async def add_delivery(self, delivery: Delivery) -> bool:
         tx_id, delivery_id = delivery.tx_id, delivery.delivery_id
-        part = self._part_for(delivery.session_id)
         existing = self._for(tx_id)
-        if any(d.delivery_id == delivery_id for d in existing):  # a replacement keeps its place
-            self._by_tx[tx_id] = tuple(delivery if d.delivery_id == delivery_id else d for d in existing)
-            self._deliveries = [delivery if d.delivery_id == delivery_id else d for d in self._deliveries]
-            part.deliveries = [delivery if d.delivery_id == delivery_id else d for d in part.deliveries]
-            return
+        if any(d.delivery_id == delivery_id for d in existing):
+            return False
+        delivery.callback_url = self._urls.setdefault(delivery.callback_url, delivery.callback_url)
+        part = self._part_for(delivery.session_id)
         self._by_tx[tx_id] = (*existing, delivery) if existing else delivery
         self._deliveries.append(delivery)
         part.deliveries.append(delivery)
+        return True
 
-    def save_delivery(self, delivery: Delivery) -> None:
+    async def save_delivery(self, delivery: Delivery) -> None:
         """Objects are shared, so there is nothing to write."""
 
-    def get_delivery(self, delivery_id: str) -> Delivery | None:
+    async def get_delivery(self, delivery_id: str) -> Delivery | None:
         parts = delivery_id.split("_", 2)
         if len(parts) < 3:
             return None
         return next((d for d in self._for(parts[2]) if d.delivery_id == delivery_id), None)
 
-    def deliveries_for(self, tx_id: str) -> list[Delivery]:
+    async def deliveries_for(self, tx_id: str) -> list[Delivery]:
         return list(self._for(tx_id))
 
-    def list_deliveries(
+    async def list_deliveries(
         self,
         *,
         tx_id: str | None = None,
@@ -211,17 +214,17 @@ class MemoryStore:
         ]
         return matching[offset : None if limit is None else offset + limit], len(matching)
 
-    def pending_deliveries(self) -> list[Delivery]:
+    async def pending_deliveries(self) -> list[Delivery]:
         return [d for d in self._deliveries if d.state == PENDING]
 
-    def clear(self) -> tuple[int, int]:
+    async def clear(self) -> tuple[int, int]:
         payments = len(self._global.payments) + sum(len(p.payments) for p in self._parts.values())
         removed = (payments, len(self._deliveries))
         self._empty()
         self._sessions.clear()
         return removed
 
-    def clear_session(self, session: str) -> tuple[int, int]:
+    async def clear_session(self, session: str) -> tuple[int, int]:
         """Forget one session's payments and deliveries; returns how many of each were removed."""
         part = self._parts.pop(session, None)
         if part is None:
@@ -234,22 +237,22 @@ class MemoryStore:
         self._deliveries = [d for d in self._deliveries if id(d) not in gone]
         return len(part.payments), len(part.deliveries)
 
-    # sessions (records, see base.SessionRecord)
-    def save_session(self, record: dict[str, Any]) -> None:
+    # sessions (records, see base.SessionRecord; the global session's book under None)
+    async def save_session(self, record: dict[str, Any]) -> None:
         self._sessions[record["session_id"]] = dict(record)
 
-    def delete_session(self, session_id: str) -> None:
+    async def delete_session(self, session_id: str) -> None:
         self._sessions.pop(session_id, None)
 
-    def load_sessions(self) -> list[dict[str, Any]]:
+    async def load_sessions(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self._sessions.values()]
 
-    @contextlib.contextmanager
-    def atomic(self, *restore: object) -> Iterator[None]:
+    @contextlib.asynccontextmanager
+    async def atomic(self, *restore: object) -> AsyncIterator[None]:
         """Nothing to group: the event loop never interleaves synchronous writes. The objects are the
         records here, so putting back their fields is the rollback."""
         with restored_on_failure(restore):
             yield
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Nothing to release."""

@@ -16,8 +16,8 @@ Why these choices:
 - Status counts are kept in memory (read once at open, moved on every insert and status change):
   listings and /health ask for them on every call, and a GROUP BY over 100k rows is milliseconds.
 - Plans (a scenario's webhook rules) are shared by many deliveries: stored once in their own table.
-- Calls are synchronous on the event loop: each is tens of microseconds on a local file, cheaper
-  than a hop to a thread.
+- Calls are synchronous on the event loop (inside the async methods of the Store seam, which never
+  suspend here): each is tens of microseconds on a local file, cheaper than a hop to a thread.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import json
 import os
 import sqlite3
 import weakref
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,14 @@ from ..domain.retry import stored_next_attempt_at
 from ..domain.scenarios.model import WebhookPlan
 from .base import ALL_SESSIONS, restored_on_failure
 
-SCHEMA_VERSION = 2  # 2: sessions (a table, and session_id on payments and deliveries)
+# 2: sessions (a table, and session_id on payments and deliveries); 3: the global session's book is a row
+# of sessions too (key GLOBAL_KEY), which a paymock of version 2 would take for a session
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x706D6B31  # "pmk1" in the file's header: this file is a paymock store
 V1_TABLES = ("payments", "plans", "deliveries")
+# The sessions row holding the global session's book (its record says session_id None): no session id is
+# empty (domain.sessions.new_session_id), and the key column stays NOT NULL UNIQUE as before
+GLOBAL_KEY = ""
 _DAMAGE_SHOWN = 3  # problems quick_check reports (and a refusal names) at most
 
 
@@ -158,6 +163,7 @@ def _prefix_clause(column: str) -> str:
 
 class SqliteStore:
     name = "sqlite"
+    shared = False
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path) if str(path) == ":memory:" else str(Path(path).expanduser())
@@ -176,7 +182,7 @@ class SqliteStore:
         try:
             self._adopt()
         except BaseException:
-            self.close()  # the connection and the lock: a refused file is left to its owner
+            self.close_now()  # the connection and the lock: a refused file is left to its owner
             raise
         self._live_payments: weakref.WeakValueDictionary[str, Payment] = weakref.WeakValueDictionary()
         self._live_deliveries: weakref.WeakValueDictionary[str, Delivery] = weakref.WeakValueDictionary()
@@ -200,7 +206,7 @@ class SqliteStore:
         if tables and not ours:
             shown = ", ".join(sorted(tables)[:5])
             raise StoreError(f"{self.path} is another program's database (tables: {shown}); choose a new file")
-        if ours and version not in (1, SCHEMA_VERSION):
+        if ours and version not in (1, 2, SCHEMA_VERSION):
             raise StoreError(f"{self.path}: store schema version {version}, this paymock knows {SCHEMA_VERSION}")
         if tables:
             self._check_intact()
@@ -217,6 +223,7 @@ class SqliteStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+        # from 2, nothing to change in place: version 3 only adds a row (GLOBAL_KEY) older versions misread
         self._db.executescript(SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
@@ -266,14 +273,14 @@ class SqliteStore:
         self._live_payments[pid] = payment
         return payment
 
-    def get_payment(self, payment_id: str) -> Payment | None:
+    async def get_payment(self, payment_id: str) -> Payment | None:
         live = self._live_payments.get(payment_id)
         if live is not None:
             return live
         row = self._db.execute(f"SELECT {_P_COLS} FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
         return None if row is None else self._payment(row)
 
-    def add_payment(self, payment: Payment) -> bool:
+    async def add_payment(self, payment: Payment) -> bool:
         p = payment
         cursor = self._db.execute(
             f"INSERT OR IGNORE INTO payments (payment_id, {_P_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -300,11 +307,11 @@ class SqliteStore:
         self._move(p.session_id, p.status, 1)
         return True
 
-    def save_payment(self, payment: Payment) -> None:
+    async def save_payment(self, payment: Payment) -> bool:
         pid = payment.payment_id
         row = self._db.execute("SELECT status FROM payments WHERE payment_id = ?", (pid,)).fetchone()
         if row is None:
-            return  # removed by a reset meanwhile; nothing to bring back
+            return True  # removed by a reset meanwhile; nothing to bring back
         self._db.execute(
             "UPDATE payments SET status = ?, confirmed_at = ?, failure_reason = ? WHERE payment_id = ?",
             (payment.status, payment.confirmed_at, payment.failure_reason, pid),
@@ -312,8 +319,9 @@ class SqliteStore:
         if row[0] != payment.status:
             self._move(payment.session_id, row[0], -1)
             self._move(payment.session_id, payment.status, 1)
+        return True
 
-    def list_payments(
+    async def list_payments(
         self,
         *,
         status: str | None = None,
@@ -346,12 +354,12 @@ class SqliteStore:
             total = self._db.execute(f"SELECT COUNT(*) FROM payments{clause}", args).fetchone()[0]
         return [self._payment(r) for r in rows], total
 
-    def counts(self, session: str | None = None) -> dict[str, int]:
+    async def counts(self, session: str | None = None) -> dict[str, int]:
         if session == ALL_SESSIONS:
             return {status: sum(c[status] for c in self._counts.values()) for status in STATUSES}
         return dict(self._counts.get(session) or dict.fromkeys(STATUSES, 0))
 
-    def delivery_count(self, session: str | None = None) -> int:
+    async def delivery_count(self, session: str | None = None) -> int:
         return self._db.execute("SELECT COUNT(*) FROM deliveries WHERE session_id IS ?", (session,)).fetchone()[0]
 
     # deliveries
@@ -413,16 +421,10 @@ class SqliteStore:
         self._live_deliveries[delivery_id] = delivery
         return delivery
 
-    def add_delivery(self, delivery: Delivery) -> None:
+    async def add_delivery(self, delivery: Delivery) -> bool:
         d = delivery
-        self._db.execute(
-            f"INSERT INTO deliveries ({_D_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            # adding a delivery again replaces it, as the memory store does (every column but the key)
-            "ON CONFLICT (delivery_id) DO UPDATE SET scenario = excluded.scenario, "
-            "callback_url = excluded.callback_url, plan_id = excluded.plan_id, "
-            "occurred_at = excluded.occurred_at, created_at = excluded.created_at, state = excluded.state, "
-            "next_attempt_at = excluded.next_attempt_at, attempts = excluded.attempts, "
-            "started = excluded.started, reason = excluded.reason",
+        cursor = self._db.execute(
+            f"INSERT OR IGNORE INTO deliveries ({_D_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 d.delivery_id,
                 d.tx_id,
@@ -440,11 +442,14 @@ class SqliteStore:
                 d.session_id,
             ),
         )
+        if cursor.rowcount != 1:
+            return False
         self._live_deliveries[d.delivery_id] = d
         if self._depth:
             self._tx_added.append((self._live_deliveries, d.delivery_id))
+        return True
 
-    def save_delivery(self, delivery: Delivery) -> None:
+    async def save_delivery(self, delivery: Delivery) -> None:
         d = delivery
         self._db.execute(
             "UPDATE deliveries SET state = ?, next_attempt_at = ?, attempts = ?, started = ?, reason = ? "
@@ -452,18 +457,18 @@ class SqliteStore:
             (d.state, d.next_attempt_at, _attempts_json(d.attempts), d.started, d.reason, d.delivery_id),
         )
 
-    def get_delivery(self, delivery_id: str) -> Delivery | None:
+    async def get_delivery(self, delivery_id: str) -> Delivery | None:
         live = self._live_deliveries.get(delivery_id)
         if live is not None:
             return live
         row = self._db.execute(f"SELECT {_D_COLS} FROM deliveries WHERE delivery_id = ?", (delivery_id,)).fetchone()
         return None if row is None else self._delivery(row)
 
-    def deliveries_for(self, tx_id: str) -> list[Delivery]:
+    async def deliveries_for(self, tx_id: str) -> list[Delivery]:
         rows = self._db.execute(f"SELECT {_D_COLS} FROM deliveries WHERE tx_id = ? ORDER BY seq", (tx_id,))
         return [self._delivery(r) for r in rows.fetchall()]
 
-    def list_deliveries(
+    async def list_deliveries(
         self,
         *,
         tx_id: str | None = None,
@@ -488,14 +493,14 @@ class SqliteStore:
         total = self._db.execute(f"SELECT COUNT(*) FROM deliveries{clause}", args).fetchone()[0]
         return [self._delivery(r) for r in rows], total
 
-    def pending_deliveries(self) -> list[Delivery]:
+    async def pending_deliveries(self) -> list[Delivery]:
         rows = self._db.execute(f"SELECT {_D_COLS} FROM deliveries WHERE state = ? ORDER BY seq", (PENDING,))
         return [self._delivery(r) for r in rows.fetchall()]
 
-    def clear(self) -> tuple[int, int]:
+    async def clear(self) -> tuple[int, int]:
         payments = self._db.execute("SELECT COUNT(*) FROM payments").fetchone()[0]
         deliveries = self._db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0]
-        with self.atomic():
+        with self._transaction():
             self._db.execute("DELETE FROM payments")
             self._db.execute("DELETE FROM deliveries")
             self._db.execute("DELETE FROM plans")
@@ -508,8 +513,8 @@ class SqliteStore:
         self._counts = {None: dict.fromkeys(STATUSES, 0)}
         return payments, deliveries
 
-    def clear_session(self, session: str) -> tuple[int, int]:
-        with self.atomic():
+    async def clear_session(self, session: str) -> tuple[int, int]:
+        with self._transaction():
             payments = self._db.execute("DELETE FROM payments WHERE session_id = ?", (session,)).rowcount
             deliveries = self._db.execute("DELETE FROM deliveries WHERE session_id = ?", (session,)).rowcount
         # objects still held by in-flight tasks are forgotten: their later saves match no row
@@ -521,21 +526,21 @@ class SqliteStore:
         return payments, deliveries
 
     # sessions
-    def save_session(self, record: dict[str, Any]) -> None:
+    async def save_session(self, record: dict[str, Any]) -> None:
         self._db.execute(
             "INSERT INTO sessions (session_id, record) VALUES (?, ?) "
             "ON CONFLICT (session_id) DO UPDATE SET record = excluded.record",
-            (record["session_id"], json.dumps(record, separators=(",", ":"))),
+            (record["session_id"] or GLOBAL_KEY, json.dumps(record, separators=(",", ":"))),
         )
 
-    def delete_session(self, session_id: str) -> None:
+    async def delete_session(self, session_id: str) -> None:
         self._db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
 
-    def load_sessions(self) -> list[dict[str, Any]]:
+    async def load_sessions(self) -> list[dict[str, Any]]:
         return [json.loads(r[0]) for r in self._db.execute("SELECT record FROM sessions ORDER BY seq")]
 
-    @contextlib.contextmanager
-    def atomic(self, *restore: object) -> Iterator[None]:
+    @contextlib.asynccontextmanager
+    async def atomic(self, *restore: object) -> AsyncIterator[None]:
         """One transaction for the block (nested blocks join the outer one); also one commit
         instead of several, which is most of what a write costs here. On a rollback the objects in
         `restore` get their fields back, as the rows do."""
@@ -569,6 +574,10 @@ class SqliteStore:
             self._tx_added.clear()
             self._count_moves.clear()
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        self.close_now()
+
+    def close_now(self) -> None:
+        """close() for callers outside an event loop (the CLI's checks, a refused file)."""
         self._db.close()
         self._unlock()

@@ -223,6 +223,39 @@ def test_compose_runs_server_and_console_from_the_image() -> None:
     assert server["build"]["context"] == "." and server["image"] == console["image"]
 
 
+def test_compose_shared_profile_runs_two_replicas_on_postgres_behind_a_load_balancer() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    assert "profiles" not in services["server"] and "profiles" not in services["console"]  # plain `up` unchanged
+    postgres, replica, lb = services["postgres"], services["replica"], services["lb"]
+    assert all(s["profiles"] == ["shared"] for s in (postgres, replica, lb))
+
+    assert postgres["image"].split(":")[1].startswith("15")
+    assert "pg_isready" in postgres["healthcheck"]["test"]
+    pg_env = postgres["environment"]
+
+    # the replicas: the same image and command as the single server, two of them, on that database
+    assert replica["image"] == services["server"]["image"] and replica["build"] == services["server"]["build"]
+    assert replica["command"] == DOCKERFILE.final.last("CMD").exec_form()  # type: ignore[union-attr]
+    assert replica["deploy"]["replicas"] == 2
+    assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "ports" not in replica  # reached through the load balancer only
+    store = replica["environment"]["PAYMOCK_STORE"]
+    password = pg_env["POSTGRES_PASSWORD"]
+    expected = f"postgresql://{pg_env['POSTGRES_USER']}:{password}@postgres:5432/{pg_env['POSTGRES_DB']}"
+    assert store == expected
+    assert replica["env_file"] == services["server"]["env_file"]  # one webhook secret and token for all
+
+    # the load balancer: nginx, its config naming the replicas' service and port
+    conf_mount = next(v for v in lb["volumes"] if v.endswith(":/etc/nginx/conf.d/default.conf:ro"))
+    conf = (ROOT / conf_mount.split(":")[0]).read_text(encoding="utf-8")
+    assert re.search(r"upstream paymock \{[^}]*\bserver replica:9002\b", conf)
+    assert re.search(r"listen 9002;", conf) and "proxy_pass http://paymock;" in conf
+    assert lb["ports"] == ["9003:9002"] and "9003:9002" not in services["server"]["ports"]
+    assert lb["depends_on"]["replica"]["condition"] == "service_healthy"
+    assert "paymock-postgres" in compose["volumes"]
+
+
 def test_env_example_documents_every_variable_the_code_reads() -> None:
     read: set[str] = set()
     reader = r"(?:environ(?:\.get)?|env\.get|getenv|_float\(env,|_bool\(env,)"

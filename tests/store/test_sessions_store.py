@@ -7,6 +7,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from paymock.app import create_app
 from paymock.domain.deliveries import Delivery
 from paymock.domain.payments import COMPLETED, PENDING
@@ -19,11 +21,11 @@ from tests.store.test_store import StoreFactory, make_store, payment  # noqa: F4
 S = "X-Mock-Session"
 
 
-def _add(store: Store, tx_id: str, session: str | None, status: str = PENDING) -> None:
+async def _add(store: Store, tx_id: str, session: str | None, status: str = PENDING) -> None:
     p = payment(tx_id, status=status)
     p.session_id = session
-    assert store.add_payment(p)
-    store.add_delivery(
+    assert await store.add_payment(p)
+    await store.add_delivery(
         Delivery(
             tx_id=tx_id,
             event="payment.completed",
@@ -37,41 +39,92 @@ def _add(store: Store, tx_id: str, session: str | None, status: str = PENDING) -
     )
 
 
-def test_each_session_sees_its_own_part(make_store: StoreFactory) -> None:  # noqa: F811
-    store = make_store()
-    _add(store, "g1", None)
-    _add(store, "a1", "ses_a", status=COMPLETED)
-    _add(store, "a2", "ses_a")
-    _add(store, "b1", "ses_b")
-    assert [p.tx_id for p in store.list_payments()[0]] == ["g1"]
-    assert [p.tx_id for p in store.list_payments(session="ses_a")[0]] == ["a1", "a2"]
-    assert store.counts("ses_a") == {PENDING: 1, COMPLETED: 1, "PAYMENT_FAILED": 0}
-    assert store.counts() == {PENDING: 1, COMPLETED: 0, "PAYMENT_FAILED": 0}
-    assert store.list_deliveries(session="ses_b")[1] == 1 and store.delivery_count("ses_a") == 2
-    assert {d.tx_id for d in store.list_deliveries(session=ALL_SESSIONS)[0]} == {"g1", "a1", "a2", "b1"}
+@pytest.mark.anyio
+async def test_each_session_sees_its_own_part(make_store: StoreFactory) -> None:  # noqa: F811
+    store = await make_store()
+    await _add(store, "g1", None)
+    await _add(store, "a1", "ses_a", status=COMPLETED)
+    await _add(store, "a2", "ses_a")
+    await _add(store, "b1", "ses_b")
+    assert [p.tx_id for p in (await store.list_payments())[0]] == ["g1"]
+    assert [p.tx_id for p in (await store.list_payments(session="ses_a"))[0]] == ["a1", "a2"]
+    assert await store.counts("ses_a") == {PENDING: 1, COMPLETED: 1, "PAYMENT_FAILED": 0}
+    assert await store.counts() == {PENDING: 1, COMPLETED: 0, "PAYMENT_FAILED": 0}
+    assert (await store.list_deliveries(session="ses_b"))[1] == 1 and await store.delivery_count("ses_a") == 2
+    assert {d.tx_id for d in (await store.list_deliveries(session=ALL_SESSIONS))[0]} == {"g1", "a1", "a2", "b1"}
     # lookups by id cross sessions (idempotency is global); the object says whose it is
-    found = store.get_payment("pay_b1")
+    found = await store.get_payment("pay_b1")
     assert found is not None and found.session_id == "ses_b"
-    assert not store.add_payment(payment("b1"))  # a tx_id of another session is taken
-    assert store.clear_session("ses_a") == (2, 2)
-    assert store.get_payment("pay_a1") is None and store.get_delivery("evt_completed_a1") is None
-    assert store.list_payments(session="ses_a") == ([], 0) and store.counts("ses_a")[PENDING] == 0
-    assert [p.tx_id for p in store.list_payments(session="ses_b")[0]] == ["b1"]
-    assert {d.tx_id for d in store.pending_deliveries()} == {"g1", "b1"}
-    assert store.add_payment(payment("a1"))  # its tx_ids are free again
+    assert not await store.add_payment(payment("b1"))  # a tx_id of another session is taken
+    assert await store.clear_session("ses_a") == (2, 2)
+    assert await store.get_payment("pay_a1") is None and await store.get_delivery("evt_completed_a1") is None
+    assert await store.list_payments(session="ses_a") == ([], 0) and (await store.counts("ses_a"))[PENDING] == 0
+    assert [p.tx_id for p in (await store.list_payments(session="ses_b"))[0]] == ["b1"]
+    assert {d.tx_id for d in await store.pending_deliveries()} == {"g1", "b1"}
+    assert await store.add_payment(payment("a1"))  # its tx_ids are free again
 
 
-def test_session_records_are_kept(make_store: StoreFactory) -> None:  # noqa: F811
-    store = make_store()
+@pytest.mark.anyio
+async def test_session_records_are_kept(make_store: StoreFactory) -> None:  # noqa: F811
+    store = await make_store()
     record = {"session_id": "ses_x", "label": "l", "claims": {"user_ids": [1]}, "idle_timeout_s": 5}
-    store.save_session(record)
-    store.save_session({**record, "label": "renamed"})
-    assert store.load_sessions() == [{**record, "label": "renamed"}]
-    store.delete_session("ses_x")
-    assert store.load_sessions() == []
-    store.save_session(record)
-    store.clear()  # the global reset forgets sessions too
-    assert store.load_sessions() == []
+    await store.save_session(record)
+    await store.save_session({**record, "label": "renamed"})
+    assert await store.load_sessions() == [{**record, "label": "renamed"}]
+    await store.delete_session("ses_x")
+    assert await store.load_sessions() == []
+    await store.save_session(record)
+    await store.clear()  # the global reset forgets sessions too
+    assert await store.load_sessions() == []
+
+
+@pytest.mark.anyio
+async def test_the_global_sessions_book_is_kept_as_a_record_with_no_session_id(
+    make_store: StoreFactory,  # noqa: F811
+) -> None:
+    store = await make_store()
+    session = {"session_id": "ses_a", "label": None, "claims": {}, "idle_timeout_s": 5, "api_calls": {}}
+    book = {"session_id": None, "label": None, "claims": None, "idle_timeout_s": 0, "created_at": 0.0}
+    book |= {"active_scenario": "mine", "scenarios": {"mine": {"description": "d"}}, "api_calls": {"mine": 1}}
+    await store.save_session(session)
+    await store.save_session({**book, "active_scenario": "default"})
+    await store.save_session(book)  # replaced, as a session's record is
+    assert await store.load_sessions() == [session, book]
+    await store.clear_session("ses_a")  # a session's reset never touches it
+    await store.delete_session("ses_a")
+    assert await store.load_sessions() == [book]
+    if store.name != "memory":  # a durable store keeps it across a restart
+        await store.close()
+        store = await make_store()
+        assert await store.load_sessions() == [book]
+    await store.clear()  # the global reset forgets it
+    assert await store.load_sessions() == []
+
+
+def test_a_restart_on_sqlite_keeps_the_global_scenarios_active_scenario_and_api_faults(
+    tmp_path: Path, receiver
+) -> None:
+    db = f"sqlite:{tmp_path / 'paymock.db'}"
+    pending = {"description": "kept across restarts", "payment": {"outcome": "pending"}}
+    faults = {"description": "fails twice", "api": {"error_status": 503, "operations": ["listing"], "times": 2}}
+    with in_process(store=db) as client:
+        assert client.put("/mock/v1/scenarios/mine", json=pending).status_code == 201
+        assert client.put("/mock/v1/scenarios/flaky", json=faults).status_code == 201
+        assert client.put("/mock/v1/active-scenario", json={"name": "mine"}).status_code == 200
+        listing = client.get("/api/v2/pending-payments", headers={"X-Mock-Scenario": "flaky"})
+        assert listing.status_code == 503  # the first of its two
+    with in_process(store=db) as client:
+        assert client.get("/mock/v1/active-scenario").json()["name"] == "mine"
+        assert client.get("/mock/v1/scenarios/mine").json()["source"] == "runtime"
+        made = client.post("/api/v2/payments", json=payment_body("g-1", receiver.url("/")))
+        assert made.json()["status"] == "PENDING"  # the active scenario is in force again
+        flaky = {"X-Mock-Scenario": "flaky"}
+        assert client.get("/api/v2/pending-payments", headers=flaky).status_code == 503  # the second
+        assert client.get("/api/v2/pending-payments", headers=flaky).status_code == 200  # used up
+        assert client.post("/mock/v1/reset").status_code == 200  # the global reset forgets it all
+    with in_process(store=db) as client:
+        assert client.get("/mock/v1/active-scenario").json()["name"] == "default"
+        assert client.get("/mock/v1/scenarios/mine").status_code == 404
 
 
 def test_a_restart_on_sqlite_keeps_sessions_and_their_state(tmp_path: Path, receiver) -> None:
@@ -235,7 +288,8 @@ CREATE INDEX deliveries_state ON deliveries (state, seq);
 """
 
 
-def test_a_schema_1_file_is_migrated_in_place(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_a_schema_1_file_is_migrated_in_place(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
     db.executescript(V1_SCHEMA)
@@ -257,21 +311,21 @@ def test_a_schema_1_file_is_migrated_in_place(tmp_path: Path) -> None:
 
     store = SqliteStore(path)
     try:
-        old = store.get_payment("pay_old")
+        old = await store.get_payment("pay_old")
         assert old is not None and old.session_id is None and old.status == COMPLETED
-        assert [p.tx_id for p in store.list_payments()[0]] == ["old"]
-        assert store.counts()[COMPLETED] == 1
-        delivery = store.get_delivery("evt_completed_old")
+        assert [p.tx_id for p in (await store.list_payments())[0]] == ["old"]
+        assert (await store.counts())[COMPLETED] == 1
+        delivery = await store.get_delivery("evt_completed_old")
         assert delivery is not None and delivery.session_id is None
-        _add(store, "new", "ses_n")  # the new columns and table take writes
-        store.save_session({"session_id": "ses_n", "claims": {}})
+        await _add(store, "new", "ses_n")  # the new columns and table take writes
+        await store.save_session({"session_id": "ses_n", "claims": {}})
     finally:
-        store.close()
+        await store.close()
     reopened = SqliteStore(path)
     try:
-        assert [p.tx_id for p in reopened.list_payments(session="ses_n")[0]] == ["new"]
-        assert reopened.load_sessions() == [{"session_id": "ses_n", "claims": {}}]
+        assert [p.tx_id for p in (await reopened.list_payments(session="ses_n"))[0]] == ["new"]
+        assert await reopened.load_sessions() == [{"session_id": "ses_n", "claims": {}}]
     finally:
-        reopened.close()
+        await reopened.close()
     version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
-    assert version == 2
+    assert version == 3

@@ -8,6 +8,7 @@ every restart, until a reset.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import sqlite3
@@ -30,12 +31,15 @@ PAYMENTS = 3000  # enough pages that "the middle" is well away from the header a
 
 
 def _fill(path: Path, count: int = PAYMENTS) -> None:
-    store = SqliteStore(path)
-    with store.atomic():
-        for n in range(count):
-            tx = f"tx_{n:05d}"
-            store.add_payment(Payment(tx, n, 1, 1000, "http://127.0.0.1:9/h", "default", 1_700_000_000.0 + n))
-    store.close()  # checkpoints: everything is in the main file, no WAL left
+    async def fill() -> None:
+        store = SqliteStore(path)
+        async with store.atomic():
+            for n in range(count):
+                tx = f"tx_{n:05d}"
+                await store.add_payment(Payment(tx, n, 1, 1000, "http://127.0.0.1:9/h", "default", 1_700_000_000.0 + n))
+        await store.close()  # checkpoints: everything is in the main file, no WAL left
+
+    asyncio.run(fill())
 
 
 def _damage_middle(path: Path) -> None:
@@ -57,15 +61,15 @@ def test_a_damaged_file_is_refused_at_open_naming_the_damage(tmp_path: Path) -> 
     _damage_middle(path)
     with pytest.raises(StoreError, match=r"damaged\.db is damaged \(.+\); restore it from a copy"):
         SqliteStore(path)
-    SqliteStore(path.with_name("fresh.db")).close()  # the refusal left no lock behind: other files open
+    SqliteStore(path.with_name("fresh.db")).close_now()  # the refusal left no lock behind: other files open
 
 
 def test_an_intact_file_opens(tmp_path: Path) -> None:
     path = tmp_path / "intact.db"
     _fill(path, 50)
     store = SqliteStore(path)
-    assert sum(store.counts().values()) == 50
-    store.close()
+    assert sum(asyncio.run(store.counts()).values()) == 50
+    store.close_now()
 
 
 def test_serve_refuses_a_damaged_file_with_exit_2_and_one_line(tmp_path: Path) -> None:
@@ -108,26 +112,27 @@ def test_damage_found_while_serving_is_a_503_that_names_it(tmp_path: Path) -> No
     assert "store damaged" in server.output()
 
 
-def test_a_next_attempt_stored_past_any_date_reads_back_within_the_rule(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_a_next_attempt_stored_past_any_date_reads_back_within_the_rule(tmp_path: Path) -> None:
     """A file written before Retry-After was clamped: next_attempt_at inf (1e400) or 1e20 seconds away."""
     path = tmp_path / "old.db"
     store = SqliteStore(path)
     attempt = Attempt(number=1, kind=SCHEDULED, at=1_700_000_000.0, status_code=503)
     plan = WebhookPlan()
     for tx, broken in (("tx_inf", math.inf), ("tx_far", 1_700_000_000.0 + 1e20)):
-        store.add_payment(Payment(tx, 1, 1, 1000, "http://127.0.0.1:9/h", "default", 1_700_000_000.0))
+        await store.add_payment(Payment(tx, 1, 1, 1000, "http://127.0.0.1:9/h", "default", 1_700_000_000.0))
         d = Delivery(tx, "payment.completed", "default", "http://127.0.0.1:9/h", plan, 1.7e9, 1.7e9, PENDING)
         d.attempts = (attempt,)
         d.next_attempt_at = broken
-        store.add_delivery(d)
-    store.close()
+        await store.add_delivery(d)
+    await store.close()
 
     store = SqliteStore(path)  # a new process: nothing live, everything read from the file
     try:
         for tx in ("tx_inf", "tx_far"):
-            (d,) = store.deliveries_for(tx)
+            (d,) = await store.deliveries_for(tx)
             assert d.next_attempt_at == attempt.at + MAX_DELAY_MS / 1000
             assert d.summary()["next_attempt_at"] == "2023-11-15T22:13:20.000Z"  # printable again
         assert stored_next_attempt_at(math.inf, attempt.at) == attempt.at + MAX_DELAY_MS / 1000
     finally:
-        store.close()
+        await store.close()

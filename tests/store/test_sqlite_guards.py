@@ -41,8 +41,8 @@ def test_a_second_store_on_the_same_file_is_refused_until_the_first_closes(tmp_p
     first = SqliteStore(path)
     with pytest.raises(StoreError, match="in use by another paymock process"):
         SqliteStore(path)
-    first.close()
-    SqliteStore(path).close()  # the lock went with the first store
+    first.close_now()
+    SqliteStore(path).close_now()  # the lock went with the first store
 
 
 def test_another_programs_database_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
@@ -67,8 +67,8 @@ def test_a_store_made_by_paymock_opens_again_and_a_home_path_is_expanded(tmp_pat
     monkeypatch.setenv("HOME", str(tmp_path))
     store = SqliteStore("~/stores/p.db")
     assert store.path == str(tmp_path / "stores" / "p.db")  # not a directory named `~`
-    store.close()
-    SqliteStore(tmp_path / "stores" / "p.db").close()
+    store.close_now()
+    SqliteStore(tmp_path / "stores" / "p.db").close_now()
 
 
 @pytest.mark.parametrize("kind", ["directory", "in use", "memory"])
@@ -90,7 +90,7 @@ def test_serve_names_a_store_it_cannot_use_in_one_line(tmp_path: Path, kind: str
         )
     finally:
         if holder is not None:
-            holder.close()
+            holder.close_now()
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     line = [x for x in done.stderr.splitlines() if x.startswith("paymock: PAYMOCK_STORE=")]
@@ -151,14 +151,14 @@ def test_a_result_that_could_not_be_stored_is_stored_later_and_the_objects_agree
                       scenario="default", created_at=now)  # fmt: skip
     delivery = Delivery(tx_id="tx_rv", event=COMPLETED_EVENT, scenario="default", callback_url=receiver.url(),
                         plan=WebhookPlan(), occurred_at=now, created_at=now)  # fmt: skip
-    store.add_payment(payment)
-    store.add_delivery(delivery)
 
-    def acknowledged(d: Delivery) -> None:  # as the provider does: the payment completes with its webhook
+    async def acknowledged(d: Delivery) -> None:  # as the provider does: the payment completes with its webhook
         if payment.complete(d.occurred_at):
-            store.save_payment(payment)
+            await store.save_payment(payment)
 
     async def scenario() -> None:
+        await store.add_payment(payment)
+        await store.add_delivery(delivery)
         dispatcher = Dispatcher(store=store, sender=Http11Sender(4), clock=SystemClock(), secret=SECRET,
                                 auth_token=None, time_scale=0.001, timeout_s=2.0, max_in_flight=4,
                                 on_acknowledged=acknowledged)  # fmt: skip
@@ -181,17 +181,17 @@ def test_a_result_that_could_not_be_stored_is_stored_later_and_the_objects_agree
                 store._db.execute("DROP TRIGGER temp.fail_payment_update")
             other.close()
         deadline = time.monotonic() + 10
-        while store.get_delivery(delivery.delivery_id).state != "acknowledged":  # type: ignore[union-attr]
+        while (await store.get_delivery(delivery.delivery_id)).state != "acknowledged":  # type: ignore[union-attr]
             assert time.monotonic() < deadline, "the retry from memory never stored its result"
             await asyncio.sleep(0.05)
         await dispatcher.stop()
+        assert (await store.get_payment("pay_tx_rv")).status == "PAYMENT_COMPLETED"  # type: ignore[union-attr]
 
     try:
         asyncio.run(scenario())
-        assert store.get_payment("pay_tx_rv").status == "PAYMENT_COMPLETED"  # type: ignore[union-attr]
         assert len(receiver.received) >= 2  # at least once: the unstored answer was asked for again
     finally:
-        store.close()
+        store.close_now()
         receiver.close()
 
 
@@ -208,7 +208,7 @@ def test_a_confirm_that_could_not_be_stored_leaves_the_payment_pending(tmp_path:
     async def scenario() -> None:
         provider = Provider(store=store, book=ScenarioBook(load_paths([fixtures_dir()])), clock=SystemClock(),
                             dispatcher_factory=dispatcher)  # fmt: skip
-        await provider.dispatcher.start()
+        await provider.start()
         request = payment_body("tx_cf", receiver.url())
         payment = (await provider.create(request, "manual-confirm")).payment
         store._db.execute(  # a write failing inside the confirm's transaction, as a disk error would
@@ -224,5 +224,5 @@ def test_a_confirm_that_could_not_be_stored_leaves_the_payment_pending(tmp_path:
     try:
         asyncio.run(scenario())
     finally:
-        store.close()
+        store.close_now()
         receiver.close()
