@@ -12,7 +12,9 @@ generated wrapper script plus loosening pytest's directories. These ~150 lines d
 - Root: initdb and pg_ctl refuse it, so they run as the `postgres` user (`runuser -u postgres`) in a
   directory handed to that user; as anyone else they run as is.
 - Speed over durability (it is thrown away): initdb --no-sync, fsync/full_page_writes off. Start to
-  first connection is ~1 s on these machines, most of it initdb.
+  first connection is ~0.6 s on these machines, most of it initdb. `durable=True` keeps PostgreSQL's
+  defaults (fsync, full page writes, synchronous commit) for benchmarks, which must pay what a real
+  deployment pays.
 """
 
 from __future__ import annotations
@@ -65,11 +67,12 @@ def _free_port() -> int:
 class PostgresCluster:
     """One initdb'd cluster in a temporary directory, listening on 127.0.0.1 only (no socket elsewhere)."""
 
-    def __init__(self, bin_dir: Path | None = None) -> None:
+    def __init__(self, bin_dir: Path | None = None, *, durable: bool = False) -> None:
         found = bin_dir or find_bin_dir()
         if found is None:
             raise RuntimeError(why_unavailable() or "no PostgreSQL binaries")
         self.bin_dir = found
+        self.durable = durable
         self.port = 0
         self.host = "127.0.0.1"
         self._as_user = os.geteuid() == 0
@@ -80,7 +83,8 @@ class PostgresCluster:
         if self._as_user:  # initdb creates data/ inside it as that user
             user = pwd.getpwnam(PG_USER)
             os.chown(self.base, user.pw_uid, user.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", PG_USER, "-E", "UTF8", "--no-sync")
+        initdb = ("-D", str(self.data), "-A", "trust", "-U", PG_USER, "-E", "UTF8")
+        self._run("initdb", *initdb, *(() if durable else ("--no-sync",)))
 
     def _run(self, tool: str, *args: str) -> None:
         command = [str(self.bin_dir / tool), *args]
@@ -94,10 +98,9 @@ class PostgresCluster:
     def start(self) -> PostgresCluster:
         """Start (or start again, on the port it had) and wait until it accepts connections."""
         self.port = self.port or _free_port()
-        options = (
-            f"-p {self.port} -k {self.base} -c listen_addresses={self.host} "
-            "-c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-        )
+        options = f"-p {self.port} -k {self.base} -c listen_addresses={self.host}"
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
         wait = ("-w", "-t", str(START_TIMEOUT_S))
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), *wait, "start")
         return self
@@ -105,6 +108,10 @@ class PostgresCluster:
     def stop(self) -> None:
         """Stop the server (the data stays: `start()` brings it back on the same port)."""
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def postmaster_pid(self) -> int:
+        """The server's main process (the first line of postmaster.pid), e.g. to measure its CPU."""
+        return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
 
     def url(self, dbname: str = "postgres", password: str | None = None) -> str:
         auth = PG_USER if password is None else f"{PG_USER}:{password}"
