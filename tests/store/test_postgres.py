@@ -5,6 +5,8 @@ memory and sqlite is tests/store/test_store.py's, which runs on it too."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -17,6 +19,7 @@ import psycopg
 from paymock.domain.deliveries import ACKNOWLEDGED, MANUAL, PENDING, SCHEDULED, Attempt, Delivery
 from paymock.domain.payments import COMPLETED
 from paymock.domain.scenarios.model import WebhookPlan
+from paymock.settings import Settings, SettingsError
 from paymock.store import pg_migrations
 from paymock.store.pg_url import masked
 from paymock.store.postgres import PostgresStore, StoreError
@@ -118,6 +121,29 @@ async def test_an_unreachable_database_is_one_line_with_the_password_masked(post
     message = str(refused.value)
     assert message.startswith(f"cannot connect to PostgreSQL at postgresql://me:***@127.0.0.1:{url.split(':')[3]}")
     assert "hunter2-pw" not in message and "\n" not in message
+
+
+def test_settings_take_both_schemes_and_never_echo_a_password() -> None:
+    for url in ("postgresql://u:pw@db.example:5432/paymock", "postgres://u@db.example/paymock"):
+        assert Settings.from_env({"PAYMOCK_STORE": url}).store == url
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"PAYMOCK_STORE": "mysql://u:hunter2@db.example/paymock"})
+    assert "hunter2" not in str(refused.value) and "mysql://u:***@db.example/paymock" in str(refused.value)
+    assert "postgresql://USER@HOST:PORT/DB" in str(refused.value)
+
+
+def test_without_psycopg_serve_names_the_extra_to_install() -> None:
+    # psycopg made unimportable in a child process (a None entry in sys.modules is what Python documents
+    # for "import fails"), as on an install without the postgres extra
+    code = (
+        "import sys; sys.modules['psycopg'] = None; from paymock.cli.main import main; "
+        "sys.exit(main(['serve', '--port', '1', '--store', 'postgresql://u:hunter2@127.0.0.1:1/db']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("paymock: PAYMOCK_STORE=postgresql://u:***@127.0.0.1:1/db: a postgresql:// store needs")
+    assert "pip install 'paymock[postgres]'" in line and "hunter2" not in line
 
 
 def test_masked_urls() -> None:
