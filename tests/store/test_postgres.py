@@ -16,7 +16,7 @@ pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not insta
 
 import psycopg
 
-from paymock.domain.deliveries import ACKNOWLEDGED, MANUAL, PENDING, SCHEDULED, Attempt, Delivery
+from paymock.domain.deliveries import ACKNOWLEDGED, FAILED, MANUAL, PENDING, SCHEDULED, Attempt, Delivery
 from paymock.domain.payments import COMPLETED
 from paymock.domain.scenarios.model import WebhookPlan
 from paymock.settings import Settings, SettingsError
@@ -222,11 +222,32 @@ async def test_attempts_recorded_by_two_processes_are_all_kept(open_store: Opene
     assert stored is not None
     # by number, then time
     assert [(x.number, x.kind, x.status_code) for x in stored.attempts] == [(1, SCHEDULED, 503), (1, MANUAL, 200)]
+    # A's copy still said pending when it saved: the acknowledged delivery is not put back to be retried
+    assert stored.state == ACKNOWLEDGED
     # A's live object took in B's attempt too, and saving it again adds nothing twice
     again = await a.get_delivery("evt_completed_x")
     assert again is mine and len(mine.attempts) == 2
     await a.save_delivery(mine)
     assert len((await fresh.get_delivery("evt_completed_x")).attempts) == 2  # type: ignore[union-attr]
+
+
+async def test_a_stale_copy_never_moves_a_settled_delivery_back(open_store: Opener) -> None:
+    a = await open_store("A")
+    b = await open_store("B")
+    assert await a.add_delivery(delivery("x"))
+    stale = await a.get_delivery("evt_completed_x")
+    settled = await b.get_delivery("evt_completed_x")
+    assert stale is not None and settled is not None
+    settled.state, settled.reason = FAILED, "gave up"
+    await b.save_delivery(settled)
+    stale.next_attempt_at = 50.0  # A rescheduled it from its stale copy
+    await a.save_delivery(stale)
+    fresh = await (await open_store("C")).get_delivery("evt_completed_x")
+    assert fresh is not None and (fresh.state, fresh.reason) == (FAILED, "gave up")
+    settled.state, settled.reason = ACKNOWLEDGED, None  # a redeliver of a failed one is acknowledged
+    await b.save_delivery(settled)
+    fresh = await (await open_store("D")).get_delivery("evt_completed_x")
+    assert fresh is not None and fresh.state == ACKNOWLEDGED
 
 
 async def test_saves_keep_the_lease_with_its_owner(open_store: Opener, postgres_url: str) -> None:
