@@ -60,6 +60,23 @@ def test_a_payment_created_through_one_worker_is_the_same_payment_through_the_ot
     assert len(receiver.received) == 1
 
 
+def test_each_worker_leases_what_it_creates_as_a_process_of_its_own(
+    two_workers: tuple[ServerProcess, list[int]], receiver: WebhookReceiver, postgres_url: str
+) -> None:
+    import psycopg
+
+    server, children = two_workers
+    receiver.status_for_path["/down"] = 503  # first attempts fail: each delivery stays pending, leased
+    for n, worker in enumerate(children):
+        with only_one_accepting(worker, children):
+            body = payment_body(f"tx_lease_{n}", receiver.url("/down"))
+            assert httpx.post(server.base_url + "/api/v2/payments", json=body, timeout=10).status_code == 200
+    with psycopg.connect(postgres_url) as conn:
+        owners = conn.execute("SELECT lease_owner FROM deliveries WHERE state = 'pending'").fetchall()
+    assert len(owners) == 2 and None not in {o for (o,) in owners}
+    assert len({o for (o,) in owners}) == 2  # two processes, two lease owners
+
+
 def test_workers_refuse_an_unreachable_database_once_before_starting_any() -> None:
     port = free_port()  # nothing listens there
     server = ServerProcess(
