@@ -33,8 +33,11 @@ class Store(Protocol):
 
     async def get_payment(self, payment_id: str) -> Payment | None: ...
 
-    async def add_payment(self, payment: Payment) -> bool:
-        """Insert; False (and nothing changed) if the payment id exists."""
+    async def add_payment(self, payment: Payment, delivery: Delivery | None = None) -> bool:
+        """Insert; False (and nothing changed) if the payment id exists. With `delivery` (the payment's
+        first webhook) both land together or neither: a crash between two writes must not leave a
+        payment whose webhook never goes out; on a server store it is also one round trip, not a
+        transaction of four. A stored delivery of that id is left as it is (add_delivery's rule)."""
         ...
 
     async def save_payment(self, payment: Payment) -> bool:

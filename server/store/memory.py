@@ -81,7 +81,14 @@ class MemoryStore:
         part = self._parts.get(self._owner.get(tx_id, ""))
         return None if part is None else part.payments.get(tx_id)
 
-    async def add_payment(self, payment: Payment) -> bool:
+    async def add_payment(self, payment: Payment, delivery: Delivery | None = None) -> bool:
+        if not self._add_payment(payment):
+            return False
+        if delivery is not None:
+            await self.add_delivery(delivery)
+        return True
+
+    def _add_payment(self, payment: Payment) -> bool:
         tx_id = payment.tx_id
         if tx_id in self._global.payments or tx_id in self._owner:
             return False

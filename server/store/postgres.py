@@ -94,6 +94,13 @@ _ATTEMPTS_INSERT = (
     "%(a_simulated)s::boolean[], %(a_signature)s::text[], %(a_body)s::text[]) AS x "
     "ON CONFLICT (delivery_id, number, kind, at) DO NOTHING"
 )
+# a new delivery, leased to this process; `source` is "" (VALUES) or "FROM p" (only if that CTE has a row)
+_D_INSERT = (
+    "INSERT INTO deliveries (delivery_id, tx_id, event, scenario, callback_url, plan, occurred_at, created_at, state, "
+    "next_attempt_at, started, reason, session_id, lease_owner, lease_until) SELECT %(id)s, %(tx_id)s, %(event)s, "
+    "%(scenario)s, %(url)s, %(plan)s, %(occurred)s, %(created)s, %(state)s, %(next)s, %(started)s, %(reason)s, "
+    "%(session)s, %(owner)s, %(until)s {source} ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id"
+)
 _BUMP = "UPDATE state_version SET version = version + 1"
 _PLAN_FIELDS = WebhookPlan.__dataclass_fields__.keys()
 _PLANS_CACHED = 1024  # distinct plans kept parsed (a run has a handful)
@@ -320,10 +327,13 @@ class PostgresStore:
                 cur = await conn.execute(query, params)
                 return await cur.fetchall(), mark
 
-    async def _scalar(self, query: str, params: Any = None) -> Any:
+    async def _row(self, query: str, params: Any = None) -> tuple[Any, ...] | None:
         async with self._conn() as conn:
             cur = await conn.execute(query, params)
-            row = await cur.fetchone()
+            return await cur.fetchone()
+
+    async def _scalar(self, query: str, params: Any = None) -> Any:
+        row = await self._row(query, params)
         return None if row is None else row[0]
 
     # payments
@@ -342,33 +352,52 @@ class PostgresStore:
         rows, mark = await self._fetch(f"SELECT {_P_COLS} FROM payments WHERE payment_id = %s", (payment_id,))
         return self._payment(rows[0], mark) if rows else None
 
-    async def add_payment(self, payment: Payment) -> bool:
+    async def add_payment(self, payment: Payment, delivery: Delivery | None = None) -> bool:
+        """One statement, with the first delivery too when given (its insert selects from the payment's,
+        so it happens only if the payment was new): no BEGIN/COMMIT round trips around two inserts."""
         p = payment
-        added = await self._scalar(
-            f"INSERT INTO payments (payment_id, {_P_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (payment_id) DO NOTHING RETURNING seq",
-            (
-                p.payment_id,
-                p.tx_id,
-                p.order_id,
-                p.user_id,
-                p.amount,
-                p.callback_url,
-                p.scenario,
-                p.created_at,
-                p.status,
-                p.confirmed_at,
-                p.failure_reason,
-                _key(p.session_id),
-            ),
+        params = {
+            "pid": p.payment_id,
+            "ptx": p.tx_id,
+            "order": p.order_id,
+            "user": p.user_id,
+            "amount": p.amount,
+            "purl": p.callback_url,
+            "pscenario": p.scenario,
+            "pcreated": p.created_at,
+            "status": p.status,
+            "confirmed": p.confirmed_at,
+            "failure": p.failure_reason,
+            "psession": _key(p.session_id),
+        }
+        insert = (
+            f"INSERT INTO payments (payment_id, {_P_COLS}) VALUES (%(pid)s, %(ptx)s, %(order)s, %(user)s, %(amount)s, "
+            "%(purl)s, %(pscenario)s, %(pcreated)s, %(status)s, %(confirmed)s, %(failure)s, %(psession)s) "
+            "ON CONFLICT (payment_id) DO NOTHING RETURNING seq"
         )
-        if added is None:
+        if delivery is None:
+            added, delivered = await self._scalar(insert, params) is not None, False
+        else:
+            params.update(self._delivery_params(delivery))
+            row = await self._row(
+                f"WITH p AS ({insert}), t AS ({_D_INSERT.format(source='FROM p')}), "
+                f"a AS ({_ATTEMPTS_INSERT.format(source='t')}) "
+                "SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM t)",
+                params,
+            )
+            added, delivered = row  # type: ignore[misc]
+        if not added:
             return False
-        self._live_payments[p.payment_id] = p
-        tx = self._tx()
-        if tx is not None:
-            tx.added.append((self._live_payments, p.payment_id))
+        self._added(self._live_payments, p.payment_id, p)
+        if delivered:
+            self._added(self._live_deliveries, delivery.delivery_id, delivery)  # type: ignore[union-attr]
         return True
+
+    def _added(self, live: weakref.WeakValueDictionary[str, Any], key: str, obj: object) -> None:
+        live[key] = obj
+        tx = self._tx()
+        if tx is not None:  # forgotten again if the transaction rolls back
+            tx.added.append((live, key))
 
     async def save_payment(self, payment: Payment) -> bool:
         """Only a PENDING row moves on. False when the row had moved on already to something else (another
@@ -512,10 +541,8 @@ class PostgresStore:
     def _lease_from(self, d: Delivery) -> float:
         return (d.next_attempt_at if d.next_attempt_at is not None else self.clock.now()) + self.lease_s
 
-    async def add_delivery(self, delivery: Delivery) -> bool:
-        """Insert with its attempts, leased to this process; False (nothing changed) if the id exists."""
-        d = delivery
-        params = {
+    def _delivery_params(self, d: Delivery) -> dict[str, Any]:
+        return {
             "id": d.delivery_id,
             "tx_id": d.tx_id,
             "event": d.event,
@@ -533,22 +560,17 @@ class PostgresStore:
             "until": self._lease_from(d) if d.state == PENDING else None,
             **_attempt_params(d.attempts),
         }
+
+    async def add_delivery(self, delivery: Delivery) -> bool:
+        """Insert with its attempts, leased to this process; False (nothing changed) if the id exists."""
         added = await self._scalar(
-            "WITH t AS (INSERT INTO deliveries (delivery_id, tx_id, event, scenario, callback_url, plan, occurred_at, "
-            "created_at, state, next_attempt_at, started, reason, session_id, lease_owner, lease_until) VALUES "
-            "(%(id)s, %(tx_id)s, %(event)s, %(scenario)s, %(url)s, %(plan)s, %(occurred)s, %(created)s, %(state)s, "
-            "%(next)s, %(started)s, %(reason)s, %(session)s, %(owner)s, %(until)s) "
-            "ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id), "
-            f"a AS ({_ATTEMPTS_INSERT.format(source='t')}) "
+            f"WITH t AS ({_D_INSERT.format(source='')}), a AS ({_ATTEMPTS_INSERT.format(source='t')}) "
             "SELECT count(*) FROM t",
-            params,
+            self._delivery_params(delivery),
         )
         if not added:
             return False
-        self._live_deliveries[d.delivery_id] = d
-        tx = self._tx()
-        if tx is not None:
-            tx.added.append((self._live_deliveries, d.delivery_id))
+        self._added(self._live_deliveries, delivery.delivery_id, delivery)
         return True
 
     async def save_delivery(self, delivery: Delivery) -> None:

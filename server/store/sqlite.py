@@ -280,7 +280,16 @@ class SqliteStore:
         row = self._db.execute(f"SELECT {_P_COLS} FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
         return None if row is None else self._payment(row)
 
-    async def add_payment(self, payment: Payment) -> bool:
+    async def add_payment(self, payment: Payment, delivery: Delivery | None = None) -> bool:
+        if delivery is None:
+            return self._add_payment(payment)
+        with self._transaction():
+            if not self._add_payment(payment):
+                return False
+            await self.add_delivery(delivery)
+        return True
+
+    def _add_payment(self, payment: Payment) -> bool:
         p = payment
         cursor = self._db.execute(
             f"INSERT OR IGNORE INTO payments (payment_id, {_P_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

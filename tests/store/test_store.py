@@ -210,6 +210,31 @@ async def test_adding_a_delivery_again_is_refused_and_changes_nothing(make_store
         assert (await s.list_deliveries(scenario="flaky"))[1] == 0
 
 
+async def test_a_payment_added_with_its_first_delivery_lands_with_it_or_not_at_all(make_store: StoreFactory) -> None:
+    """add_payment(payment, delivery): both stored (one write), or, for a payment id that exists, neither."""
+    store = await make_store()
+    first = delivery("a")
+    first.record(Attempt(number=1, kind=SCHEDULED, at=3.0, status_code=500))
+    assert await store.add_payment(payment("a"), first)
+    assert await store.get_delivery("evt_completed_a") is first
+    twin_payment, twin_delivery = payment("a", scenario="other"), delivery("a", scenario="flaky")
+    assert not await store.add_payment(twin_payment, twin_delivery)
+    # a delivery whose payment was refused is not stored, even under an id of its own
+    assert not await store.add_payment(payment("a"), delivery("a", event="payment.failed"))
+    assert await store.add_payment(payment("b"), None)
+    stores = [store]
+    if store.name != "memory":  # and so it stays, in what a durable store wrote
+        await store.close()
+        stores = [await make_store()]
+    for s in stores:
+        assert (await s.get_payment("pay_a")).scenario == "default"  # type: ignore[union-attr]
+        items, total = await s.list_deliveries()
+        assert total == 1 and items[0].scenario == "default" and items[0].state == PENDING
+        assert [(a.number, a.status_code) for a in items[0].attempts] == [(1, 500)]
+        assert await s.deliveries_for("b") == []
+        assert sum((await s.counts()).values()) == 2
+
+
 async def test_saving_a_payment_says_it_was_saved(store: Store) -> None:
     """save_payment is False only on a shared store whose row another process completed first."""
     p = payment("s")
