@@ -16,7 +16,8 @@ ARG PYTHON_IMAGE=python:3.11-slim
 
 # ---- build: a venv with paymock installed; pip, wheels and sources stay behind in this stage ----
 FROM ${PYTHON_IMAGE} AS build
-# console = the Streamlit QA console (pulls pandas/pyarrow); empty = the server only
+# console = the Streamlit QA console (pulls pandas/pyarrow); empty = the server only. The postgres extra
+# (psycopg, ~10 MB) is always in: replicas of the image share a PostgreSQL store (--store postgresql://...)
 ARG PAYMOCK_EXTRAS=console
 ENV VIRTUAL_ENV=/opt/paymock \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -29,7 +30,7 @@ COPY openapi ./openapi
 COPY fixtures ./fixtures
 COPY console ./console
 RUN python -m venv "$VIRTUAL_ENV"
-RUN pip install ".${PAYMOCK_EXTRAS:+[$PAYMOCK_EXTRAS]}"
+RUN pip install ".[postgres${PAYMOCK_EXTRAS:+,$PAYMOCK_EXTRAS}]"
 
 # ---- runtime: the venv only, run as an unprivileged user ----
 FROM ${PYTHON_IMAGE} AS runtime

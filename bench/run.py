@@ -78,8 +78,9 @@ class Proc:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> Proc:
-        self.port = free_port()
+    def start(self, timeout: float = 20.0, port: int | None = None) -> Proc:
+        """Start it on `port` (again, after a kill), or on a free one."""
+        self.port = port or free_port()
         cmd = [c.replace("{port}", str(self.port)) for c in self.cmd]
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         started = time.monotonic()
@@ -138,10 +139,22 @@ def receiver(refuse: float = 0.0) -> Iterator[str]:
         proc.wait(10)
 
 
-def load(url: str, callback: str, count: int, concurrency: int, prefix: str, times: bool = True) -> dict[str, Any]:
+def load(
+    url: str | list[str],
+    callback: str,
+    count: int,
+    concurrency: int,
+    prefix: str,
+    times: bool = True,
+    retries: int = 0,
+) -> dict[str, Any]:
+    """`loadgen.py` in its own process; several URLs share the load round-robin (see its docstring)."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        cmd = [PY, str(BENCH / "loadgen.py"), "--url", url, "--callback", callback, "--count", str(count)]
+        cmd = [PY, str(BENCH / "loadgen.py"), "--callback", callback, "--count", str(count)]
+        for one in [url] if isinstance(url, str) else url:
+            cmd += ["--url", one]
         cmd += ["--concurrency", str(concurrency), "--prefix", prefix, "--max-seconds", "300", "--out", out.name]
+        cmd += ["--retries", str(retries)]
         if not times:
             cmd.append("--no-times")
         subprocess.run(cmd, check=True, cwd=ROOT, timeout=400)

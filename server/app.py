@@ -23,6 +23,7 @@ from .domain.scenarios.registry import ScenarioBook
 from .provider import Provider
 from .resources import fixtures_dir, load_spec
 from .settings import Settings, unset_secret_warning
+from .store import pg_url
 from .store.base import Store
 
 log = logging.getLogger("paymock")
@@ -31,11 +32,20 @@ PROVIDER_BASE = "/api/v2"
 SESSION_SWEEP_S = 1.0
 
 
-def open_store(spec: str) -> Store:
+async def open_store(spec: str, clock: Clock) -> Store:
+    """The store PAYMOCK_STORE names. A postgresql:// one connects and migrates here: it raises
+    postgres.StoreError (one line, password masked) when it cannot, as `paymock serve` checks first."""
     if spec.startswith("sqlite:"):
         from .store.sqlite import SqliteStore
 
         return SqliteStore(spec[len("sqlite:") :])
+    if pg_url.is_postgres(spec):
+        try:
+            from .store.postgres import PostgresStore
+        except ImportError:
+            raise RuntimeError(f"PAYMOCK_STORE={pg_url.masked(spec)}: {pg_url.MISSING_DRIVER}") from None
+        # an owner id of its own per process (leases), and the app's clock (lease times)
+        return await PostgresStore(spec, clock=clock).open()
     from .store.memory import MemoryStore
 
     return MemoryStore()
@@ -66,7 +76,7 @@ def create_app(
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
         from .api.audit import AuditSlots
 
-        store = open_store(settings.store)
+        store = await open_store(settings.store, clock)
 
         def dispatcher(on_ack: Any) -> Dispatcher:
             return Dispatcher(
@@ -135,6 +145,14 @@ def create_app(
         import sqlite3
 
         app.add_error_handler(sqlite3.DatabaseError, problems.store_error)  # locked (Operational), damaged
+    if pg_url.is_postgres(settings.store):
+        try:
+            import psycopg
+        except ImportError:  # the lifespan's open_store says what to install
+            pass
+        else:
+            # the database lost, or too slow (timeouts): 503 + Retry-After; PoolTimeout is one of these
+            app.add_error_handler(psycopg.OperationalError, problems.database_error)
     app.add_error_handler(Exception, problems.unexpected)
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/docs", "docs", _docs_redirect, methods=["GET"])

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .domain.webhooks import standard_key
+from .store import pg_url
 
 DEV_SECRET = "paymock-dev-secret-change-me"
 TIME_SCALE_RANGE = (1e-6, 1000.0)
@@ -116,7 +117,7 @@ class Settings:
     log_format: str = "text"  # text | json
     access_log: bool = True
     scenario_paths: tuple[Path, ...] = ()
-    store: str = "memory"  # memory | sqlite:PATH
+    store: str = "memory"  # memory | sqlite:PATH | postgresql://USER:PASSWORD@HOST:PORT/DB
     time_scale: float = 1.0
     webhook_timeout_s: float = 5.0
     callback_hosts: frozenset[str] = field(default_factory=frozenset)
@@ -150,8 +151,10 @@ class Settings:
         if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
             raise SettingsError(f"LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
         store = env.get("PAYMOCK_STORE") or "memory"
-        if store != "memory" and not (store.startswith("sqlite:") and len(store) > 7):
-            raise SettingsError(f"PAYMOCK_STORE={store!r}: expected memory or sqlite:PATH")
+        if store != "memory" and not (store.startswith("sqlite:") and len(store) > 7) and not pg_url.is_postgres(store):
+            raise SettingsError(
+                f"PAYMOCK_STORE={pg_url.shown(store)!r}: expected memory, sqlite:PATH or postgresql://USER@HOST:PORT/DB"
+            )
         if store == "sqlite::memory:":  # would call itself durable and keep nothing: say what it is
             raise SettingsError(f"PAYMOCK_STORE={store!r}: an in-memory database keeps nothing; use memory")
         client = (env.get("PAYMOCK_HTTP_CLIENT") or HTTP_CLIENTS[0]).lower()  # checked in __post_init__

@@ -138,3 +138,25 @@ def wait_for_delivery(http: Any, timeout_s: float = 10.0, **params: Any) -> http
 def anyio_backend() -> str:
     """`@pytest.mark.anyio` tests (async, e.g. the Store's) run on asyncio, the server's loop."""
     return "asyncio"
+
+
+# PostgreSQL: one throwaway cluster per test session (started only if a test asks for it), a fresh
+# database per test. Where no server binaries exist the tests that need it skip, saying why.
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Any]:
+    from paymock.testing.postgres import PostgresCluster, why_unavailable
+
+    reason = why_unavailable()
+    if reason is not None:
+        pytest.skip(f"PostgreSQL tests need a PostgreSQL server: {reason}")
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: Any) -> Iterator[str]:
+    """postgresql://... of a new empty database on the session's cluster, dropped after the test."""
+    url = postgres_cluster.create_database()
+    yield url
+    postgres_cluster.drop_database(url)

@@ -221,6 +221,20 @@ def store_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     return unexpected(request, exc)
 
 
+# A database lost or too slow: the client may retry after this long (the pool reconnects in the background)
+DATABASE_RETRY_AFTER_S = 2
+
+
+def database_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """psycopg.OperationalError (and the pool's PoolTimeout, a subclass): the database cannot be reached,
+    went away mid-call, or a statement ran past its timeout. The call's transaction, if any, did not
+    commit: a 503 to retry. Driver messages name the host, never the password."""
+    reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+    log.warning("store database unavailable: %s", reason)
+    detail = f"the store's database is unavailable ({reason}); retry the request"
+    return problem(503, detail, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+
 def unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     log.exception("unexpected error", exc_info=exc)
     return problem(500, "unexpected server error; see the server log")

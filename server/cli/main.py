@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from ..domain.errors import InvalidScenario
 from ..settings import Settings, SettingsError
+from ..store import pg_url
 from .args import add_port, count, env_default
 
 DEFAULT_HOST = "127.0.0.1"
@@ -52,7 +53,7 @@ def _serve(args: argparse.Namespace) -> int:
             return 2
     problem = _store_problem(settings.store)
     if problem:
-        print(f"paymock: PAYMOCK_STORE={settings.store}: {problem}", file=sys.stderr)
+        print(f"paymock: {problem}", file=sys.stderr)  # one line; a database's password masked
         return 2
     if settings.gc_tuned:
         gc_tuning.pause()
@@ -112,6 +113,10 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     if problem:
         print(f"paymock: --workers {args.workers} with PAYMOCK_STORE={settings.store}: {problem}", file=sys.stderr)
         return 2
+    problem = _store_problem(settings.store)  # here once, rather than once per process
+    if problem:
+        print(f"paymock: {problem}", file=sys.stderr)
+        return 2
     from .. import logs
 
     logs.configure(settings.log_level, settings.log_format)
@@ -120,7 +125,10 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
 
 def _store_problem(spec: str) -> str | None:
     """Why the store cannot be opened, found before serving: the app opens it in its lifespan, where a
-    failure is a uvicorn traceback. Opened once and closed, so nothing else holds it."""
+    failure is a uvicorn traceback. Opened once and closed, so nothing else holds it. One line, naming
+    the store (a database URL with its password masked)."""
+    if pg_url.is_postgres(spec):
+        return _postgres_problem(spec)
     if not spec.startswith("sqlite:"):
         return None
     import sqlite3
@@ -130,9 +138,29 @@ def _store_problem(spec: str) -> str | None:
     try:
         SqliteStore(spec[len("sqlite:") :]).close_now()
     except StoreError as exc:
-        return str(exc)
+        return f"PAYMOCK_STORE={spec}: {exc}"
     except (sqlite3.Error, OSError) as exc:
-        return f"cannot open it as a store ({exc})"
+        return f"PAYMOCK_STORE={spec}: cannot open it as a store ({exc})"
+    return None
+
+
+def _postgres_problem(url: str) -> str | None:
+    """Connects, brings the schema up to date (or finds it from a newer paymock), and disconnects."""
+    import asyncio
+
+    try:
+        from ..store.postgres import PostgresStore, StoreError
+    except ImportError:
+        return f"PAYMOCK_STORE={pg_url.masked(url)}: {pg_url.MISSING_DRIVER}"
+
+    async def open_and_close() -> None:
+        store = await PostgresStore(url).open()
+        await store.close()
+
+    try:
+        asyncio.run(open_and_close())
+    except StoreError as exc:
+        return str(exc)
     return None
 
 
@@ -189,7 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_port(serve, "PAYMOCK_PORT", DEFAULT_PORT)
     serve.add_argument("--scenarios", help="extra scenario file or directory (PAYMOCK_SCENARIOS)")
-    serve.add_argument("--store", help="memory (default) or sqlite:PATH (PAYMOCK_STORE)")
+    serve.add_argument(
+        "--store",
+        help="memory (default), sqlite:PATH (one process, durable) or postgresql://USER:PASSWORD@HOST:PORT/DB "
+        "(shared by any number of processes; the postgres extra) (PAYMOCK_STORE)",
+    )
     serve.add_argument(
         "--workers",
         type=count("PAYMOCK_WORKERS", MAX_WORKERS),

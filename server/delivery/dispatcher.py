@@ -44,9 +44,11 @@ OnAcknowledged = Callable[[Delivery], Awaitable[None]]
 # Whether a delivery's session (None: the global one) is still live; may end it, and may raise (store).
 SessionLive = Callable[[str | None], Awaitable[bool]]
 # A delivery the store failed for is tried again after this, doubling up to the max (real seconds: a
-# lock held by another program does not follow the time scale).
+# lock held by another program does not follow the time scale). The max is how late deliveries resume
+# after a database outage ends: 10 s, not a minute. Each try while it lasts costs one store call that
+# fails within the pool's timeout (postgres.POOL_TIMEOUT_S), cheap enough every 10 s per delivery.
 STORE_RETRY_S = 0.5
-STORE_RETRY_MAX_S = 60.0
+STORE_RETRY_MAX_S = 10.0
 # Shared stores: a claim holds an attempt's timeout plus this. Long enough to cover storing the answer
 # after the timeout and an event loop stalled by load or a GC pause (an attempt must never outlive its
 # claim, or a second process could send it meanwhile); short enough that another process takes over a
@@ -394,7 +396,7 @@ class Dispatcher:
 
     def _store_failed(self, delivery_id: str) -> None:
         """The store could not be read or written for this delivery: try it again later, in memory only
-        (writing the schedule would fail too), backing off to a minute. At least once: an attempt whose
+        (writing the schedule would fail too), backing off to STORE_RETRY_MAX_S. At least once: an attempt whose
         answer could not be stored is sent again. Never dropped silently, as a lost timer would be."""
         failures = self._store_failures[delivery_id] = self._store_failures.get(delivery_id, 0) + 1
         wait_s = min(STORE_RETRY_MAX_S, STORE_RETRY_S * 2 ** (failures - 1))

@@ -1,4 +1,4 @@
-"""One suite, every store: memory and sqlite must behave the same (order, counts, filters, clear)."""
+"""One suite, every store: memory, sqlite and postgres must behave the same (order, counts, filters, clear)."""
 
 from __future__ import annotations
 
@@ -22,13 +22,24 @@ pytestmark = pytest.mark.anyio
 StoreFactory = Callable[[], Awaitable[Store]]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
-    """A factory: sqlite reopens the same file, so a second call sees what the first stored."""
+    """A factory: sqlite reopens the same file, postgres the same database, so a second call sees what the
+    first stored. postgres: a throwaway cluster of the test session, a new database per test (conftest)."""
     opened: list[Store] = []
+    # skips the postgres cases, saying why, where no PostgreSQL server binaries exist
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
 
     async def factory() -> Store:
-        store: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "paymock.db")
+        store: Store
+        if request.param == "memory":
+            store = MemoryStore()
+        elif request.param == "sqlite":
+            store = SqliteStore(tmp_path / "paymock.db")
+        else:
+            from paymock.store.postgres import PostgresStore
+
+            store = await PostgresStore(url).open()
         opened.append(store)
         return store
 

@@ -1,0 +1,747 @@
+"""The shared store: PostgreSQL (psycopg 3, its async connection pool), for several paymock processes
+acting as one provider.
+
+Semantics are the memory and sqlite stores' (insertion order, newest-first deliveries, the same filters
+and counts); `tests/store/` runs one suite against all three. What only a shared store has (leases on
+deliveries, API-fault counters, a version of the session state) is `SharedStore` in base.py.
+
+Why these choices:
+- Asyncio all the way: every call awaits the pool, never blocks the event loop. Calls outside
+  `atomic()` run on a pooled connection in autocommit, one statement each where it can be (several
+  writes that must land together are one statement with data-modifying CTEs), so a call is one round
+  trip. `atomic()` holds one connection in one transaction for the block, bound to the task that
+  opened it (a ContextVar): the store calls inside it use it, tasks it spawns do not.
+- Status counts are a GROUP BY over the (session_id, status) index, not a counts table: every create
+  would otherwise update one of a few hot counter rows, serialising the creates of all processes on
+  that row's lock (and risking deadlocks between the PENDING and COMPLETED rows). The GROUP BY is an
+  index-only scan of one session's payments, paid by listings and /health only, and is right whatever
+  any process did.
+- An identity map of live objects (weak references), as sqlite has: the provider and the dispatcher
+  mutate the Payment/Delivery they got and then save it, so one id is one object while someone holds
+  it. Unlike sqlite, every get/list refreshes that object in place from its row, since another process
+  may have changed it, except while this process is writing it (a save in flight, or a transaction not
+  yet committed): a row read before our own write landed must not undo it. Attempts and `started` are
+  merged (both sides' kept), the rest is the row's.
+- Timeouts: a slow or gone database fails a call (503 to the client) instead of hanging it; see the
+  constants below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import json
+import math
+import os
+import uuid
+import weakref
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from ..domain.clock import Clock, SystemClock
+from ..domain.deliveries import PENDING, Attempt, Delivery
+from ..domain.payments import PENDING as PAY_PENDING
+from ..domain.payments import STATUSES, Payment
+from ..domain.retry import stored_next_attempt_at
+from ..domain.scenarios.model import WebhookPlan
+from . import pg_migrations
+from .base import ALL_SESSIONS, restored_on_failure
+from .pg_url import masked, scrub
+
+# Waiting for a pooled connection: a healthy pool hands one out in microseconds; seconds of waiting
+# mean the database is gone or every connection is stuck, and the request should fail (503) rather
+# than pile up. Also how long a first connection may take (start-up, the pool refilling).
+POOL_TIMEOUT_S = 3.0  # PAYMOCK_PG_POOL_TIMEOUT
+CONNECT_TIMEOUT_S = 5  # libpq connect_timeout: whole seconds
+# Server side: the longest statement paymock runs is a listing's count over one session (milliseconds
+# at 100k payments) or clear(); 5 s means the database is overloaded or a lock is stuck.
+STATEMENT_TIMEOUT_S = 5.0  # PAYMOCK_PG_STATEMENT_TIMEOUT
+# A database host that vanished without closing connections (a partition, a killed VM): TCP notices
+# in ~10 s instead of the kernel's default ~15 min, and the call fails instead of hanging.
+TCP_USER_TIMEOUT_MS = 10_000
+POOL_MAX = 10  # PAYMOCK_PG_POOL_MAX; per process: PostgreSQL allows 100 connections by default
+# A delivery leased to this process stays ours this long past its due time; another process takes it
+# over once it has passed (this process died or hangs).
+LEASE_S = 10.0
+
+GLOBAL = ""  # session_id column of the global session (None in objects): see pg_migrations
+
+_P_COLS = (
+    "tx_id, order_id, user_id, amount, callback_url, scenario, created_at, status, confirmed_at, failure_reason, "
+    "session_id"
+)
+# a delivery row with its attempts, oldest first, as one JSON array of arrays (one round trip)
+_D_COLS = (
+    "d.delivery_id, d.tx_id, d.event, d.scenario, d.callback_url, d.plan, d.occurred_at, d.created_at, d.state, "
+    "d.next_attempt_at, d.started, d.reason, d.session_id, "
+    "(SELECT coalesce(json_agg(json_build_array(a.number, a.kind, a.at, a.status_code, a.error, a.latency_ms, "
+    "a.simulated, a.signature, a.body) ORDER BY a.number, a.at, a.id), '[]') FROM attempts a "
+    "WHERE a.delivery_id = d.delivery_id)"
+)
+# the attempts of one delivery as parallel arrays, inserted with unnest; stored ones are skipped
+_ATTEMPTS_INSERT = (
+    "INSERT INTO attempts (delivery_id, number, kind, at, status_code, error, latency_ms, simulated, signature, "
+    "body) SELECT t.delivery_id, x.* FROM {source} t, unnest(%(a_number)s::integer[], %(a_kind)s::text[], "
+    "%(a_at)s::float8[], %(a_code)s::integer[], %(a_error)s::text[], %(a_latency)s::float8[], "
+    "%(a_simulated)s::boolean[], %(a_signature)s::text[], %(a_body)s::text[]) AS x "
+    "ON CONFLICT (delivery_id, number, kind, at) DO NOTHING"
+)
+_BUMP = "UPDATE state_version SET version = version + 1"
+_PLAN_FIELDS = WebhookPlan.__dataclass_fields__.keys()
+_PLANS_CACHED = 1024  # distinct plans kept parsed (a run has a handful)
+
+
+class StoreError(Exception):
+    """The store cannot be opened as asked; the message names the database (password masked) and why."""
+
+
+def _setting(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not low <= value <= high:
+        raise StoreError(f"{name}={raw!r}: expected a number from {low:g} to {high:g}")
+    return value
+
+
+def _key(session: str | None) -> str:
+    return GLOBAL if session is None else session
+
+
+def _session(key: str) -> str | None:
+    return None if key == GLOBAL else key
+
+
+def _attempt_params(attempts: tuple[Attempt, ...]) -> dict[str, list[Any]]:
+    return {
+        "a_number": [a.number for a in attempts],
+        "a_kind": [a.kind for a in attempts],
+        "a_at": [a.at for a in attempts],
+        "a_code": [a.status_code for a in attempts],
+        "a_error": [a.error for a in attempts],
+        "a_latency": [a.latency_ms for a in attempts],
+        "a_simulated": [a.simulated for a in attempts],
+        "a_signature": [a.signature for a in attempts],
+        "a_body": [a.body for a in attempts],
+    }
+
+
+def _merged(local: tuple[Attempt, ...], stored: tuple[Attempt, ...]) -> tuple[Attempt, ...]:
+    """Every attempt either side has (this process's not yet saved, another's), in number order."""
+    if local == stored or not local:
+        return stored
+    seen = {(a.number, a.kind, a.at) for a in stored}
+    extra = [a for a in local if (a.number, a.kind, a.at) not in seen]
+    if not extra:
+        return stored
+    return tuple(sorted((*stored, *extra), key=lambda a: (a.number, a.at)))
+
+
+@dataclass(eq=False)
+class _Tx:
+    """One atomic() block: its connection, the task it belongs to, what it added and wrote."""
+
+    conn: psycopg.AsyncConnection
+    task: asyncio.Task[Any] | None
+    added: list[tuple[weakref.WeakValueDictionary[str, Any], str]] = field(default_factory=list)
+    writing: list[str] = field(default_factory=list)
+    closed: bool = False
+
+
+class PostgresStore:
+    name = "postgres"
+    shared = True
+
+    def __init__(
+        self, url: str, *, owner: str | None = None, lease_s: float = LEASE_S, clock: Clock | None = None
+    ) -> None:
+        self.url = url
+        self.where = masked(url)
+        self.owner = owner or uuid.uuid4().hex
+        self.lease_s = lease_s
+        self.clock = clock or SystemClock()
+        env = os.environ
+        pool_timeout_s = _setting(env, "PAYMOCK_PG_POOL_TIMEOUT", POOL_TIMEOUT_S, 0.1, 600)
+        statement_timeout_s = _setting(env, "PAYMOCK_PG_STATEMENT_TIMEOUT", STATEMENT_TIMEOUT_S, 0.1, 3600)
+        pool_max = int(_setting(env, "PAYMOCK_PG_POOL_MAX", POOL_MAX, 1, 1000))
+        self._connect_kwargs: dict[str, Any] = {
+            "autocommit": True,
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "application_name": "paymock",
+            # a transaction left idle (a hung task inside atomic()) holds its row locks for at most a minute
+            "options": f"-c statement_timeout={int(statement_timeout_s * 1000)} "
+            "-c idle_in_transaction_session_timeout=60000",
+            "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+        }
+        self._pool = AsyncConnectionPool(
+            url,
+            kwargs=self._connect_kwargs,
+            min_size=1,
+            max_size=pool_max,
+            timeout=pool_timeout_s,
+            open=False,
+            name="paymock",
+        )
+        # a ContextVar per store: a block of one store must not lend its connection to another store
+        self._tx_var: contextvars.ContextVar[_Tx | None] = contextvars.ContextVar(
+            f"paymock_pg_{id(self)}", default=None
+        )
+        self._live_payments: weakref.WeakValueDictionary[str, Payment] = weakref.WeakValueDictionary()
+        self._live_deliveries: weakref.WeakValueDictionary[str, Delivery] = weakref.WeakValueDictionary()
+        self._plans: dict[str, WebhookPlan] = {}
+        self._plan_bodies: dict[WebhookPlan, str] = {}
+        # refresh guard (see the module doc): writes in flight by key, when each key's last write ended,
+        # and the start marks of reads in flight
+        self._gen = 0
+        self._saving: Counter[str] = Counter()
+        self._written: dict[str, int] = {}
+        self._reads: Counter[int] = Counter()
+
+    # opening and closing
+    async def open(self) -> PostgresStore:
+        """Connect, migrate the schema, open the pool. StoreError (one line, password masked) if the
+        database cannot be reached or is not one this paymock can use."""
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.url, **self._connect_kwargs)
+        except psycopg.Error as exc:
+            reason = scrub(" ".join(str(exc).split()), self.url)
+            raise StoreError(f"cannot connect to PostgreSQL at {self.where}: {reason}") from None
+        try:
+            async with conn:
+                await pg_migrations.migrate(conn, self.where)
+        except pg_migrations.SchemaError as exc:
+            raise StoreError(str(exc)) from None
+        except psycopg.Error as exc:
+            reason = scrub(" ".join(str(exc).split()), self.url)
+            raise StoreError(f"cannot prepare the paymock schema in {self.where}: {reason}") from None
+        await self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+        return self
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    # connections and transactions
+    def _tx(self) -> _Tx | None:
+        tx = self._tx_var.get()
+        if tx is None or tx.closed or tx.task is not asyncio.current_task():
+            return None
+        return tx
+
+    @contextlib.asynccontextmanager
+    async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        tx = self._tx()
+        if tx is not None:
+            yield tx.conn
+            return
+        async with self._pool.connection() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def atomic(self, *restore: object) -> AsyncIterator[None]:
+        """One transaction on one connection for the block (nested blocks join the outer one). On a
+        rollback the objects in `restore` get their fields back, as the rows do."""
+        if self._tx() is not None:
+            with restored_on_failure(restore):
+                yield
+            return
+        with restored_on_failure(restore):
+            async with self._pool.connection() as conn:
+                tx = _Tx(conn, asyncio.current_task())
+                token = self._tx_var.set(tx)
+                try:
+                    async with conn.transaction():
+                        yield
+                except BaseException:
+                    for live, key in tx.added:
+                        live.pop(key, None)
+                    raise
+                finally:
+                    tx.closed = True
+                    self._tx_var.reset(token)
+                    for key in tx.writing:
+                        self._wrote(key)
+
+    # the refresh guard
+    @contextlib.contextmanager
+    def _writing(self, key: str) -> Iterator[None]:
+        """Around a write of one row: reads meanwhile must not refresh its object from the row."""
+        self._saving[key] += 1
+        try:
+            yield
+        finally:
+            tx = self._tx()
+            if tx is not None:  # visible to other connections at commit only
+                tx.writing.append(key)
+            else:
+                self._wrote(key)
+
+    def _wrote(self, key: str) -> None:
+        self._saving[key] -= 1
+        if self._saving[key] <= 0:
+            del self._saving[key]
+        self._gen += 1
+        self._written[key] = self._gen
+        if len(self._written) > 4096:  # forget marks no read in flight can be older than
+            oldest = min(self._reads, default=self._gen)
+            self._written = {k: g for k, g in self._written.items() if g > oldest}
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[int]:
+        mark = self._gen
+        self._reads[mark] += 1
+        try:
+            yield mark
+        finally:
+            self._reads[mark] -= 1
+            if self._reads[mark] <= 0:
+                del self._reads[mark]
+
+    def _may_refresh(self, key: str, mark: int) -> bool:
+        return key not in self._saving and self._written.get(key, -1) <= mark
+
+    async def _fetch(self, query: str, params: Any = None) -> tuple[list[tuple[Any, ...]], int]:
+        with self._reading() as mark:
+            async with self._conn() as conn:
+                cur = await conn.execute(query, params)
+                return await cur.fetchall(), mark
+
+    async def _scalar(self, query: str, params: Any = None) -> Any:
+        async with self._conn() as conn:
+            cur = await conn.execute(query, params)
+            row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    # payments
+    def _payment(self, row: tuple[Any, ...], mark: int) -> Payment:
+        pid = "pay_" + row[0]
+        live = self._live_payments.get(pid)
+        if live is None:
+            payment = Payment(*row[:10], session_id=_session(row[10]))
+            self._live_payments[pid] = payment
+            return payment
+        if self._may_refresh("p" + pid, mark):
+            live.status, live.confirmed_at, live.failure_reason = row[7], row[8], row[9]
+        return live
+
+    async def get_payment(self, payment_id: str) -> Payment | None:
+        rows, mark = await self._fetch(f"SELECT {_P_COLS} FROM payments WHERE payment_id = %s", (payment_id,))
+        return self._payment(rows[0], mark) if rows else None
+
+    async def add_payment(self, payment: Payment) -> bool:
+        p = payment
+        added = await self._scalar(
+            f"INSERT INTO payments (payment_id, {_P_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (payment_id) DO NOTHING RETURNING seq",
+            (
+                p.payment_id,
+                p.tx_id,
+                p.order_id,
+                p.user_id,
+                p.amount,
+                p.callback_url,
+                p.scenario,
+                p.created_at,
+                p.status,
+                p.confirmed_at,
+                p.failure_reason,
+                _key(p.session_id),
+            ),
+        )
+        if added is None:
+            return False
+        self._live_payments[p.payment_id] = p
+        tx = self._tx()
+        if tx is not None:
+            tx.added.append((self._live_payments, p.payment_id))
+        return True
+
+    async def save_payment(self, payment: Payment) -> bool:
+        """Only a PENDING row moves on. False when the row had moved on already to something else (another
+        process completed it first); True when written, unchanged, or gone (removed by a reset)."""
+        p = payment
+        params = (p.status, p.confirmed_at, p.failure_reason, p.payment_id, PAY_PENDING, p.payment_id)
+        with self._writing("p" + p.payment_id):
+            async with self._conn() as conn:
+                cur = await conn.execute(
+                    "WITH u AS (UPDATE payments SET status = %s, confirmed_at = %s, failure_reason = %s "
+                    "WHERE payment_id = %s AND status = %s RETURNING 1) "
+                    "SELECT (SELECT count(*) FROM u), status, confirmed_at, failure_reason FROM payments "
+                    "WHERE payment_id = %s",
+                    params,
+                )
+                row = await cur.fetchone()
+        if row is None or row[0]:
+            return True
+        return (row[1], row[2], row[3]) == (p.status, p.confirmed_at, p.failure_reason)
+
+    async def list_payments(
+        self,
+        *,
+        status: str | None = None,
+        scenario: str | None = None,
+        tx_id_prefix: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        session: str | None = None,
+    ) -> tuple[list[Payment], int]:
+        where = ["session_id = %s"]
+        args: list[Any] = [_key(session)]
+        if status is not None:
+            where.append("status = %s")
+            args.append(status)
+        if scenario is not None:
+            where.append("scenario = %s")
+            args.append(scenario)
+        if tx_id_prefix is not None:
+            where.append("starts_with(tx_id, %s)")  # not LIKE: tx_ids may hold % and _
+            args.append(tx_id_prefix)
+        clause = " WHERE " + " AND ".join(where)
+        with self._reading() as mark:
+            async with self._conn() as conn:
+                cur = await conn.execute(
+                    f"SELECT {_P_COLS} FROM payments{clause} ORDER BY seq LIMIT %s OFFSET %s", (*args, limit, offset)
+                )
+                rows = await cur.fetchall()
+                cur = await conn.execute(f"SELECT count(*) FROM payments{clause}", args)
+                total = (await cur.fetchone())[0]  # type: ignore[index]
+            return [self._payment(r, mark) for r in rows], total
+
+    async def counts(self, session: str | None = None) -> dict[str, int]:
+        if session == ALL_SESSIONS:
+            rows, _ = await self._fetch("SELECT status, count(*) FROM payments GROUP BY status")
+        else:
+            rows, _ = await self._fetch(
+                "SELECT status, count(*) FROM payments WHERE session_id = %s GROUP BY status", (_key(session),)
+            )
+        counts = dict.fromkeys(STATUSES, 0)
+        counts.update({status: n for status, n in rows if status in counts})
+        return counts
+
+    async def delivery_count(self, session: str | None = None) -> int:
+        return await self._scalar("SELECT count(*) FROM deliveries WHERE session_id = %s", (_key(session),))
+
+    # deliveries
+    def _plan_body(self, plan: WebhookPlan) -> str:
+        body = self._plan_bodies.get(plan)
+        if body is None:
+            fields = {f: getattr(plan, f) for f in _PLAN_FIELDS}
+            body = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+            self._cache_plan(body, plan)
+        return body
+
+    def _plan(self, body: str) -> WebhookPlan:
+        plan = self._plans.get(body)
+        if plan is None:
+            data = json.loads(body)
+            data["retry_schedule_ms"] = tuple(data["retry_schedule_ms"])
+            plan = WebhookPlan(**{k: v for k, v in data.items() if k in _PLAN_FIELDS})
+            self._cache_plan(body, plan)
+        return plan
+
+    def _cache_plan(self, body: str, plan: WebhookPlan) -> None:
+        if len(self._plans) >= _PLANS_CACHED:
+            self._plans.clear()
+            self._plan_bodies.clear()
+        self._plans[body] = plan
+        self._plan_bodies[plan] = body
+
+    def _delivery(self, row: tuple[Any, ...], mark: int) -> Delivery:
+        (
+            delivery_id,
+            tx_id,
+            event,
+            scenario,
+            url,
+            plan,
+            occurred,
+            created,
+            state,
+            next_at,
+            started,
+            reason,
+            session_key,
+            attempts_json,
+        ) = row
+        # JSON gives 3 for 3.0: floats back as floats
+        attempts = tuple(
+            Attempt(n, k, float(at), code, error, float(ms), *rest)
+            for n, k, at, code, error, ms, *rest in attempts_json
+        )
+        last_at = attempts[-1].at if attempts else created
+        next_at = stored_next_attempt_at(next_at, last_at)
+        live = self._live_deliveries.get(delivery_id)
+        if live is None:
+            delivery = Delivery(
+                tx_id=tx_id,
+                event=event,
+                scenario=scenario,
+                callback_url=url,
+                plan=self._plan(plan),
+                occurred_at=occurred,
+                created_at=created,
+                state=state,
+                next_attempt_at=next_at,
+                attempts=attempts,
+                started=started,
+                reason=reason,
+                session_id=_session(session_key),
+            )
+            self._live_deliveries[delivery_id] = delivery
+            return delivery
+        if self._may_refresh("d" + delivery_id, mark):
+            live.state, live.next_attempt_at, live.reason = state, next_at, reason
+            live.attempts = _merged(live.attempts, attempts)
+            live.started = max(live.started, started)
+        return live
+
+    def _lease_from(self, d: Delivery) -> float:
+        return (d.next_attempt_at if d.next_attempt_at is not None else self.clock.now()) + self.lease_s
+
+    async def add_delivery(self, delivery: Delivery) -> bool:
+        """Insert with its attempts, leased to this process; False (nothing changed) if the id exists."""
+        d = delivery
+        params = {
+            "id": d.delivery_id,
+            "tx_id": d.tx_id,
+            "event": d.event,
+            "scenario": d.scenario,
+            "url": d.callback_url,
+            "plan": self._plan_body(d.plan),
+            "occurred": d.occurred_at,
+            "created": d.created_at,
+            "state": d.state,
+            "next": d.next_attempt_at,
+            "started": d.started,
+            "reason": d.reason,
+            "session": _key(d.session_id),
+            "owner": self.owner if d.state == PENDING else None,
+            "until": self._lease_from(d) if d.state == PENDING else None,
+            **_attempt_params(d.attempts),
+        }
+        added = await self._scalar(
+            "WITH t AS (INSERT INTO deliveries (delivery_id, tx_id, event, scenario, callback_url, plan, occurred_at, "
+            "created_at, state, next_attempt_at, started, reason, session_id, lease_owner, lease_until) VALUES "
+            "(%(id)s, %(tx_id)s, %(event)s, %(scenario)s, %(url)s, %(plan)s, %(occurred)s, %(created)s, %(state)s, "
+            "%(next)s, %(started)s, %(reason)s, %(session)s, %(owner)s, %(until)s) "
+            "ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id), "
+            f"a AS ({_ATTEMPTS_INSERT.format(source='t')}) "
+            "SELECT count(*) FROM t",
+            params,
+        )
+        if not added:
+            return False
+        self._live_deliveries[d.delivery_id] = d
+        tx = self._tx()
+        if tx is not None:
+            tx.added.append((self._live_deliveries, d.delivery_id))
+        return True
+
+    async def save_delivery(self, delivery: Delivery) -> None:
+        """State, next attempt, reason; `started` never goes back; attempts are added to the stored ones.
+        The lease follows a save of ours (or of a delivery nobody holds): due time + lease_s while
+        pending, cleared when settled. Another process's lease is left as it is."""
+        d = delivery
+        pending = d.state == PENDING
+        params = {
+            "id": d.delivery_id,
+            "state": d.state,
+            "next": d.next_attempt_at,
+            "started": d.started,
+            "reason": d.reason,
+            "owner": self.owner,
+            "new_owner": self.owner if pending else None,
+            "until": self._lease_from(d) if pending else None,
+            **_attempt_params(d.attempts),
+        }
+        update = (
+            "UPDATE deliveries SET state = %(state)s, next_attempt_at = %(next)s, "
+            "started = GREATEST(started, %(started)s), reason = %(reason)s, "
+            "lease_until = CASE WHEN lease_owner IS NULL OR lease_owner = %(owner)s THEN %(until)s "
+            "ELSE lease_until END, "
+            "lease_owner = CASE WHEN lease_owner IS NULL OR lease_owner = %(owner)s THEN %(new_owner)s "
+            "ELSE lease_owner END "
+            "WHERE delivery_id = %(id)s RETURNING delivery_id"
+        )
+        # one statement: the row is locked by the update, so a reset cannot remove it under the attempts
+        query = f"WITH t AS ({update}) {_ATTEMPTS_INSERT.format(source='t')}" if d.attempts else update
+        with self._writing("d" + d.delivery_id):
+            async with self._conn() as conn:
+                await conn.execute(query, params)
+
+    async def _deliveries(self, query: str, params: Any = None) -> list[Delivery]:
+        rows, mark = await self._fetch(query, params)
+        return [self._delivery(r, mark) for r in rows]
+
+    async def get_delivery(self, delivery_id: str) -> Delivery | None:
+        found = await self._deliveries(f"SELECT {_D_COLS} FROM deliveries d WHERE delivery_id = %s", (delivery_id,))
+        return found[0] if found else None
+
+    async def deliveries_for(self, tx_id: str) -> list[Delivery]:
+        return await self._deliveries(f"SELECT {_D_COLS} FROM deliveries d WHERE tx_id = %s ORDER BY seq", (tx_id,))
+
+    async def list_deliveries(
+        self,
+        *,
+        tx_id: str | None = None,
+        state: str | None = None,
+        event: str | None = None,
+        scenario: str | None = None,
+        offset: int = 0,
+        limit: int | None = 100,
+        session: str | None = None,
+    ) -> tuple[list[Delivery], int]:
+        where: list[str] = [] if session == ALL_SESSIONS else ["session_id = %s"]
+        args: list[Any] = [] if session == ALL_SESSIONS else [_key(session)]
+        for column, value in (("tx_id", tx_id), ("state", state), ("event", event), ("scenario", scenario)):
+            if value is not None:
+                where.append(f"{column} = %s")
+                args.append(value)
+        clause = " WHERE " + " AND ".join(where) if where else ""
+        with self._reading() as mark:
+            async with self._conn() as conn:
+                cur = await conn.execute(
+                    f"SELECT {_D_COLS} FROM deliveries d{clause} ORDER BY seq DESC LIMIT %s OFFSET %s",
+                    (*args, limit, offset),
+                )
+                rows = await cur.fetchall()
+                cur = await conn.execute(f"SELECT count(*) FROM deliveries{clause}", args)
+                total = (await cur.fetchone())[0]  # type: ignore[index]
+            return [self._delivery(r, mark) for r in rows], total
+
+    async def pending_deliveries(self) -> list[Delivery]:
+        return await self._deliveries(f"SELECT {_D_COLS} FROM deliveries d WHERE state = %s ORDER BY seq", (PENDING,))
+
+    async def claim_delivery(self, delivery_id: str, until: float) -> Delivery | None:
+        """Exclusive while the lease holds: concurrent claims of one row queue on its row lock, and the
+        later one re-checks the lease against the row the first committed."""
+        found = await self._deliveries(
+            "UPDATE deliveries d SET lease_owner = %(owner)s, lease_until = %(until)s "
+            "WHERE delivery_id = %(id)s AND state = %(pending)s AND (lease_owner IS NULL OR lease_owner = %(owner)s "
+            "OR lease_until IS NULL OR lease_until < %(now)s) "
+            f"RETURNING {_D_COLS}",
+            {"owner": self.owner, "until": until, "id": delivery_id, "pending": PENDING, "now": self.clock.now()},
+        )
+        return found[0] if found else None
+
+    async def claim_due(self, until: float, limit: int) -> list[Delivery]:
+        found = await self._deliveries(
+            "WITH due AS (SELECT seq FROM deliveries WHERE state = %(pending)s "
+            "AND (lease_until IS NULL OR lease_until < %(now)s) "
+            "ORDER BY next_attempt_at NULLS FIRST, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+            "UPDATE deliveries d SET lease_owner = %(owner)s, lease_until = %(until)s FROM due "
+            f"WHERE d.seq = due.seq RETURNING {_D_COLS}",
+            {"owner": self.owner, "until": until, "pending": PENDING, "now": self.clock.now(), "limit": limit},
+        )
+        # RETURNING keeps no order
+        return sorted(found, key=lambda d: (d.next_attempt_at is not None, d.next_attempt_at or 0.0))
+
+    # resets
+    async def clear(self) -> tuple[int, int]:
+        async with self._conn() as conn, conn.transaction():
+            # waits for writes in flight, and keeps new ones out until the tables are empty
+            await conn.execute(
+                "LOCK TABLE payments, deliveries, attempts, sessions, api_calls IN ACCESS EXCLUSIVE MODE"
+            )
+            cur = await conn.execute("SELECT (SELECT count(*) FROM payments), (SELECT count(*) FROM deliveries)")
+            payments, deliveries = await cur.fetchone()  # type: ignore[misc]
+            await conn.execute("TRUNCATE payments, deliveries, attempts, sessions, api_calls")
+            await conn.execute(_BUMP)
+        # objects still held by in-flight tasks are forgotten: their later saves match no row
+        self._live_payments = weakref.WeakValueDictionary()
+        self._live_deliveries = weakref.WeakValueDictionary()
+        return payments, deliveries
+
+    async def clear_session(self, session: str) -> tuple[int, int]:
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                "WITH p AS (DELETE FROM payments WHERE session_id = %(s)s RETURNING 1), "
+                "d AS (DELETE FROM deliveries WHERE session_id = %(s)s RETURNING 1), "
+                f"v AS ({_BUMP}) "
+                "SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM d)",
+                {"s": _key(session)},
+            )
+            payments, deliveries = await cur.fetchone()  # type: ignore[misc]
+        for live in (self._live_payments, self._live_deliveries):
+            for key, obj in list(live.items()):
+                if obj.session_id == session:
+                    live.pop(key, None)
+        return payments, deliveries
+
+    # sessions
+    async def save_session(self, record: dict[str, Any]) -> None:
+        """api_calls are counted in their own table (count_api_call): the record keeps only that it had them."""
+        stored = {**record, "api_calls": {}} if "api_calls" in record else record
+        async with self._conn() as conn:
+            await conn.execute(
+                "WITH s AS (INSERT INTO sessions (session_id, record) VALUES (%s, %s) "
+                "ON CONFLICT (session_id) DO UPDATE SET record = excluded.record) "
+                f"{_BUMP}",
+                (_key(record["session_id"]), Jsonb(stored)),
+            )
+
+    async def delete_session(self, session_id: str) -> None:
+        async with self._conn() as conn:
+            await conn.execute(
+                "WITH s AS (DELETE FROM sessions WHERE session_id = %(s)s), "
+                "a AS (DELETE FROM api_calls WHERE session_id = %(s)s) "
+                f"{_BUMP}",
+                {"s": _key(session_id)},
+            )
+
+    async def _records(self, where: str, params: Any) -> list[dict[str, Any]]:
+        rows, _ = await self._fetch(
+            "SELECT s.session_id, s.record, (SELECT json_object_agg(scenario, used) FROM api_calls a "
+            f"WHERE a.session_id = s.session_id) FROM sessions s {where} ORDER BY seq",
+            params,
+        )
+        records = []
+        for key, record, api_calls in rows:
+            record["session_id"] = _session(key)
+            if "api_calls" in record:
+                record["api_calls"] = api_calls or {}
+            records.append(record)
+        return records
+
+    async def load_sessions(self) -> list[dict[str, Any]]:
+        return await self._records("", None)
+
+    async def load_session(self, session_id: str) -> dict[str, Any] | None:
+        found = await self._records("WHERE s.session_id = %s", (_key(session_id),))
+        return found[0] if found else None
+
+    async def count_api_call(self, session_id: str | None, scenario: str, times: int) -> bool:
+        """One statement: concurrent calls queue on the counter's row, each sees the last one's count."""
+        if times <= 0:
+            return False
+        used = await self._scalar(
+            "INSERT INTO api_calls (session_id, scenario, used) VALUES (%(s)s, %(n)s, 1) "
+            "ON CONFLICT (session_id, scenario) DO UPDATE SET used = api_calls.used + 1 "
+            "WHERE api_calls.used < %(times)s RETURNING used",
+            {"s": _key(session_id), "n": scenario, "times": times},
+        )
+        return used is not None
+
+    async def reset_api_calls(self, session_id: str | None, names: list[str] | None) -> None:
+        only = "" if names is None else " AND scenario = ANY(%(names)s)"
+        async with self._conn() as conn:
+            await conn.execute(
+                f"WITH a AS (DELETE FROM api_calls WHERE session_id = %(s)s{only}) {_BUMP}",
+                {"s": _key(session_id), "names": names},
+            )
+
+    async def state_version(self) -> int:
+        return await self._scalar("SELECT version FROM state_version")

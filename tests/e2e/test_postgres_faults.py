@@ -1,0 +1,140 @@
+"""Faults of the database under a PostgreSQL store (issue 17, item 5): not reachable at start, a newer
+schema, and lost while serving (503 problem with Retry-After, back to 200 when it returns, nothing that
+was answered 200 lost, deliveries resumed)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from paymock.testing.process import free_port
+from paymock.testing.receiver import WebhookReceiver
+from tests.conftest import PROBLEM, in_process, payment_body
+
+pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
+
+
+def _serve(store: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "paymock.cli", "serve", "--port", str(free_port()), "--store", store],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_an_unreachable_database_at_start_is_one_line_with_the_password_masked() -> None:
+    port = free_port()  # nothing listens there
+    done = _serve(f"postgresql://paymock:s3cret-pw@127.0.0.1:{port}/paymock")
+    assert done.returncode == 2, done.stderr
+    assert "s3cret-pw" not in done.stderr + done.stdout and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"paymock: cannot connect to PostgreSQL at postgresql://paymock:***@127.0.0.1:{port}/")
+
+
+def test_a_database_of_a_newer_paymock_is_refused_at_start(postgres_url: str) -> None:
+    import psycopg
+
+    from paymock.store import pg_migrations
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE TABLE {pg_migrations.TABLE} (version integer PRIMARY KEY, name text NOT NULL, "
+            "applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        conn.execute(f"INSERT INTO {pg_migrations.TABLE} (version, name) VALUES (%s, 'future')", (99,))
+    done = _serve(postgres_url.replace("postgresql://", "postgres://"))  # libpq's other scheme, accepted too
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "schema is at version 99" in line and "newer paymock" in line
+
+
+@pytest.fixture
+def own_cluster(postgres_cluster: Any) -> Iterator[Any]:
+    """A cluster of the test's own, to stop and start (the session's serves the other tests meanwhile)."""
+    from paymock.testing.postgres import PostgresCluster
+
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.remove()
+
+
+def _until(check: Any, timeout_s: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = check()
+        if got or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)
+
+
+def test_a_database_lost_while_serving_is_a_503_with_retry_after_and_back_is_200(own_cluster: Any) -> None:
+    url = own_cluster.create_database()
+    receiver = WebhookReceiver("test-secret-0123456789")
+    try:
+        with in_process(store=url) as client:
+            kept = client.post("/api/v2/payments", json=payment_body("kept-1", receiver.url("/")))
+            assert kept.status_code == 200 and kept.json()["status"] == "PAYMENT_COMPLETED"
+            own_cluster.stop()
+            for call in (
+                lambda: client.get("/api/v2/pending-payments"),
+                lambda: client.post("/api/v2/payments", json=payment_body("lost-1", receiver.url("/"))),
+                lambda: client.get("/mock/v1/deliveries"),
+            ):
+                down = call()
+                assert down.status_code == 503, down.text
+                assert down.headers["content-type"].startswith(PROBLEM) and int(down.headers["Retry-After"]) >= 1
+                assert "database is unavailable" in down.json()["detail"]
+            own_cluster.start()
+            back = _until(lambda: client.get("/api/v2/pending-payments").status_code == 200)
+            assert back, "still failing 20 s after the database came back"
+            listing = client.get("/api/v2/pending-payments").json()
+            assert "pay_kept-1" in listing["payments"] and "pay_lost-1" not in listing["payments"]
+            again = client.post("/api/v2/payments", json=payment_body("lost-1", receiver.url("/")))
+            assert again.status_code == 200  # the refused create stored nothing: made now, once
+    finally:
+        receiver.close()
+
+
+def test_deliveries_due_while_the_database_was_down_go_out_when_it_is_back(own_cluster: Any) -> None:
+    url = own_cluster.create_database()
+    receiver = WebhookReceiver("test-secret-0123456789")
+    try:
+        with in_process(store=url) as client:
+            slow = {"description": "retried after 0.5 s", "webhook": {"retry_schedule_ms": [500_000] * 3}}
+            assert client.put("/mock/v1/scenarios/slow-retry", json=slow).status_code in (200, 201)
+            receiver.refuse_next(1)
+            made = client.post(
+                "/api/v2/payments",
+                json=payment_body("resumed-1", receiver.url("/")),
+                headers={"X-Mock-Scenario": "slow-retry"},
+            )
+            assert made.status_code == 200 and made.json()["status"] == "PENDING"
+            own_cluster.stop()  # the retry falls due meanwhile and cannot read the store
+            time.sleep(1.5)
+            own_cluster.start()
+
+            def settled() -> bool:
+                r = client.get("/mock/v1/deliveries", params={"tx_id": "resumed-1"})
+                return r.status_code == 200 and r.json()["deliveries"][0]["state"] == "acknowledged"
+
+            assert _until(settled), client.get("/mock/v1/deliveries", params={"tx_id": "resumed-1"}).text
+            assert client.get("/api/v2/pending-payments").json()["payments"]["pay_resumed-1"]["status"] == (
+                "PAYMENT_COMPLETED"
+            )
+    finally:
+        receiver.close()
+
+
+def test_the_control_api_reaches_the_shared_store(postgres_url: str) -> None:
+    with in_process(store=postgres_url) as client:
+        health = client.get("/mock/v1/health")
+        assert health.status_code == 200, health.text
+        assert httpx.codes.is_success(client.post("/mock/v1/reset").status_code)
