@@ -111,7 +111,8 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     problem = workers.refusal(settings.store)
     if problem:
-        print(f"paymock: --workers {args.workers} with PAYMOCK_STORE={settings.store}: {problem}", file=sys.stderr)
+        shown = pg_url.shown(settings.store)
+        print(f"paymock: --workers {args.workers} with PAYMOCK_STORE={shown}: {problem}", file=sys.stderr)
         return 2
     problem = _store_problem(settings.store)  # here once, rather than once per process
     if problem:

@@ -35,6 +35,8 @@ import subprocess
 import sys
 import time
 
+from ..store import pg_url  # no psycopg: the URL's scheme only
+
 STOP_TIMEOUT_S = 15.0  # a child's graceful shutdown (5 s) plus its lifespan's, with room
 POLL_S = 0.1
 BACKLOG = 2048  # uvicorn's default
@@ -42,13 +44,11 @@ STARTUP_FAILURE = 3  # what uvicorn (and so `paymock serve`) exits with when it 
 
 log = logging.getLogger("paymock.workers")
 
-_SHARED_SCHEMES = ("postgresql://", "postgres://")
-
 
 def refusal(store: str) -> str | None:
     """Why several processes cannot serve `store` (a PAYMOCK_STORE value); None when they can.
     Decided by the store's scheme: the parent opens nothing, each child opens the store itself."""
-    if store.startswith(_SHARED_SCHEMES):
+    if pg_url.is_postgres(store):
         return None
     if store == "memory":
         return (

@@ -34,8 +34,8 @@ def masked(url: str) -> str:
 
 
 def shown(spec: str) -> str:
-    """A store spec as messages and logs may show it."""
-    return masked(spec) if is_postgres(spec) else spec
+    """A store spec as messages and logs may show it: any URL's password masked (a mistyped scheme too)."""
+    return masked(spec) if "://" in spec else spec
 
 
 def scrub(text: str, url: str) -> str:

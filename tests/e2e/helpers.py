@@ -4,10 +4,14 @@ wrappers over the provider and control APIs of a real `paymock serve` process.""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import os
+import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -148,3 +152,44 @@ def chunks(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
 
 def post_chunked(live: httpx.Client, path: str, data: bytes, headers: dict[str, str]) -> httpx.Response:
     return live.post(path, content=chunks(data), headers=headers)
+
+
+# --- processes (`paymock serve --workers N`) -------------------------------------------------------------
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[1]) == pid:  # the field after the state is the parent's pid
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def healthz(base_url: str) -> int:
+    # a new connection each time: the kernel hands it to a process that is accepting
+    return httpx.get(base_url + "/healthz", timeout=5).status_code
+
+
+def wait_gone(pids: list[int], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while any(Path(f"/proc/{pid}").exists() for pid in pids):
+        assert time.monotonic() < deadline, f"still running: {pids}"
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def only_one_accepting(serving: int, children: list[int]) -> Iterator[None]:
+    """Every child but `serving` stopped (SIGSTOP) meanwhile: each new connection to their shared port is
+    accepted by `serving`, which is how a test addresses one process without a header of its own."""
+    frozen = [pid for pid in children if pid != serving]
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)

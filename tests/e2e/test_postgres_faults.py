@@ -138,3 +138,28 @@ def test_the_control_api_reaches_the_shared_store(postgres_url: str) -> None:
         health = client.get("/mock/v1/health")
         assert health.status_code == 200, health.text
         assert httpx.codes.is_success(client.post("/mock/v1/reset").status_code)
+
+
+def test_a_slow_database_is_bounded_by_the_statement_timeout(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    monkeypatch.setenv("PAYMOCK_PG_STATEMENT_TIMEOUT", "0.5")
+    receiver = WebhookReceiver("test-secret-0123456789")
+    try:
+        with in_process(store=postgres_url) as client:
+            assert client.get("/api/v2/pending-payments").status_code == 200
+            # another program holds the payments table: every statement touching it waits
+            with psycopg.connect(postgres_url) as holder:
+                holder.execute("LOCK TABLE payments IN ACCESS EXCLUSIVE MODE")
+                started = time.monotonic()
+                slow = client.post("/api/v2/payments", json=payment_body("slow-1", receiver.url("/")))
+                waited = time.monotonic() - started
+                assert slow.status_code == 503 and slow.headers["Retry-After"], slow.text
+                assert "statement timeout" in slow.json()["detail"]
+                assert waited < 5.0  # the 0.5 s timeout, not a hung request (loose: the machine is busy)
+                holder.rollback()
+            assert client.post("/api/v2/payments", json=payment_body("slow-1", receiver.url("/"))).status_code == 200
+    finally:
+        receiver.close()

@@ -21,6 +21,7 @@ import pytest
 
 from paymock.testing.process import free_port
 from tests.conftest import SERVER_ENV
+from tests.e2e.helpers import children_of, healthz, only_one_accepting, wait_gone
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads child processes from /proc")
 
@@ -75,23 +76,6 @@ def test_fd_must_be_a_listening_socket() -> None:
 # --- the process model ---------------------------------------------------------------------------------------
 
 
-def children_of(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # ended meanwhile
-            continue
-        if int(fields[1]) == pid:  # the field after the state is the parent's pid
-            found.append(int(stat.parent.name))
-    return sorted(found)
-
-
-def healthz(base_url: str) -> int:
-    # a new connection each time: the kernel hands it to a process that is accepting
-    return httpx.get(base_url + "/healthz", timeout=5).status_code
-
-
 class Workers:
     """The `--workers` parent (cli/workers.serve) on a free loopback port, children on the memory store."""
 
@@ -131,27 +115,14 @@ class Workers:
             raise
 
 
-def wait_gone(pids: list[int], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while any(Path(f"/proc/{pid}").exists() for pid in pids):
-        assert time.monotonic() < deadline, f"still running: {pids}"
-        time.sleep(0.05)
-
-
 def test_each_of_n_processes_serves_the_one_port_and_sigterm_stops_all_with_success() -> None:
     workers = Workers(2)
     try:
         children = workers.wait_children(2)
         # each process accepts on the one socket: with the other frozen, it alone answers every connection
         for serving in children:
-            frozen = [pid for pid in children if pid != serving]
-            for pid in frozen:
-                os.kill(pid, signal.SIGSTOP)
-            try:
+            with only_one_accepting(serving, children):
                 assert [healthz(workers.base_url) for _ in range(5)] == [200] * 5
-            finally:
-                for pid in frozen:
-                    os.kill(pid, signal.SIGCONT)
     finally:
         status = workers.stop()
     assert status == 0

@@ -23,6 +23,7 @@ import httpx
 import pytest
 import yaml
 
+from paymock.settings import Settings
 from paymock.testing.process import free_port
 
 from . import dockerfile as dfl
@@ -244,6 +245,8 @@ def test_compose_shared_profile_runs_two_replicas_on_postgres_behind_a_load_bala
     password = pg_env["POSTGRES_PASSWORD"]
     expected = f"postgresql://{pg_env['POSTGRES_USER']}:{password}@postgres:5432/{pg_env['POSTGRES_DB']}"
     assert store == expected
+    # as compose interpolates it with .env.example's (default) password: a store URL paymock accepts
+    assert Settings.from_env({"PAYMOCK_STORE": store.replace("${PAYMOCK_DB_PASSWORD:-paymock}", "paymock")}).store
     assert replica["env_file"] == services["server"]["env_file"]  # one webhook secret and token for all
 
     # the load balancer: nginx, its config naming the replicas' service and port

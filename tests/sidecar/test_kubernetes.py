@@ -50,8 +50,8 @@ def test_deployment_runs_two_replicas_of_the_image_command_with_the_shared_setti
     assert http["containerPort"] == port and env["PAYMOCK_HOST"] == "0.0.0.0"
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
-    # values paymock accepts (the store URL is the Secret's placeholder, checked above)
-    Settings.from_env(env)
+    # values paymock accepts, the Secret's store URL included
+    assert Settings.from_env({**env, "PAYMOCK_STORE": shared["PAYMOCK_STORE"]}).store == shared["PAYMOCK_STORE"]
     args = build_parser().parse_args(["serve", "--workers", env["PAYMOCK_WORKERS"], "--port", env["PAYMOCK_PORT"]])
     assert args.workers == 1
 

@@ -5,6 +5,8 @@ memory and sqlite is tests/store/test_store.py's, which runs on it too."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -14,9 +16,10 @@ pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not insta
 
 import psycopg
 
-from paymock.domain.deliveries import ACKNOWLEDGED, MANUAL, PENDING, SCHEDULED, Attempt, Delivery
+from paymock.domain.deliveries import ACKNOWLEDGED, FAILED, MANUAL, PENDING, SCHEDULED, Attempt, Delivery
 from paymock.domain.payments import COMPLETED
 from paymock.domain.scenarios.model import WebhookPlan
+from paymock.settings import Settings, SettingsError
 from paymock.store import pg_migrations
 from paymock.store.pg_url import masked
 from paymock.store.postgres import PostgresStore, StoreError
@@ -120,6 +123,29 @@ async def test_an_unreachable_database_is_one_line_with_the_password_masked(post
     assert "hunter2-pw" not in message and "\n" not in message
 
 
+def test_settings_take_both_schemes_and_never_echo_a_password() -> None:
+    for url in ("postgresql://u:pw@db.example:5432/paymock", "postgres://u@db.example/paymock"):
+        assert Settings.from_env({"PAYMOCK_STORE": url}).store == url
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"PAYMOCK_STORE": "mysql://u:hunter2@db.example/paymock"})
+    assert "hunter2" not in str(refused.value) and "mysql://u:***@db.example/paymock" in str(refused.value)
+    assert "postgresql://USER@HOST:PORT/DB" in str(refused.value)
+
+
+def test_without_psycopg_serve_names_the_extra_to_install() -> None:
+    # psycopg made unimportable in a child process (a None entry in sys.modules is what Python documents
+    # for "import fails"), as on an install without the postgres extra
+    code = (
+        "import sys; sys.modules['psycopg'] = None; from paymock.cli.main import main; "
+        "sys.exit(main(['serve', '--port', '1', '--store', 'postgresql://u:hunter2@127.0.0.1:1/db']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("paymock: PAYMOCK_STORE=postgresql://u:***@127.0.0.1:1/db: a postgresql:// store needs")
+    assert "pip install 'paymock[postgres]'" in line and "hunter2" not in line
+
+
 def test_masked_urls() -> None:
     assert masked("postgresql://u:p%40ss@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert masked("postgres://u@h/db") == "postgres://u@h/db"
@@ -196,11 +222,32 @@ async def test_attempts_recorded_by_two_processes_are_all_kept(open_store: Opene
     assert stored is not None
     # by number, then time
     assert [(x.number, x.kind, x.status_code) for x in stored.attempts] == [(1, SCHEDULED, 503), (1, MANUAL, 200)]
+    # A's copy still said pending when it saved: the acknowledged delivery is not put back to be retried
+    assert stored.state == ACKNOWLEDGED
     # A's live object took in B's attempt too, and saving it again adds nothing twice
     again = await a.get_delivery("evt_completed_x")
     assert again is mine and len(mine.attempts) == 2
     await a.save_delivery(mine)
     assert len((await fresh.get_delivery("evt_completed_x")).attempts) == 2  # type: ignore[union-attr]
+
+
+async def test_a_stale_copy_never_moves_a_settled_delivery_back(open_store: Opener) -> None:
+    a = await open_store("A")
+    b = await open_store("B")
+    assert await a.add_delivery(delivery("x"))
+    stale = await a.get_delivery("evt_completed_x")
+    settled = await b.get_delivery("evt_completed_x")
+    assert stale is not None and settled is not None
+    settled.state, settled.reason = FAILED, "gave up"
+    await b.save_delivery(settled)
+    stale.next_attempt_at = 50.0  # A rescheduled it from its stale copy
+    await a.save_delivery(stale)
+    fresh = await (await open_store("C")).get_delivery("evt_completed_x")
+    assert fresh is not None and (fresh.state, fresh.reason) == (FAILED, "gave up")
+    settled.state, settled.reason = ACKNOWLEDGED, None  # a redeliver of a failed one is acknowledged
+    await b.save_delivery(settled)
+    fresh = await (await open_store("D")).get_delivery("evt_completed_x")
+    assert fresh is not None and fresh.state == ACKNOWLEDGED
 
 
 async def test_saves_keep_the_lease_with_its_owner(open_store: Opener, postgres_url: str) -> None:
