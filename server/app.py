@@ -108,7 +108,7 @@ def create_app(
             yield {"provider": provider, "settings": settings, "audits": AuditSlots()}
         finally:
             sweeper.cancel()
-            await provider.dispatcher.stop()
+            await provider.stop()
             await store.close()
 
     from .api import content_type, problems, request_limits, validation

@@ -1,6 +1,13 @@
 """The mock provider: payments, scenarios and deliveries wired together. No HTTP here.
 
 Handlers call these methods; they raise domain errors that the API layer turns into problems.
+
+On a store several processes share (`store.shared`, postgres) each process is one of many acting as
+one provider: a refresher follows the sessions and the global book the others change (polling the
+store's state version), API-fault counters are counted in the store, a session is re-read before it
+is ended as expired, and where two processes race (a duplicate create, two confirms) the store's
+answer decides and the loser answers what the winner stored, sending nothing. With memory and sqlite
+none of these paths run.
 """
 
 from __future__ import annotations
@@ -9,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +29,19 @@ from .domain.limits import MAX_SESSION_SCENARIOS
 from .domain.payments import PENDING, Payment, check_callback_host, check_callback_url, payment_id_for
 from .domain.scenarios.model import Scenario
 from .domain.scenarios.registry import ScenarioBook
+from .domain.session_records import follow, record_of, restore_book, session_from
 from .domain.sessions import Claims, Session, SessionNotFound, Sessions, new_session_id
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
-from .store.base import ALL_SESSIONS, Store
+from .store.base import ALL_SESSIONS, SharedStore, Store
 
 log = logging.getLogger("paymock.sessions")
+
+# Shared stores: how often a process asks whether another changed sessions or scenarios (one cheap
+# query): a change is in force everywhere within about this, well inside the 1 s promised.
+REFRESH_S = 0.25
+# A repeat of a create another process is still sending polls the store this often for that first
+# attempt's result, so both answer the same.
+REPEAT_POLL_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +72,13 @@ class Provider:
         self.started_at = time.monotonic()
         # first attempts in flight, so concurrent repeats of a tx_id answer what the first one got
         self._creating: dict[str, asyncio.Future[None]] = {}
+        self._shared: SharedStore | None = store if store.shared else None  # type: ignore[assignment]
+        self._refresher: asyncio.Task[None] | None = None
+        self._seen_version: int | None = None
+        # changes of this process's sessions in flight, and how many ended: the refresher must not
+        # apply records read before one of them landed (it would undo it until the next round)
+        self._changes_in_flight = 0
+        self._changes_done = 0
 
     @property
     def auth_token(self) -> str | None:
@@ -65,19 +87,34 @@ class Provider:
     async def start(self) -> None:
         """What a durable store kept comes back (sessions, the global book); sessions that expired
         while the server was down end before their pending retries resume; then the dispatcher runs."""
+        if self._shared is not None:
+            self._seen_version = await self._shared.state_version()  # before the load: no change missed
         await self._load_sessions()
         await self.expire()
         await self.dispatcher.start()
+        if self._shared is not None:
+            self._refresher = asyncio.create_task(self._follow(self._shared), name="paymock-refresher")
+
+    async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            await asyncio.gather(self._refresher, return_exceptions=True)
+        await self.dispatcher.stop()
 
     # API behaviour
     async def misbehave(self, scenario: Scenario, operation: str, session: Session | None = None) -> None:
         """Apply the scenario's API faults (counted in the session's book): added latency, then an
         injected error status."""
         target = session or self.global_session
-        # a counted fault (`api.times`) changes the session's book, which a durable store keeps
-        counting = self.changing_book(target) if scenario.api.times is not None else contextlib.nullcontext(target.book)
-        async with counting as book:
-            misbehaving = book.count_api_call(scenario, operation)
+        plan = scenario.api
+        if plan.times is not None and self._shared is not None:  # counted across every process
+            applies = plan.active and operation in plan.operations
+            misbehaving = applies and await self._shared.count_api_call(target.session_id, scenario.name, plan.times)
+        else:
+            # a counted fault (`api.times`) changes the session's book, which a durable store keeps
+            counting = self.changing_book(target) if plan.times is not None else contextlib.nullcontext(target.book)
+            async with counting as book:
+                misbehaving = book.count_api_call(scenario, operation)
         if not misbehaving:
             return
         plan = scenario.api
@@ -106,19 +143,7 @@ class Provider:
         tx_id = request["tx_id"]
         existing = await self.store.get_payment(payment_id_for(tx_id))
         if existing is not None:
-            if existing.session_id != session.session_id:
-                # idempotency is global (tx_id is the provider's key), and another session's payment is
-                # not this caller's to read: a conflict that says so, and nothing of the payment
-                raise Conflict(
-                    f"tx_id {tx_id!r} is taken by a payment of another session; tx_ids are unique across this "
-                    "server (the provider's idempotency key): use another tx_id"
-                )
-            existing.check_same_request(request)
-            existing.check_same_scenario(scenario_header)
-            first = self._creating.get(tx_id)
-            if first is not None:
-                await asyncio.shield(first)
-            return CreateResult(existing, created=False)
+            return await self._repeat(existing, request, scenario_header, session)
         now = self.clock.now()
         payment = Payment(
             tx_id=tx_id,
@@ -135,15 +160,21 @@ class Provider:
         # The payment and its first delivery are stored together: a crash between two writes must
         # not leave a payment whose webhook never goes out (durable stores).
         async with self.store.atomic():
-            if not await self.store.add_payment(payment):  # a durable store found it after all
+            added = await self.store.add_payment(payment)
+            if added and scenario.outcome != "pending":
+                delay_s = scenario.payment_delay_ms / 1000.0 * self.dispatcher.time_scale
+                # one float shared by the payment and its delivery: two float objects (~64 bytes) less per payment
+                occurred_at = now + delay_s if delay_s else now
+                delivery = self._new_delivery(payment, scenario, occurred_at, created_at=now)
+                await self.store.add_delivery(delivery)
+        if not added:
+            # another process created it first (shared stores): the database decided, and this is a repeat
+            stored = await self.store.get_payment(payment.payment_id) if self._shared is not None else None
+            if stored is None:  # a durable store found it after all, or it was reset meanwhile
                 raise Conflict(f"tx_id {tx_id!r} was created concurrently; repeat the request")
-            if scenario.outcome == "pending":
-                return CreateResult(payment, created=True)
-            delay_s = scenario.payment_delay_ms / 1000.0 * self.dispatcher.time_scale
-            # one float shared by the payment and its delivery: two float objects (~64 bytes) less per payment
-            occurred_at = now + delay_s if delay_s else now
-            delivery = self._new_delivery(payment, scenario, occurred_at, created_at=now)
-            await self.store.add_delivery(delivery)
+            return await self._repeat(stored, request, scenario_header, session)
+        if scenario.outcome == "pending":
+            return CreateResult(payment, created=True)
         first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._creating[tx_id] = first
         try:
@@ -153,6 +184,38 @@ class Provider:
                 del self._creating[tx_id]
             first.set_result(None)
         return CreateResult(payment, created=True)
+
+    async def _repeat(
+        self, existing: Payment, request: Mapping[str, Any], scenario_header: str | None, session: Session
+    ) -> CreateResult:
+        """A create of a tx_id that exists: the stored payment if it is the same request, a 409 if not."""
+        if existing.session_id != session.session_id:
+            # idempotency is global (tx_id is the provider's key), and another session's payment is
+            # not this caller's to read: a conflict that says so, and nothing of the payment
+            raise Conflict(
+                f"tx_id {existing.tx_id!r} is taken by a payment of another session; tx_ids are unique across "
+                "this server (the provider's idempotency key): use another tx_id"
+            )
+        existing.check_same_request(request)
+        existing.check_same_scenario(scenario_header)
+        first = self._creating.get(existing.tx_id)
+        if first is not None:
+            await asyncio.shield(first)
+        elif self._shared is not None:
+            existing = await self._first_attempt_result(existing)
+        return CreateResult(existing, created=False)
+
+    async def _first_attempt_result(self, payment: Payment) -> Payment:
+        """Shared stores: a repeat of a create whose first attempt another process may still be sending
+        answers what that process will, once the attempt is stored (at most the webhook timeout)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.dispatcher.timeout_s + 1.0
+        while payment.status == PENDING and loop.time() < deadline:
+            delivery = await self.store.get_delivery(webhook_id(COMPLETED_EVENT, payment.tx_id))
+            if delivery is None or delivery.state != dl.PENDING or delivery.attempts or not _inline(delivery):
+                break
+            await asyncio.sleep(REPEAT_POLL_S)
+        return await self.store.get_payment(payment.payment_id) or payment
 
     async def confirm(self, payment_id: str, scenario_header: str | None, session_header: str | None = None) -> Payment:
         payment = await self.store.get_payment(payment_id)
@@ -190,6 +253,7 @@ class Provider:
             raise NotFound(f"no payment {payment_id!r}")
         delivery = await self.store.get_delivery(webhook_id(COMPLETED_EVENT, payment.tx_id))
         now = self.clock.now()
+        saved = True
         # the payment and its event's time land together (durable stores), or neither object changes
         async with self.store.atomic(payment, *([delivery] if delivery else [])):
             if delivery is not None and delivery.occurred_at > now:
@@ -198,10 +262,13 @@ class Provider:
                 await self.store.save_delivery(delivery)
             # completed when the event happened, so confirmed_at matches the webhook body
             if payment.complete(delivery.occurred_at if delivery else now):
-                await self.store.save_payment(payment)
+                saved = await self.store.save_payment(payment)
+        if not saved:  # another process completed it first (shared stores): its completion, its webhook
+            return await self.store.get_payment(payment_id) or payment
         if delivery is None:
             delivery = self._new_delivery(payment, book.scenario(payment.scenario), payment.confirmed_at or 0.0)
-            await self.store.add_delivery(delivery)
+            if not await self.store.add_delivery(delivery):  # another process's confirm made it first
+                return await self.store.get_payment(payment_id) or payment
             await self.dispatcher.dispatch(delivery, payment)
         else:
             await self.dispatcher.send_now(delivery, payment)
@@ -303,14 +370,15 @@ class Provider:
         if session is not None and session.session_id is not None:
             # data first: a store that fails there leaves the session as it was, scenarios included
             removed = await self._clear_session(session.session_id)
-            async with self.changing_book(session) as book:
+            async with self.changing_book(session, counts_reset=None) as book:
                 book.reset()
             return removed
         self.dispatcher.clear()
         self._creating.clear()  # creates still sending belong to the wiped state: a new one must not wait
         self.book.reset()
         self.sessions.clear()
-        return await self.store.clear()
+        with self._changing():
+            return await self.store.clear()
 
     # sessions
     async def session(self, session_id: str | None) -> Session:
@@ -320,8 +388,28 @@ class Provider:
         session = self.sessions.find(session_id)
         if session is None:
             await self.expire()  # an expired one is cleaned up now rather than at the next sweep
-            raise SessionNotFound(session_id)
+            session = await self._made_elsewhere(session_id)
+            if session is None:
+                raise SessionNotFound(session_id)
         await self._touch(session)
+        return session
+
+    async def _made_elsewhere(self, session_id: str) -> Session | None:
+        """Shared stores: a session another process made (or renewed) since the last refresh, read
+        through now, so it is usable here at once; None if there is none (or the store is not shared)."""
+        if self._shared is None:
+            return None
+        found = self.sessions.find(session_id)  # renewed elsewhere: expire() took that in
+        if found is not None:
+            return found
+        record = await self._shared.load_session(session_id)
+        found = self.sessions.find(session_id)  # the refresher may have adopted it meanwhile
+        if found is not None or record is None:
+            return found
+        session = session_from(record, self.book.fresh(MAX_SESSION_SCENARIOS))
+        if session.expired(self.clock.now()) or self.sessions.held(session_id) is not None:
+            return None  # expired, or an expired one is still held here until its clean-up
+        self.sessions.adopt(session)
         return session
 
     async def routed(self, session_id: str | None, request: Mapping[str, Any]) -> Session:
@@ -338,23 +426,25 @@ class Provider:
         self, *, label: str | None = None, claims: Mapping[str, Any] | None = None, idle_timeout_s: int | None = None
     ) -> Session:
         await self.expire()  # expired sessions do not count against the cap, nor hold their claims
-        session = self.sessions.create(label=label, claims=Claims.from_dict(claims), idle_timeout_s=idle_timeout_s)
-        try:
-            await self._save_session(session)
-        except BaseException:  # not stored: not live either (nothing half-created)
-            self.sessions.end(session.session_id)  # type: ignore[arg-type]
-            raise
+        with self._changing():
+            session = self.sessions.create(label=label, claims=Claims.from_dict(claims), idle_timeout_s=idle_timeout_s)
+            try:
+                await self._save_session(session)
+            except BaseException:  # not stored: not live either (nothing half-created)
+                self.sessions.end(session.session_id)  # type: ignore[arg-type]
+                raise
         return session
 
     async def set_claims(self, session_id: str, claims: Mapping[str, Any]) -> Session:
         session = await self.session(session_id)
         before = session.claims
-        self.sessions.set_claims(session_id, Claims.from_dict(claims))
-        try:
-            await self._save_session(session)
-        except BaseException:
-            self.sessions.set_claims(session_id, before)
-            raise
+        with self._changing():
+            self.sessions.set_claims(session_id, Claims.from_dict(claims))
+            try:
+                await self._save_session(session)
+            except BaseException:
+                self.sessions.set_claims(session_id, before)
+                raise
         return session
 
     async def end_session(self, session_id: str) -> tuple[int, int]:
@@ -362,18 +452,38 @@ class Provider:
         # its data goes first: if the store fails, the session is still live (and holds its claims),
         # so the caller can end it again, rather than its payments and retries outliving it unseen
         session = self.sessions.get(session_id)
-        removed = await self._purge(session)
-        self.sessions.drop(session)
+        with self._changing():
+            removed = await self._purge(session)
+            self.sessions.drop(session)
         return removed
 
     async def expire(self) -> int:
         """End every session idle past its expiry; returns how many. One the store fails to clean up
         stays held (refused to callers, as expired) and is cleaned up by the next sweep."""
-        gone = self.sessions.expired()
-        for session in gone:
-            await self._purge(session)
-            self.sessions.drop(session)
-        return len(gone)
+        ended = 0
+        for session in self.sessions.expired():
+            if await self._renewed_elsewhere(session):
+                continue
+            with self._changing():
+                await self._purge(session)
+                self.sessions.drop(session)
+            ended += 1
+        return ended
+
+    async def _renewed_elsewhere(self, session: Session) -> bool:
+        """Shared stores: whether another process used the session since this one last heard (its record
+        expires later): then it is renewed here too, not ended."""
+        if self._shared is None or session.session_id is None:
+            return False
+        record = await self._shared.load_session(session.session_id)
+        if record is None:
+            return False
+        used = float(record["last_used_at"])
+        if used + int(record["idle_timeout_s"]) <= self.clock.now():
+            return False
+        session.last_used_at = max(session.last_used_at, used)
+        session.saved_used_at = max(session.saved_used_at, used)
+        return True
 
     async def session_live(self, session_id: str | None) -> bool:
         """Whether a session still holds its data (the dispatcher asks before a due attempt). One idle
@@ -381,7 +491,7 @@ class Provider:
         if session_id is None or self.sessions.find(session_id) is not None:
             return True
         await self.expire()
-        return False
+        return await self._made_elsewhere(session_id) is not None
 
     async def all_sessions(self) -> str:
         """The store's scope for every session's data, once sessions idle past their expiry have ended
@@ -435,65 +545,74 @@ class Provider:
             log.warning("could not store the renewal of %s", session.session_id, exc_info=True)
 
     async def _save_session(self, session: Session) -> None:
-        book = session.book
-        if session.session_id is None:  # the global session's book: no label, claims nor expiry
-            record = {"session_id": None, "label": None, "claims": None, "idle_timeout_s": 0}
-            record |= {"created_at": 0.0, "last_used_at": 0.0}
-        else:
-            record = {
-                "session_id": session.session_id,
-                "label": session.label,
-                "claims": session.claims.to_dict(),
-                "idle_timeout_s": session.idle_timeout_s,
-                "created_at": session.created_at,
-                "last_used_at": session.last_used_at,
-            }
-        record |= {
-            "active_scenario": book.active_name,
-            "scenarios": book.runtime_documents(),
-            "api_calls": book.api_calls(),
-        }
-        await self.store.save_session(record)
+        await self.store.save_session(record_of(session))
 
     @contextlib.asynccontextmanager
-    async def changing_book(self, session: Session) -> AsyncIterator[ScenarioBook]:
+    async def changing_book(
+        self, session: Session, *, counts_reset: Sequence[str] | None = ()
+    ) -> AsyncIterator[ScenarioBook]:
         """Around a change to a session's scenarios or active scenario (the global session's too): a
-        durable store keeps it; if it cannot, the change is undone, so a failed call changed nothing."""
-        before = session.book.state()
-        yield session.book
+        durable store keeps it; if it cannot, the change is undone, so a failed call changed nothing.
+        `counts_reset`: the scenarios whose API-fault counters the change starts again (None: all), which
+        a shared store counts itself."""
+        with self._changing():
+            before = session.book.state()
+            yield session.book
+            try:
+                if self._shared is None:
+                    await self._save_session(session)
+                else:
+                    async with self.store.atomic():
+                        await self._save_session(session)
+                        if counts_reset is None or counts_reset:
+                            names = None if counts_reset is None else list(counts_reset)
+                            await self._shared.reset_api_calls(session.session_id, names)
+            except BaseException:
+                session.book.put_back(before)
+                raise
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Around a change of sessions or books this process is storing (see _follow)."""
+        self._changes_in_flight += 1
         try:
-            await self._save_session(session)
-        except BaseException:
-            session.book.put_back(before)
-            raise
+            yield
+        finally:
+            self._changes_in_flight -= 1
+            self._changes_done += 1
+
+    async def _follow(self, store: SharedStore) -> None:
+        """Shared stores: follow the sessions and global book other processes change, within REFRESH_S.
+        Records read while this process was storing a change of its own are not applied (they may
+        predate it): the next round reads again. Store errors wait for the next round."""
+        while True:
+            await asyncio.sleep(REFRESH_S)
+            try:
+                version = await store.state_version()
+                if version == self._seen_version:
+                    continue
+                done = self._changes_done
+                records = await store.load_sessions()
+            except Exception:
+                log.warning("reading the shared session state failed; trying again in %.2f s", REFRESH_S, exc_info=True)
+                continue
+            if self._changes_in_flight or done != self._changes_done:
+                continue
+            self._seen_version = version
+            ended = follow(self.sessions, self.book, records, lambda: self.book.fresh(MAX_SESSION_SCENARIOS))
+            if ended:
+                # their rows are gone: attempts in flight must not write back, and due ones find nothing to
+                # claim (claim_delivery answers None for a row that is gone)
+                self.dispatcher.forget([])
 
     async def _load_sessions(self) -> None:
         """Sessions a durable store kept across a restart come back live (their expiry still counts),
         and the global session's run-time scenarios, active scenario and API-fault counters."""
         for record in await self.store.load_sessions():
             if record["session_id"] is None:
-                self._restore_book(self.book, record)
-                continue
-            book = self.book.fresh(MAX_SESSION_SCENARIOS)
-            self._restore_book(book, record)
-            session = Session(
-                record["session_id"],
-                book,
-                record.get("label"),
-                Claims.from_dict(record.get("claims")),
-                int(record["idle_timeout_s"]),
-                float(record["created_at"]),
-                float(record["last_used_at"]),
-                float(record["last_used_at"]),
-            )
-            self.sessions.adopt(session)
-
-    @staticmethod
-    def _restore_book(book: ScenarioBook, record: Mapping[str, Any]) -> None:
-        try:
-            book.restore(record.get("scenarios") or {}, record.get("active_scenario") or "", record.get("api_calls"))
-        except Exception:  # a stored scenario this version no longer takes: the session keeps the rest
-            book.reset()
+                restore_book(self.book, record)
+            else:
+                self.sessions.adopt(session_from(record, self.book.fresh(MAX_SESSION_SCENARIOS)))
 
     async def health(self) -> dict[str, Any]:
         counts = await self.store.counts(await self.all_sessions())  # sessions idle past their expiry end first
@@ -530,5 +649,13 @@ class Provider:
         if delivery.event != COMPLETED_EVENT:
             return
         payment = await self.store.get_payment(payment_id_for(delivery.tx_id))
-        if payment is not None and payment.status == PENDING and payment.complete(delivery.occurred_at):
-            await self.store.save_payment(payment)
+        if payment is None or payment.status != PENDING or not payment.complete(delivery.occurred_at):
+            return
+        if not await self.store.save_payment(payment):  # another process completed it first
+            await self.store.get_payment(payment.payment_id)  # its values, not ours
+
+
+def _inline(delivery: Delivery) -> bool:
+    """Whether the create that made this delivery sends its first attempt inline (Dispatcher.dispatch)."""
+    plan = delivery.plan
+    return not (plan.reorder or plan.delay_ms or delivery.occurred_at > delivery.created_at)

@@ -3,6 +3,13 @@
 Pending retries are data in a heap, not sleeping tasks, so thousands of them cost little; at most
 `max_in_flight` background attempts run at once (back-pressure), while first attempts run inline
 in the request that created the event.
+
+On a store shared by several processes (`store.shared`, postgres) the heap is only this process's
+plan: every scheduled attempt first claims its delivery (a lease in the store), and goes out only if
+the claim holds, so two processes never attempt one delivery at once. A sweeper claims what nobody
+holds any more (a process that died or stalled past its lease) and schedules it here; nothing then
+lives only in one process's memory. First attempts inline need no claim: add_delivery wrote the
+creating process's lease.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from ..domain.deliveries import (
 )
 from ..domain.payments import Payment
 from ..domain.retry import give_up_reason, next_delay_ms
-from ..store.base import Store
+from ..store.base import SharedStore, Store
 from .senders import Sender, SendResult
 
 log = logging.getLogger("paymock.delivery")
@@ -42,6 +49,14 @@ SessionLive = Callable[[str | None], Awaitable[bool]]
 # fails within the pool's timeout (postgres.POOL_TIMEOUT_S), cheap enough every 10 s per delivery.
 STORE_RETRY_S = 0.5
 STORE_RETRY_MAX_S = 10.0
+# Shared stores: a claim holds an attempt's timeout plus this. Long enough to cover storing the answer
+# after the timeout and an event loop stalled by load or a GC pause (an attempt must never outlive its
+# claim, or a second process could send it meanwhile); short enough that another process takes over a
+# dead one's due webhooks within seconds (their schedule slips by at most this).
+CLAIM_MARGIN_S = 10.0
+# How often the sweeper looks for deliveries nobody holds: a dead process's are late by their lease
+# anyway, and each look is one indexed query per process.
+SWEEP_S = 0.5
 
 
 class Dispatcher:
@@ -82,14 +97,21 @@ class Dispatcher:
         self._generation = 0  # bumped by clear(): an attempt that outlives a reset must not write back
         self._forgets = 0  # bumped by forget(): an attempt that outlives its session's end must not write back
         self._store_failures: dict[str, int] = {}  # consecutive store errors per delivery (see _store_failed)
+        self._shared: SharedStore | None = store if store.shared else None  # type: ignore[assignment]
+        self._sweeper: asyncio.Task[None] | None = None
 
     # lifecycle
     async def start(self) -> None:
-        """Resume what a previous process left pending (durable stores), then run the timer."""
-        now = self.clock.now()
-        for delivery in await self.store.pending_deliveries():
-            wait_s = max(0.0, (delivery.next_attempt_at or now) - now)
-            await self._schedule(delivery, wait_s)
+        """Resume what a previous process left pending (durable stores), then run the timer. On a shared
+        store the sweeper resumes them instead, as their leases expire: the pending ones may be other
+        live processes' own."""
+        if self._shared is None:
+            now = self.clock.now()
+            for delivery in await self.store.pending_deliveries():
+                wait_s = max(0.0, (delivery.next_attempt_at or now) - now)
+                await self._schedule(delivery, wait_s)
+        else:
+            self._sweeper = asyncio.create_task(self._sweep(self._shared), name="paymock-sweeper")
         self._runner = asyncio.create_task(self._run(), name="paymock-dispatcher")
 
     async def stop(self, grace_s: float = 2.0) -> None:
@@ -99,11 +121,14 @@ class Dispatcher:
         """
         if self._runner:
             self._runner.cancel()
+        if self._sweeper:
+            self._sweeper.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=grace_s)
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, *([self._runner] if self._runner else []), return_exceptions=True)
+        timers = [t for t in (self._runner, self._sweeper) if t is not None]
+        await asyncio.gather(*self._tasks, *timers, return_exceptions=True)
         self._tasks.clear()
         try:
             await asyncio.wait_for(self.sender.close(), grace_s)  # shutdown must not hang on a peer
@@ -331,7 +356,11 @@ class Dispatcher:
     async def _run_due(self, delivery_id: str) -> None:
         self._held.discard(delivery_id)
         try:
-            delivery = await self.store.get_delivery(delivery_id)
+            if self._shared is None:
+                delivery = await self.store.get_delivery(delivery_id)
+            else:  # ours to attempt only while the claim holds; None: another process has it, or it is gone
+                until = self.clock.now() + self.timeout_s + CLAIM_MARGIN_S
+                delivery = await self._shared.claim_delivery(delivery_id, until)
             payment = None if delivery is None else await self.store.get_payment(delivery.payment_id)
             # a session idle past its expiry ends now (its data and retries go), not at the next sweep
             if delivery is not None and not await self.session_live(delivery.session_id):
@@ -343,6 +372,28 @@ class Dispatcher:
             return
         await self._attempt(delivery, payment, SCHEDULED)
 
+    async def _sweep(self, store: SharedStore) -> None:
+        """Shared stores: claim the due deliveries nobody holds (their process died, or stalled past its
+        lease) and attempt them here. At most max_in_flight a round: what this process cannot start soon
+        stays for the others."""
+        while True:
+            await asyncio.sleep(SWEEP_S)
+            now = self.clock.now()
+            try:
+                claimed = await store.claim_due(now + self.timeout_s + CLAIM_MARGIN_S, self.max_in_flight)
+            except Exception:  # the database is away: the next round tries again
+                log.warning("claiming due deliveries failed; trying again in %.1f s", SWEEP_S, exc_info=True)
+                continue
+            for delivery in claimed:
+                self._plan(delivery.delivery_id, max(0.0, (delivery.next_attempt_at or now) - now))
+
+    def _plan(self, delivery_id: str, wait_s: float) -> None:
+        """Put an attempt on the timer (in memory only: the store has the schedule already)."""
+        due = self.clock.monotonic() + wait_s
+        self._due[delivery_id] = due
+        heapq.heappush(self._heap, (due, next(self._seq), delivery_id))
+        self._wake.set()
+
     def _store_failed(self, delivery_id: str) -> None:
         """The store could not be read or written for this delivery: try it again later, in memory only
         (writing the schedule would fail too), backing off to STORE_RETRY_MAX_S. At least once: an attempt whose
@@ -350,10 +401,7 @@ class Dispatcher:
         failures = self._store_failures[delivery_id] = self._store_failures.get(delivery_id, 0) + 1
         wait_s = min(STORE_RETRY_MAX_S, STORE_RETRY_S * 2 ** (failures - 1))
         log.exception("store failed for %s (%d time(s)); trying again in %.1f s", delivery_id, failures, wait_s)
-        due = self.clock.monotonic() + wait_s
-        self._due[delivery_id] = due
-        heapq.heappush(self._heap, (due, next(self._seq), delivery_id))
-        self._wake.set()
+        self._plan(delivery_id, wait_s)
 
     def _spawn(self, coro, slot: bool = False) -> None:  # type: ignore[no-untyped-def]
         task = asyncio.create_task(coro)

@@ -208,6 +208,10 @@ class Sessions:
             return None
         return session
 
+    def held(self, session_id: str) -> Session | None:
+        """The session with this id while it is held, expired or not (`find` answers live ones only)."""
+        return self._live.get(session_id)
+
     def get(self, session_id: str) -> Session:
         session = self.find(session_id)
         if session is None:
@@ -277,6 +281,13 @@ class Sessions:
         session.claims = claims
         self._index(session)
         return session
+
+    def reindex(self, session: Session, claims: Claims) -> None:
+        """Take the claims another process set (shared stores) as they are: that process checked them when
+        they were set, and checking them here against changes not yet followed could refuse what is true."""
+        self._unindex(session)
+        session.claims = claims
+        self._index(session)
 
     # internals
     def _index(self, session: Session) -> None:
