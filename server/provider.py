@@ -141,9 +141,6 @@ class Provider:
                 raise SessionNotFound(session.session_id)
             return await self.create(request, scenario_header)
         tx_id = request["tx_id"]
-        existing = await self.store.get_payment(payment_id_for(tx_id))
-        if existing is not None:
-            return await self._repeat(existing, request, scenario_header, session)
         now = self.clock.now()
         payment = Payment(
             tx_id=tx_id,
@@ -157,23 +154,22 @@ class Provider:
         )
         if scenario.outcome == "fail":
             payment.fail(scenario.failure_reason)
-        # The payment and its first delivery are stored together: a crash between two writes must
-        # not leave a payment whose webhook never goes out (durable stores).
-        async with self.store.atomic():
-            added = await self.store.add_payment(payment)
-            if added and scenario.outcome != "pending":
-                delay_s = scenario.payment_delay_ms / 1000.0 * self.dispatcher.time_scale
-                # one float shared by the payment and its delivery: two float objects (~64 bytes) less per payment
-                occurred_at = now + delay_s if delay_s else now
-                delivery = self._new_delivery(payment, scenario, occurred_at, created_at=now)
-                await self.store.add_delivery(delivery)
-        if not added:
-            # another process created it first (shared stores): the database decided, and this is a repeat
-            stored = await self.store.get_payment(payment.payment_id) if self._shared is not None else None
-            if stored is None:  # a durable store found it after all, or it was reset meanwhile
+        delivery = None
+        if scenario.outcome != "pending":
+            delay_s = scenario.payment_delay_ms / 1000.0 * self.dispatcher.time_scale
+            # one float shared by the payment and its delivery: two float objects (~64 bytes) less per payment
+            occurred_at = now + delay_s if delay_s else now
+            delivery = self._new_delivery(payment, scenario, occurred_at, created_at=now)
+        # Written first, looked up only if the tx_id was taken: a new payment (nearly every create) is one
+        # write, one round trip on a server store. The payment and its first delivery land together: a
+        # crash between two writes must not leave a payment whose webhook never goes out (durable stores).
+        if not await self.store.add_payment(payment, delivery):
+            # a repeat: of an earlier create, or (shared stores) of one another process won; the store decided
+            stored = await self.store.get_payment(payment.payment_id)
+            if stored is None:  # reset meanwhile
                 raise Conflict(f"tx_id {tx_id!r} was created concurrently; repeat the request")
             return await self._repeat(stored, request, scenario_header, session)
-        if scenario.outcome == "pending":
+        if delivery is None:
             return CreateResult(payment, created=True)
         first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._creating[tx_id] = first
