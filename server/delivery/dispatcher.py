@@ -57,6 +57,9 @@ CLAIM_MARGIN_S = 10.0
 # How often the sweeper looks for deliveries nobody holds: a dead process's are late by their lease
 # anyway, and each look is one indexed query per process.
 SWEEP_S = 0.5
+# Shared stores: a long-poll wait also reads the store this often, since another process may be the one
+# attempting the delivery (only this process's own attempts wake a waiter at once). One indexed read.
+WAIT_POLL_S = 0.1
 
 
 class Dispatcher:
@@ -211,7 +214,7 @@ class Dispatcher:
             waiters = self._waiters.setdefault(tx_id, set())
             waiters.add(event)
             try:
-                await asyncio.wait_for(event.wait(), remaining)
+                await asyncio.wait_for(event.wait(), remaining if self._shared is None else min(remaining, WAIT_POLL_S))
             except TimeoutError:
                 pass
             finally:

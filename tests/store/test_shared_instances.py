@@ -196,6 +196,44 @@ def test_a_reset_on_one_stops_the_others_retries(pair, receiver) -> None:
     assert len(receiver.for_path("/refuse")) == seen
 
 
+def test_a_wait_on_one_sees_what_the_other_delivers(pair, receiver) -> None:
+    a, b = pair
+    soon = {"description": "retries in 0.5 s", "webhook": {"retry_schedule_ms": [500_000] * 3}}
+    assert a.put("/mock/v1/scenarios/soon", json=soon).status_code == 201
+    receiver.status_for_path["/later"] = 503
+    made = a.post(
+        "/api/v2/payments", json=payment_body("wait-1", receiver.url("/later")), headers={"X-Mock-Scenario": "soon"}
+    )
+    assert made.json()["status"] == "PENDING"
+    del receiver.status_for_path["/later"]  # a's retry in 0.5 s is acknowledged
+    began = time.monotonic()
+    waited = b.get(
+        "/mock/v1/wait-for-delivery", params={"tx_id": "wait-1", "state": "acknowledged", "timeout_ms": 2000}
+    )
+    assert waited.status_code == 200 and waited.json()["state"] == "acknowledged"
+    assert time.monotonic() - began < 1.5  # not at the wait's own timeout: b read what a stored
+
+
+def test_a_session_kept_in_use_on_one_is_not_ended_as_idle_by_the_other(postgres_url: str) -> None:
+    clock_a, clock_b = SteppedClock(), SteppedClock()
+    with instance(postgres_url, clock_a) as a, instance(postgres_url, clock_b) as b:
+        sid = a.post("/mock/v1/sessions", json={"idle_timeout_s": 5}).json()["session_id"]
+        assert b.get(f"/mock/v1/sessions/{sid}").status_code == 200
+        for _ in range(3):
+            time.sleep(0.3)  # a has followed everything so far
+            for _ in range(2):  # 6 s without a call on a, past its 5 s; but used on b every 3 s
+                clock_a.offset += 3
+                clock_b.offset += 3
+                assert b.get(f"/mock/v1/sessions/{sid}").status_code == 200  # renewed (and stored) on b
+            # at once, before a's refresher has most likely followed b's last renewal: a re-reads the
+            # session's record before ending it as idle
+            assert a.get(f"/mock/v1/sessions/{sid}").status_code == 200
+        clock_a.offset += 6
+        clock_b.offset += 6
+        assert a.get(f"/mock/v1/sessions/{sid}").status_code == 404  # idle on both now: ended
+        assert b.get(f"/mock/v1/sessions/{sid}").status_code == 404
+
+
 def test_a_delivery_left_by_a_stopped_instance_is_delivered_by_the_other_after_its_lease(
     postgres_url: str, receiver: WebhookReceiver
 ) -> None:
