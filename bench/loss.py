@@ -175,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--down", type=float)
     parser.add_argument("--refuse", type=float, default=0.3)
     parser.add_argument("--schedule-s", type=float, help="what the whole retry schedule is squeezed into")
-    parser.add_argument("--store", default="memory", help="memory, sqlite:PATH, or postgres (a throwaway cluster)")
+    parser.add_argument(
+        "--store", default="memory", help="memory, sqlite:PATH, postgresql://..., or postgres (a throwaway cluster)"
+    )
     parser.add_argument("--processes", type=int, default=1, help="paymock processes on the store (postgres)")
     parser.add_argument("--kill", action="store_true", help="SIGKILL one process mid-burst and start it again")
     parser.add_argument("--out", type=Path)
@@ -183,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     count = args.count or (1000 if args.quick else 20_000)
     down = args.down if args.down is not None else (1.0 if args.quick else 3.0)
     schedule_s = args.schedule_s or (10.0 if args.quick else 60.0)
-    if args.processes > 1 and args.store != "postgres":
-        parser.error("--processes > 1 needs --store postgres (memory and sqlite are one process's)")
+    if args.processes > 1 and args.store.split(":", 1)[0] not in ("postgres", "postgresql"):
+        parser.error("--processes > 1 needs a postgres store (memory and sqlite are one process's)")
     with store_url(args.store) as store:
         checks = run(count, down, args.refuse, schedule_s, store, args.processes, args.kill)
     checks.update(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import ab, import_cost, loss, ready, ready_phases, rss, sessions
+from bench import ab, import_cost, loss, propagation, ready, ready_phases, rss, sessions, stores
 from bench import run as bench
 
 
@@ -34,6 +34,47 @@ def test_loss_smoke(store: str, tmp_path: Path) -> None:
     args = ["--quick", "--count", "600", "--schedule-s", "5", "--down", "0.5", "--store", spec]
     args += ["--out", str(tmp_path / "loss.json")]
     assert loss.main(args) == 0, (tmp_path / "loss.json").read_text()
+
+
+def test_loss_smoke_two_processes_on_postgres_one_killed_mid_burst(postgres_url: str, tmp_path: Path) -> None:
+    """Issue 17's end-to-end case: two `paymock serve` processes on one database, a real receiver refusing
+    30% and down for a while, one process SIGKILLed mid-burst and started again. The client sends a
+    request that got no answer again, same tx_id, to the other process; the killed one's leased
+    deliveries go out from the other after the lease. 0 lost, 0 created twice, every webhook acknowledged."""
+    out = tmp_path / "loss.json"
+    args = ["--quick", "--count", "600", "--schedule-s", "5", "--down", "0.5", "--store", postgres_url]
+    args += ["--processes", "2", "--kill", "--out", str(out)]
+    assert loss.main(args) == 0, out.read_text()
+    checks = json.loads(out.read_text())
+    assert checks["killed_at_payments"] < 600 and checks["restarted_after_s"] > 0  # it died mid-burst
+    assert checks["payments_stored"] == checks["completed"] == 600
+    assert checks["receiver"]["acked_ids"] == 600
+
+
+def test_stores_script_smoke(postgres_cluster: object, tmp_path: Path) -> None:
+    """bench/stores.py starts its own durable cluster; `postgres_cluster` only skips where none can run."""
+    out = tmp_path / "stores.json"
+    assert stores.main(["--quick", "--count", "200", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [s["side"] for s in report["summary"]] == list(stores.SIDES)
+    for run in report["runs"]:
+        assert run["answered_200"] == run["webhooks_acked"] == 200 and not run["client_errors"], run
+        assert run["cpu_ms_per_payment"] > 0
+        assert (run["postgres_cpu_ms_per_payment"] > 0) == run["side"].startswith("postgres"), run
+
+
+def test_propagation_script_smoke(postgres_cluster: object, tmp_path: Path) -> None:
+    """Changes made through one process are in force on the other within 1 s (issue 17, item 2)."""
+    out = tmp_path / "propagation.json"
+    assert propagation.main(["--quick", "--out", str(out)]) == 0, out.read_text()
+    report = json.loads(out.read_text())
+    assert {row["change"] for row in report["summary"]} == {
+        "active scenario",
+        "run-time scenario",
+        "session opened",
+        "session ended",
+    }
+    assert all(row["within_1s"] == row["trials"] == 3 for row in report["summary"]), report["summary"]
 
 
 def test_rss_script_smoke(tmp_path: Path) -> None:
