@@ -594,8 +594,12 @@ class Provider:
                 continue
             if self._changes_in_flight or done != self._changes_done:
                 continue
+            try:
+                ended = follow(self.sessions, self.book, records, lambda: self.book.fresh(MAX_SESSION_SCENARIOS))
+            except Exception:  # a record this version cannot read: the others are followed next round
+                log.exception("following the shared session state failed; trying again in %.2f s", REFRESH_S)
+                continue
             self._seen_version = version
-            ended = follow(self.sessions, self.book, records, lambda: self.book.fresh(MAX_SESSION_SCENARIOS))
             if ended:
                 # their rows are gone: attempts in flight must not write back, and due ones find nothing to
                 # claim (claim_delivery answers None for a row that is gone)

@@ -16,7 +16,7 @@ import pytest
 
 from paymock.app import create_app
 from paymock.testing.receiver import WebhookReceiver
-from tests.conftest import SteppedClock, payment_body, settings
+from tests.conftest import SteppedClock, payment_body, settings, wait_for_delivery
 
 pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
 
@@ -122,6 +122,28 @@ def test_confirms_racing_on_both_complete_the_payment_once(pair, receiver) -> No
     assert len(hooks) == attempts  # every webhook sent is an attempt of the one delivery, recorded
     assert {h.webhook_id for h in hooks} == {f"evt_completed_conf-{n}" for n in range(5)}
     assert all(h.answered == 200 for h in hooks)
+
+
+def test_a_confirm_on_one_racing_the_others_retry_completes_the_payment_once(pair, receiver) -> None:
+    a, b = pair
+    soon = {"description": "retries in 0.3 s", "webhook": {"retry_schedule_ms": [300_000] * 3}}
+    assert a.put("/mock/v1/scenarios/soon", json=soon).status_code == 201
+    receiver.status_for_path["/race"] = 503
+    made = a.post(
+        "/api/v2/payments", json=payment_body("race-1", receiver.url("/race")), headers={"X-Mock-Scenario": "soon"}
+    )
+    assert made.json()["status"] == "PENDING"
+    del receiver.status_for_path["/race"]
+    time.sleep(0.28)  # about when a's retry goes out
+    confirmed = b.post("/api/v2/confirm-payment", json={"payment_id": "pay_race-1"}).json()
+    assert confirmed["status"] == "PAYMENT_COMPLETED"
+    waited = wait_for_delivery(a, tx_id="race-1", state="acknowledged")
+    assert waited.status_code == 200, waited.text
+    time.sleep(0.5)  # a's retry, acknowledged, has completed the payment too if it came second
+    for c in (a, b):  # one completion: the time the confirm answered is the one stored, seen from both
+        payment = c.get("/mock/v1/payments/pay_race-1").json()["payment"]
+        assert payment["status"] == "PAYMENT_COMPLETED" and payment["confirmed_at"] == confirmed["confirmed_at"]
+    assert {h.webhook_id for h in receiver.for_path("/race")} == {"evt_completed_race-1"}
 
 
 def test_a_session_made_on_one_is_usable_on_the_other_at_once_and_its_claims_within_a_second(pair, receiver) -> None:
