@@ -648,11 +648,8 @@ class Provider:
         """A completed-event delivery was acknowledged: a PENDING payment completes (as of the event)."""
         if delivery.event != COMPLETED_EVENT:
             return
-        payment = await self.store.get_payment(payment_id_for(delivery.tx_id))
-        if payment is None or payment.status != PENDING or not payment.complete(delivery.occurred_at):
-            return
-        if not await self.store.save_payment(payment):  # another process completed it first
-            await self.store.get_payment(payment.payment_id)  # its values, not ours
+        # no read first: the store completes it only if still PENDING (another process's completion wins)
+        await self.store.complete_payment(payment_id_for(delivery.tx_id), delivery.occurred_at)
 
 
 def _inline(delivery: Delivery) -> bool:

@@ -46,6 +46,13 @@ class Store(Protocol):
         process (shared stores): the caller reloads it. Memory and sqlite: always True."""
         ...
 
+    async def complete_payment(self, payment_id: str, at: float) -> None:
+        """A completed-event webhook was acknowledged: the payment, if still PENDING, completes as of `at`
+        (its live object too); one that moved on already (completed by a confirm, or by another process)
+        keeps what it has. No answer to await: a server store may send it with the block's other writes
+        (postgres: a webhook attempt's outcome is one statement)."""
+        ...
+
     async def list_payments(
         self,
         *,

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..domain.deliveries import PENDING, Delivery
 from ..domain.payments import COMPLETED, STATUSES, Payment, tx_id_of
+from ..domain.payments import PENDING as PAY_PENDING
 from .base import ALL_SESSIONS, restored_on_failure
 
 PAYMENT_ID_PREFIX = "pay_"
@@ -112,6 +113,11 @@ class MemoryStore:
             else:
                 ids.pop(tx_id, None)
         return True
+
+    async def complete_payment(self, payment_id: str, at: float) -> None:
+        payment = await self.get_payment(payment_id)
+        if payment is not None and payment.status == PAY_PENDING and payment.complete(at):
+            await self.save_payment(payment)
 
     async def list_payments(
         self,

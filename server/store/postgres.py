@@ -48,8 +48,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from ..domain.clock import Clock, SystemClock
 from ..domain.deliveries import PENDING, Attempt, Delivery
+from ..domain.payments import COMPLETED, STATUSES, Payment
 from ..domain.payments import PENDING as PAY_PENDING
-from ..domain.payments import STATUSES, Payment
 from ..domain.retry import stored_next_attempt_at
 from ..domain.scenarios.model import WebhookPlan
 from . import pg_migrations
@@ -86,14 +86,20 @@ _D_COLS = (
     "a.simulated, a.signature, a.body) ORDER BY a.number, a.at, a.id), '[]') FROM attempts a "
     "WHERE a.delivery_id = d.delivery_id)"
 )
-# the attempts of one delivery as parallel arrays, inserted with unnest; stored ones are skipped
-_ATTEMPTS_INSERT = (
-    "INSERT INTO attempts (delivery_id, number, kind, at, status_code, error, latency_ms, simulated, signature, "
-    "body) SELECT t.delivery_id, x.* FROM {source} t, unnest(%(a_number)s::integer[], %(a_kind)s::text[], "
-    "%(a_at)s::float8[], %(a_code)s::integer[], %(a_error)s::text[], %(a_latency)s::float8[], "
-    "%(a_simulated)s::boolean[], %(a_signature)s::text[], %(a_body)s::text[]) AS x "
-    "ON CONFLICT (delivery_id, number, kind, at) DO NOTHING"
-)
+
+
+# the attempts of one delivery as parallel arrays, inserted with unnest; stored ones are skipped. `p` prefixes
+# the parameters' names, so that several writes can share one statement (see _writes)
+def _attempts_insert(source: str, p: str = "") -> str:
+    return (
+        "INSERT INTO attempts (delivery_id, number, kind, at, status_code, error, latency_ms, simulated, signature, "
+        f"body) SELECT t.delivery_id, x.* FROM {source} t, unnest(%({p}a_number)s::integer[], %({p}a_kind)s::text[], "
+        f"%({p}a_at)s::float8[], %({p}a_code)s::integer[], %({p}a_error)s::text[], %({p}a_latency)s::float8[], "
+        f"%({p}a_simulated)s::boolean[], %({p}a_signature)s::text[], %({p}a_body)s::text[]) AS x "
+        "ON CONFLICT (delivery_id, number, kind, at) DO NOTHING"
+    )
+
+
 # a new delivery, leased to this process; `source` is "" (VALUES) or "FROM p" (only if that CTE has a row)
 _D_INSERT = (
     "INSERT INTO deliveries (delivery_id, tx_id, event, scenario, callback_url, plan, occurred_at, created_at, state, "
@@ -131,17 +137,17 @@ def _session(key: str) -> str | None:
     return None if key == GLOBAL else key
 
 
-def _attempt_params(attempts: tuple[Attempt, ...]) -> dict[str, list[Any]]:
+def _attempt_params(attempts: tuple[Attempt, ...], p: str = "") -> dict[str, list[Any]]:
     return {
-        "a_number": [a.number for a in attempts],
-        "a_kind": [a.kind for a in attempts],
-        "a_at": [a.at for a in attempts],
-        "a_code": [a.status_code for a in attempts],
-        "a_error": [a.error for a in attempts],
-        "a_latency": [a.latency_ms for a in attempts],
-        "a_simulated": [a.simulated for a in attempts],
-        "a_signature": [a.signature for a in attempts],
-        "a_body": [a.body for a in attempts],
+        f"{p}a_number": [a.number for a in attempts],
+        f"{p}a_kind": [a.kind for a in attempts],
+        f"{p}a_at": [a.at for a in attempts],
+        f"{p}a_code": [a.status_code for a in attempts],
+        f"{p}a_error": [a.error for a in attempts],
+        f"{p}a_latency": [a.latency_ms for a in attempts],
+        f"{p}a_simulated": [a.simulated for a in attempts],
+        f"{p}a_signature": [a.signature for a in attempts],
+        f"{p}a_body": [a.body for a in attempts],
     }
 
 
@@ -156,14 +162,25 @@ def _merged(local: tuple[Attempt, ...], stored: tuple[Attempt, ...]) -> tuple[At
     return tuple(sorted((*stored, *extra), key=lambda a: (a.number, a.at)))
 
 
+# a write nobody awaits an answer of: a delivery to save, or (payment id, completed at) to complete
+_Write = Delivery | tuple[str, float]
+
+
 @dataclass(eq=False)
 class _Tx:
-    """One atomic() block: its connection, the task it belongs to, what it added and wrote."""
+    """One atomic() block: its connection, the task it belongs to, what it added and wrote. Writes whose
+    answer nobody awaits (save_delivery, complete_payment) wait in `deferred`, by row, and go out as one
+    statement before the block's next statement or at its end. BEGIN goes out only before a statement
+    whose answer is awaited: a block of deferred writes only (a webhook attempt's outcome) is one
+    statement, atomic by itself, with no BEGIN and COMMIT round trips."""
 
     conn: psycopg.AsyncConnection
     task: asyncio.Task[Any] | None
     added: list[tuple[weakref.WeakValueDictionary[str, Any], str]] = field(default_factory=list)
     writing: list[str] = field(default_factory=list)
+    deferred: dict[str, _Write] = field(default_factory=dict)
+    transaction: contextlib.AsyncExitStack | None = None
+    stale: list[str] = field(default_factory=list)  # payments completed here but not in the store: reload
     closed: bool = False
 
 
@@ -253,6 +270,11 @@ class PostgresStore:
     async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection]:
         tx = self._tx()
         if tx is not None:
+            if tx.transaction is None:
+                tx.transaction = contextlib.AsyncExitStack()
+                await tx.transaction.enter_async_context(tx.conn.transaction())
+            if tx.deferred:  # they were asked for before this statement, so they go before it
+                await self._flush(tx)
             yield tx.conn
             return
         async with self._pool.connection() as conn:
@@ -260,8 +282,8 @@ class PostgresStore:
 
     @contextlib.asynccontextmanager
     async def atomic(self, *restore: object) -> AsyncIterator[None]:
-        """One transaction on one connection for the block (nested blocks join the outer one). On a
-        rollback the objects in `restore` get their fields back, as the rows do."""
+        """One transaction on one connection for the block (nested blocks join the outer one), begun
+        lazily (see _Tx). On a rollback the objects in `restore` get their fields back, as the rows do."""
         if self._tx() is not None:
             with restored_on_failure(restore):
                 yield
@@ -271,8 +293,16 @@ class PostgresStore:
                 tx = _Tx(conn, asyncio.current_task())
                 token = self._tx_var.set(tx)
                 try:
-                    async with conn.transaction():
+                    try:
                         yield
+                        if tx.deferred:  # in the transaction if one began, else one statement on its own
+                            await self._flush(tx)
+                    except BaseException as exc:
+                        if tx.transaction is not None:  # rolls back
+                            await tx.transaction.__aexit__(type(exc), exc, exc.__traceback__)
+                        raise
+                    if tx.transaction is not None:  # commits
+                        await tx.transaction.aclose()
                 except BaseException:
                     for live, key in tx.added:
                         live.pop(key, None)
@@ -282,6 +312,41 @@ class PostgresStore:
                     self._tx_var.reset(token)
                     for key in tx.writing:
                         self._wrote(key)
+        await self._reload(tx.stale)
+
+    async def _flush(self, tx: _Tx) -> None:
+        writes, tx.deferred = tx.deferred, {}
+        tx.stale += await self._writes(tx.conn, list(writes.values()))
+
+    async def _writes(self, conn: psycopg.AsyncConnection, writes: list[_Write]) -> list[str]:
+        """Several writes as one statement (data-modifying CTEs); the ids of the payments a completion
+        found no longer PENDING (another process completed it first, or it is gone)."""
+        ctes: list[str] = []
+        params: dict[str, Any] = {}
+        completions: list[tuple[str, str]] = []
+        for n, write in enumerate(writes):
+            p = f"w{n}_"
+            if isinstance(write, Delivery):
+                ctes += self._delivery_update(write, p, params)
+            else:
+                payment_id, at = write
+                ctes.append(
+                    f"{p}u AS (UPDATE payments SET status = %({p}done)s, confirmed_at = coalesce(confirmed_at, "
+                    f"%({p}at)s) WHERE payment_id = %({p}id)s AND status = %({p}pending)s RETURNING 1)"
+                )
+                params.update({f"{p}done": COMPLETED, f"{p}at": at, f"{p}id": payment_id, f"{p}pending": PAY_PENDING})
+                completions.append((payment_id, f"{p}u"))
+        counts = ", ".join(f"(SELECT count(*) FROM {name})" for _, name in completions) or "1"
+        cur = await conn.execute(f"WITH {', '.join(ctes)} SELECT {counts}", params)
+        row = await cur.fetchone()
+        return [payment_id for (payment_id, _), n in zip(completions, row or (), strict=False) if not n]
+
+    async def _reload(self, payment_ids: list[str]) -> None:
+        """Completed here, not in the store: the object takes the row's values (those of whoever completed
+        it). Best effort: the write is done, and the next read refreshes the object anyway."""
+        for payment_id in payment_ids:
+            with contextlib.suppress(psycopg.Error):
+                await self.get_payment(payment_id)
 
     # the refresh guard
     @contextlib.contextmanager
@@ -381,7 +446,7 @@ class PostgresStore:
             params.update(self._delivery_params(delivery))
             row = await self._row(
                 f"WITH p AS ({insert}), t AS ({_D_INSERT.format(source='FROM p')}), "
-                f"a AS ({_ATTEMPTS_INSERT.format(source='t')}) "
+                f"a AS ({_attempts_insert('t')}) "
                 "SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM t)",
                 params,
             )
@@ -417,6 +482,22 @@ class PostgresStore:
         if row is None or row[0]:
             return True
         return (row[1], row[2], row[3]) == (p.status, p.confirmed_at, p.failure_reason)
+
+    async def complete_payment(self, payment_id: str, at: float) -> None:
+        """The live object completes at once; the row when it is still PENDING (inside atomic(), with the
+        block's other writes: _Tx). Found no longer PENDING, the object is reloaded from it afterwards."""
+        live = self._live_payments.get(payment_id)
+        changed = live is not None and live.status == PAY_PENDING and live.complete(at)
+        key = "p" + payment_id
+        with self._writing(key):
+            tx = self._tx()
+            if tx is not None:
+                tx.deferred.setdefault(key, (payment_id, at))  # completed once: the first time is kept
+                return
+            async with self._pool.connection() as conn:
+                stale = await self._writes(conn, [(payment_id, at)])
+        if changed:
+            await self._reload(stale)
 
     async def list_payments(
         self,
@@ -564,8 +645,7 @@ class PostgresStore:
     async def add_delivery(self, delivery: Delivery) -> bool:
         """Insert with its attempts, leased to this process; False (nothing changed) if the id exists."""
         added = await self._scalar(
-            f"WITH t AS ({_D_INSERT.format(source='')}), a AS ({_ATTEMPTS_INSERT.format(source='t')}) "
-            "SELECT count(*) FROM t",
+            f"WITH t AS ({_D_INSERT.format(source='')}), a AS ({_attempts_insert('t')}) SELECT count(*) FROM t",
             self._delivery_params(delivery),
         )
         if not added:
@@ -576,41 +656,52 @@ class PostgresStore:
     async def save_delivery(self, delivery: Delivery) -> None:
         """State, next attempt, reason; `started` never goes back; attempts are added to the stored ones.
         The lease follows a save of ours (or of a delivery nobody holds): due time + lease_s while
-        pending, cleared when settled. Another process's lease is left as it is."""
-        d = delivery
+        pending, cleared when settled. Another process's lease is left as it is. Inside atomic() the
+        write waits for the block's next statement or its end (_Tx): its values are taken then."""
+        key = "d" + delivery.delivery_id
+        with self._writing(key):
+            tx = self._tx()
+            if tx is not None:
+                tx.deferred[key] = delivery
+                return
+            async with self._pool.connection() as conn:
+                await self._writes(conn, [delivery])
+
+    def _delivery_update(self, d: Delivery, p: str, params: dict[str, Any]) -> list[str]:
+        """save_delivery's write as CTEs named and with parameters prefixed by `p`; its parameters go in."""
         pending = d.state == PENDING
-        params = {
-            "id": d.delivery_id,
-            "state": d.state,
-            "next": d.next_attempt_at,
-            "started": d.started,
-            "reason": d.reason,
-            "owner": self.owner,
-            "new_owner": self.owner if pending else None,
-            "until": self._lease_from(d) if pending else None,
-            **_attempt_params(d.attempts),
-        }
+        params.update(
+            {
+                f"{p}id": d.delivery_id,
+                f"{p}state": d.state,
+                f"{p}next": d.next_attempt_at,
+                f"{p}started": d.started,
+                f"{p}reason": d.reason,
+                f"{p}owner": self.owner,
+                f"{p}new_owner": self.owner if pending else None,
+                f"{p}until": self._lease_from(d) if pending else None,
+            }
+        )
         # A state only moves forward (pending -> acknowledged/failed/dropped, failed -> acknowledged): a
         # process whose copy went stale while its attempt was out (another one acknowledged the delivery
         # meanwhile) must not write it back to pending, or a settled webhook would be retried. Its
         # attempts are still added; the row keeps its state, schedule and reason.
-        keep = "(deliveries.state = 'acknowledged' OR (deliveries.state <> 'pending' AND %(state)s = 'pending'))"
+        keep = f"(deliveries.state = 'acknowledged' OR (deliveries.state <> 'pending' AND %({p}state)s = 'pending'))"
         update = (
-            f"UPDATE deliveries SET state = CASE WHEN {keep} THEN deliveries.state ELSE %(state)s END, "
-            f"next_attempt_at = CASE WHEN {keep} THEN deliveries.next_attempt_at ELSE %(next)s END, "
-            f"reason = CASE WHEN {keep} THEN deliveries.reason ELSE %(reason)s END, "
-            "started = GREATEST(started, %(started)s), "
-            "lease_until = CASE WHEN lease_owner IS NULL OR lease_owner = %(owner)s THEN %(until)s "
+            f"{p}t AS (UPDATE deliveries SET state = CASE WHEN {keep} THEN deliveries.state ELSE %({p}state)s END, "
+            f"next_attempt_at = CASE WHEN {keep} THEN deliveries.next_attempt_at ELSE %({p}next)s END, "
+            f"reason = CASE WHEN {keep} THEN deliveries.reason ELSE %({p}reason)s END, "
+            f"started = GREATEST(started, %({p}started)s), "
+            f"lease_until = CASE WHEN lease_owner IS NULL OR lease_owner = %({p}owner)s THEN %({p}until)s "
             "ELSE lease_until END, "
-            "lease_owner = CASE WHEN lease_owner IS NULL OR lease_owner = %(owner)s THEN %(new_owner)s "
-            "ELSE lease_owner END "
-            "WHERE delivery_id = %(id)s RETURNING delivery_id"
+            f"lease_owner = CASE WHEN lease_owner IS NULL OR lease_owner = %({p}owner)s THEN %({p}new_owner)s "
+            f"ELSE lease_owner END WHERE delivery_id = %({p}id)s RETURNING delivery_id)"
         )
+        if not d.attempts:
+            return [update]
+        params.update(_attempt_params(d.attempts, p))
         # one statement: the row is locked by the update, so a reset cannot remove it under the attempts
-        query = f"WITH t AS ({update}) {_ATTEMPTS_INSERT.format(source='t')}" if d.attempts else update
-        with self._writing("d" + d.delivery_id):
-            async with self._conn() as conn:
-                await conn.execute(query, params)
+        return [update, f"{p}a AS ({_attempts_insert(p + 't', p)})"]
 
     async def _deliveries(self, query: str, params: Any = None) -> list[Delivery]:
         rows, mark = await self._fetch(query, params)

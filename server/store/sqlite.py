@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.deliveries import PENDING, Attempt, Delivery
+from ..domain.payments import PENDING as PAY_PENDING
 from ..domain.payments import STATUSES, Payment
 from ..domain.retry import stored_next_attempt_at
 from ..domain.scenarios.model import WebhookPlan
@@ -329,6 +330,11 @@ class SqliteStore:
             self._move(payment.session_id, row[0], -1)
             self._move(payment.session_id, payment.status, 1)
         return True
+
+    async def complete_payment(self, payment_id: str, at: float) -> None:
+        payment = await self.get_payment(payment_id)
+        if payment is not None and payment.status == PAY_PENDING and payment.complete(at):
+            await self.save_payment(payment)
 
     async def list_payments(
         self,

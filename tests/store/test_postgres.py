@@ -384,3 +384,62 @@ def test_a_bad_timeout_setting_is_refused_naming_it(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("PAYMOCK_PG_STATEMENT_TIMEOUT", "soon")
     with pytest.raises(StoreError, match=r"PAYMOCK_PG_STATEMENT_TIMEOUT='soon': expected a number from 0.1 to 3600"):
         PostgresStore("postgresql://u@127.0.0.1:1/db")
+
+
+# a webhook attempt's outcome: writes nobody awaits an answer of, sent as one statement
+async def test_writes_deferred_in_a_block_land_together_at_its_end_or_not_at_all(
+    open_store: Opener, postgres_url: str
+) -> None:
+    a = await open_store("A")
+    p, d = payment("o"), delivery("o")
+    assert await a.add_payment(p, d)
+    state = "SELECT p.status, p.confirmed_at, d.state, (SELECT count(*) FROM attempts) FROM payments p, deliveries d"
+    d.record(Attempt(number=1, kind=SCHEDULED, at=3.0, status_code=500))
+    with pytest.raises(RuntimeError):
+        async with a.atomic(d, p):
+            await a.complete_payment("pay_o", 2.0)
+            d.state = ACKNOWLEDGED
+            await a.save_delivery(d)
+            raise RuntimeError("fails before the block's end")
+    assert (p.status, d.state) == ("PENDING", PENDING)  # the objects say again what the store says
+    assert await _rows(postgres_url, state) == [("PENDING", None, PENDING, 0)]
+
+    async with a.atomic(d, p):
+        await a.complete_payment("pay_o", 2.0)
+        d.state = ACKNOWLEDGED
+        await a.save_delivery(d)
+        assert await _rows(postgres_url, state) == [("PENDING", None, PENDING, 0)]  # not before the end
+    assert await _rows(postgres_url, state) == [(COMPLETED, 2.0, ACKNOWLEDGED, 1)]
+
+
+async def test_a_statement_after_deferred_writes_sees_them_and_a_failure_undoes_both(
+    open_store: Opener, postgres_url: str
+) -> None:
+    a, b = await open_store("A"), await open_store("B")
+    p, d = payment("q"), delivery("q")
+    assert await a.add_payment(p, d)
+    with pytest.raises(RuntimeError):
+        async with a.atomic(d, p):
+            d.record(Attempt(number=1, kind=SCHEDULED, at=3.0, status_code=500))
+            await a.save_delivery(d)
+            await a.complete_payment("pay_q", 2.0)
+            # they were asked for first, so they go first, in the block's transaction
+            assert [x.tx_id for x in (await a.list_payments(status=COMPLETED))[0]] == ["q"]
+            assert (await b.get_payment("pay_q")).status == "PENDING"  # type: ignore[union-attr]
+            raise RuntimeError("fails after them")
+    assert await _rows(postgres_url, "SELECT status FROM payments") == [("PENDING",)]
+    assert await _rows(postgres_url, "SELECT count(*) FROM attempts") == [(0,)]
+
+
+async def test_a_completion_another_process_made_first_wins_and_the_object_follows(open_store: Opener) -> None:
+    a, b = await open_store("A"), await open_store("B")
+    mine, mine_too = payment("r"), payment("s")
+    assert await a.add_payment(mine) and await a.add_payment(mine_too)
+    for tx_id in ("r", "s"):
+        theirs = await b.get_payment(f"pay_{tx_id}")
+        assert theirs is not None and theirs.complete(5.0) and await b.save_payment(theirs)
+    async with a.atomic(mine):
+        await a.complete_payment("pay_r", 7.0)
+    await a.complete_payment("pay_s", 7.0)  # outside a block too
+    assert (mine.status, mine.confirmed_at) == (COMPLETED, 5.0)
+    assert (mine_too.status, mine_too.confirmed_at) == (COMPLETED, 5.0)

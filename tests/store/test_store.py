@@ -244,6 +244,33 @@ async def test_saving_a_payment_says_it_was_saved(store: Store) -> None:
     assert (await store.counts())[COMPLETED] == 1
 
 
+async def test_completing_a_payment_moves_only_a_pending_one(make_store: StoreFactory) -> None:
+    """complete_payment (an acknowledged completed-event webhook): PENDING -> COMPLETED as of the event;
+    a completed one keeps when it completed, a failed one stays failed, an unknown id is nothing."""
+    store = await make_store()
+    pending, done, failed = payment("p"), payment("c", COMPLETED, at=1.0), payment("f", PAY_FAILED)
+    for p in (pending, done, failed):
+        assert await store.add_payment(p)
+    for payment_id in ("pay_p", "pay_c", "pay_f", "pay_missing"):
+        await store.complete_payment(payment_id, 9.0)
+    assert (pending.status, pending.confirmed_at) == (COMPLETED, 9.0)  # the live object at once
+    async with store.atomic(pending):  # and inside a block, with the block's other writes
+        await store.complete_payment("pay_p", 10.0)
+        await store.save_delivery(delivery("p"))
+    stores = [store]
+    if store.name != "memory":
+        await store.close()
+        stores = [await make_store()]
+    for s in stores:
+        got = {tx: await s.get_payment(f"pay_{tx}") for tx in "pcf"}
+        assert [(p.status, p.confirmed_at) for p in got.values()] == [  # type: ignore[union-attr]
+            (COMPLETED, 9.0),
+            (COMPLETED, 2.0),
+            (PAY_FAILED, None),
+        ]
+        assert await s.counts() == {PAY_PENDING: 0, COMPLETED: 2, PAY_FAILED: 1}
+
+
 async def test_delivery_changes_persist_and_pending_list(store: Store) -> None:
     for tx in ("a", "b", "c"):
         await store.add_delivery(delivery(tx))
