@@ -21,6 +21,16 @@ pytest_plugins = ["pytester"]
 
 SUITE = Path(__file__).parent / "xdist_suite" / "test_sixteen_tests.py"
 TESTS = 16
+# What pytest-xdist puts in a worker's environment. When this module itself runs under `-n`, the inner
+# runs would inherit them: the suite (and the plugin's labels) would take the serial run for worker gwN.
+XDIST_VARIABLES = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
+
+
+@pytest.fixture(autouse=True)
+def _inner_runs_not_inside_xdist(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inner pytest runs start from an environment clean of the outer run's xdist variables."""
+    for name in XDIST_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
 
 def test_sixteen_tests_pass_serially_and_under_xdist_on_one_shared_server(
