@@ -120,7 +120,9 @@ class Dispatcher:
     async def stop(self, grace_s: float = 2.0) -> None:
         """Stop the timer, let attempts already sending finish (up to `grace_s`), cancel the rest.
 
-        Nothing new starts; with a durable store, what was still pending resumes on the next start.
+        Nothing new starts; with a durable store, what was still pending resumes on the next start. On a
+        shared store this process then hands back the leases of what it still had to attempt: another
+        process's next sweep takes those over (on their schedule) instead of a lease later.
         """
         if self._runner:
             self._runner.cancel()
@@ -133,6 +135,12 @@ class Dispatcher:
         timers = [t for t in (self._runner, self._sweeper) if t is not None]
         await asyncio.gather(*self._tasks, *timers, return_exceptions=True)
         self._tasks.clear()
+        if self._shared is not None:
+            try:  # after the attempts: none of this process's can still be out while another takes over
+                released = await asyncio.wait_for(self._shared.release_leases(), grace_s)
+                log.info("handed back the leases of %d pending deliveries", released)
+            except Exception:  # the database is away: the leases expire on their own (lease_s past due)
+                log.warning("could not hand back the leases of pending deliveries", exc_info=True)
         try:
             await asyncio.wait_for(self.sender.close(), grace_s)  # shutdown must not hang on a peer
         except TimeoutError:

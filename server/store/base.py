@@ -153,6 +153,11 @@ class SharedStore(Store, Protocol):
         to `until`; oldest next_attempt_at first; FOR UPDATE SKIP LOCKED."""
         ...
 
+    async def release_leases(self) -> int:
+        """A graceful stop: the leases of this process's pending deliveries expire now, so another process
+        takes them over at its next sweep; how many."""
+        ...
+
     async def count_api_call(self, session_id: str | None, scenario: str, times: int) -> bool:
         """Atomically use one of a scenario's `api.times` calls; True if one was left."""
         ...

@@ -770,6 +770,15 @@ class PostgresStore:
         # RETURNING keeps no order
         return sorted(found, key=lambda d: (d.next_attempt_at is not None, d.next_attempt_at or 0.0))
 
+    async def release_leases(self) -> int:
+        """Expire now the leases of this process's pending deliveries (a graceful stop). The owner stays, so
+        another process's save (a redeliver) still leaves the schedule to whoever claims it next."""
+        return await self._scalar(
+            "WITH r AS (UPDATE deliveries SET lease_until = '-Infinity' "
+            "WHERE lease_owner = %(owner)s AND state = %(pending)s RETURNING 1) SELECT count(*) FROM r",
+            {"owner": self.owner, "pending": PENDING},
+        )
+
     # resets
     async def clear(self) -> tuple[int, int]:
         async with self._conn() as conn, conn.transaction():

@@ -270,6 +270,29 @@ async def test_saves_keep_the_lease_with_its_owner(open_store: Opener, postgres_
     assert await _rows(postgres_url, lease) == [(None, None)]
 
 
+async def test_released_leases_are_claimed_by_the_next_sweep_of_another(open_store: Opener, postgres_url: str) -> None:
+    a = await open_store("A", Clock(100.0))
+    b = await open_store("B", Clock(100.0))
+    for tx in ("a1", "a2", "done"):
+        assert await a.add_delivery(delivery(tx, next_attempt_at=150.0))  # A's until 155
+    assert await b.add_delivery(delivery("b1", next_attempt_at=150.0))
+    settled = await a.get_delivery("evt_completed_done")
+    assert settled is not None
+    settled.state = ACKNOWLEDGED
+    await a.save_delivery(settled)
+    assert await b.claim_due(until=1_000.0, limit=10) == []  # every lease holds
+    assert await a.release_leases() == 2  # A stops: its two pending ones, not B's, not the settled one
+    taken = await b.claim_due(until=1_000.0, limit=10)
+    assert sorted(d.delivery_id for d in taken) == ["evt_completed_a1", "evt_completed_a2"]
+    owners = await _rows(postgres_url, "SELECT delivery_id, lease_owner, lease_until FROM deliveries ORDER BY seq")
+    assert owners == [
+        ("evt_completed_a1", "B", 1_000.0),
+        ("evt_completed_a2", "B", 1_000.0),
+        ("evt_completed_done", None, None),
+        ("evt_completed_b1", "B", 155.0),
+    ]
+
+
 async def test_add_payment_racing_from_two_processes_inserts_once(open_store: Opener) -> None:
     a, b = await open_store("A"), await open_store("B")
     for round_ in range(5):

@@ -282,3 +282,35 @@ def test_a_delivery_left_by_a_stopped_instance_is_delivered_by_the_other_after_i
         detail = b.get("/mock/v1/payments/pay_left-1").json()
         assert detail["payment"]["status"] == "PAYMENT_COMPLETED"
         assert [x["status_code"] for x in detail["deliveries"][0]["attempts"]] == [503, 200]
+
+
+def test_a_graceful_stop_hands_its_pending_deliveries_to_the_other_at_once(
+    postgres_url: str, receiver: WebhookReceiver
+) -> None:
+    """A stopping instance releases the leases of what it still had to retry: the other takes those over at
+    its next sweep, on their schedule, instead of a lease (10 s) past their due time."""
+    soon = {"description": "retries in 1 s", "webhook": {"retry_schedule_ms": [1_000_000] * 3}}
+    receiver.status_for_path["/stop"] = 503
+    with instance(postgres_url) as b:
+        with instance(postgres_url) as a:
+            assert a.put("/mock/v1/scenarios/soon", json=soon).status_code == 201
+            for n in range(3):
+                made = a.post(
+                    "/api/v2/payments",
+                    json=payment_body(f"stop-{n}", receiver.url("/stop")),
+                    headers={"X-Mock-Scenario": "soon"},
+                )
+                assert made.json()["status"] == "PENDING"
+        stopped = time.monotonic()  # a stopped gracefully with three retries due in about a second
+        del receiver.status_for_path["/stop"]
+        delivered = receiver.wait_for(6, timeout=15.0, path="/stop")
+        took = time.monotonic() - stopped
+        print(f"the other instance delivered the stopped one's retries {took * 1000:.0f} ms after its stop")
+        assert took < 3.0  # due in ~1 s, swept within 0.5 s; not a 10 s lease later
+        ids = [h.webhook_id for h in delivered]
+        assert sorted(ids) == sorted(f"evt_completed_stop-{n}" for n in range(3) for _ in range(2))
+        assert sorted(h.answered for h in delivered) == [200] * 3 + [503] * 3
+        for n in range(3):
+            waited = wait_for_delivery(b, tx_id=f"stop-{n}", state="acknowledged")
+            assert waited.status_code == 200, waited.text
+            assert b.get(f"/mock/v1/payments/pay_stop-{n}").json()["payment"]["status"] == "PAYMENT_COMPLETED"
