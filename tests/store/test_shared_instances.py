@@ -314,3 +314,40 @@ def test_a_graceful_stop_hands_its_pending_deliveries_to_the_other_at_once(
             waited = wait_for_delivery(b, tx_id=f"stop-{n}", state="acknowledged")
             assert waited.status_code == 200, waited.text
             assert b.get(f"/mock/v1/payments/pay_stop-{n}").json()["payment"]["status"] == "PAYMENT_COMPLETED"
+
+
+def test_overlapping_claims_raced_on_both_are_given_to_one_session(pair) -> None:
+    """Claims are checked against every instance's sessions, in the database: of two creates (or claim
+    changes) racing with overlapping claims, exactly one succeeds; the other is a 409 naming its owner."""
+    a, b = pair
+    overlaps = [
+        ({"tx_id_prefix": "ovl-"}, {"tx_id_prefix": "ovl-x"}),
+        ({"order_ids": [41, 42]}, {"order_ids": [42]}),
+        ({"user_ids": [51]}, {"user_ids": [52, 51]}),
+    ]
+    for mine, theirs in overlaps * 2:
+        answers = together(
+            lambda mine=mine: a.post("/mock/v1/sessions", json={"label": "on a", "claims": mine}),
+            lambda theirs=theirs: b.post("/mock/v1/sessions", json={"label": "on b", "claims": theirs}),
+        )
+        codes = sorted(r.status_code for r in answers)
+        assert codes == [201, 409], [r.text for r in answers]
+        (won,) = [r.json() for r in answers if r.status_code == 201]
+        (lost,) = [r.json() for r in answers if r.status_code == 409]
+        assert won["session_id"] in lost["detail"] and won["label"] in lost["detail"], lost
+        maker = a if won["label"] == "on a" else b
+        assert maker.delete(f"/mock/v1/sessions/{won['session_id']}").status_code == 200
+    # and two live sessions, one on each, changing their claims to overlapping ones at once
+    one = a.post("/mock/v1/sessions", json={"label": "one"}).json()["session_id"]
+    two = b.post("/mock/v1/sessions", json={"label": "two"}).json()["session_id"]
+    for n in range(4):
+        answers = together(
+            lambda n=n: a.put(f"/mock/v1/sessions/{one}/claims", json={"order_ids": [100 + n]}),
+            lambda n=n: b.put(f"/mock/v1/sessions/{two}/claims", json={"order_ids": [100 + n]}),
+        )
+        assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+        won = next(r.json() for r in answers if r.status_code == 200)
+        lost = next(r.json() for r in answers if r.status_code == 409)
+        assert won["session_id"] in lost["detail"]
+        for c, sid in ((a, one), (b, two)):  # free both again
+            assert c.put(f"/mock/v1/sessions/{sid}/claims", json={}).status_code == 200
