@@ -43,7 +43,8 @@ class Store(Protocol):
     async def save_payment(self, payment: Payment) -> bool:
         """Persist a changed payment (status, confirmed_at). A payment only ever moves on from PENDING
         once: False (nothing written) when the stored one was no longer PENDING, completed by another
-        process (shared stores): the caller reloads it. Memory and sqlite: always True."""
+        process, or is no longer the row the object was read from, removed by a reset (shared stores):
+        the caller reloads it. Memory and sqlite: always True."""
         ...
 
     async def complete_payment(self, payment_id: str, at: float) -> None:
@@ -80,7 +81,8 @@ class Store(Protocol):
         ...
 
     async def save_delivery(self, delivery: Delivery) -> None:
-        """Persist a changed delivery (state, attempts, next attempt)."""
+        """Persist a changed delivery (state, attempts, next attempt). Shared stores: only onto the row it
+        was read from; the object of a row a reset removed writes nothing, even when its id is used again."""
         ...
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None: ...

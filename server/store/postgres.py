@@ -23,6 +23,12 @@ Why these choices:
   may have changed it, except while this process is writing it (a save in flight, or a transaction not
   yet committed): a row read before our own write landed must not undo it. Attempts and `started` are
   merged (both sides' kept), the rest is the row's.
+- Incarnations: a reset (here or in another process) removes rows that tasks still hold objects of (an
+  attempt in flight, a confirm), and tests reuse a tx_id right after one: the new row has the old id.
+  The store remembers each live object's row by its seq (an identity column, never reused: TRUNCATE
+  keeps the sequence going), and writes an object back only onto that row. An object of a removed row
+  writes nothing (its attempts are not added, its payment not completed); a read of the new row gives a
+  new object, never the old one refreshed.
 - Timeouts: a slow or gone database fails a call (503 to the client) instead of hanging it; see the
   constants below.
 """
@@ -84,7 +90,7 @@ _D_COLS = (
     "d.next_attempt_at, d.started, d.reason, d.session_id, "
     "(SELECT coalesce(json_agg(json_build_array(a.number, a.kind, a.at, a.status_code, a.error, a.latency_ms, "
     "a.simulated, a.signature, a.body) ORDER BY a.number, a.at, a.id), '[]') FROM attempts a "
-    "WHERE a.delivery_id = d.delivery_id)"
+    "WHERE a.delivery_id = d.delivery_id), d.seq"
 )
 
 
@@ -105,7 +111,7 @@ _D_INSERT = (
     "INSERT INTO deliveries (delivery_id, tx_id, event, scenario, callback_url, plan, occurred_at, created_at, state, "
     "next_attempt_at, started, reason, session_id, lease_owner, lease_until) SELECT %(id)s, %(tx_id)s, %(event)s, "
     "%(scenario)s, %(url)s, %(plan)s, %(occurred)s, %(created)s, %(state)s, %(next)s, %(started)s, %(reason)s, "
-    "%(session)s, %(owner)s, %(until)s {source} ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id"
+    "%(session)s, %(owner)s, %(until)s {source} ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id, seq"
 )
 _BUMP = "UPDATE state_version SET version = version + 1"
 _PLAN_FIELDS = WebhookPlan.__dataclass_fields__.keys()
@@ -162,8 +168,9 @@ def _merged(local: tuple[Attempt, ...], stored: tuple[Attempt, ...]) -> tuple[At
     return tuple(sorted((*stored, *extra), key=lambda a: (a.number, a.at)))
 
 
-# a write nobody awaits an answer of: a delivery to save, or (payment id, completed at) to complete
-_Write = Delivery | tuple[str, float]
+# a write nobody awaits an answer of: a delivery to save, or (payment id, completed at, the payment's row seq
+# if known) to complete
+_Write = Delivery | tuple[str, float, int | None]
 
 
 @dataclass(eq=False)
@@ -227,6 +234,10 @@ class PostgresStore:
         )
         self._live_payments: weakref.WeakValueDictionary[str, Payment] = weakref.WeakValueDictionary()
         self._live_deliveries: weakref.WeakValueDictionary[str, Delivery] = weakref.WeakValueDictionary()
+        # the row (seq) each live object is of, by id (see Incarnations in the module doc); entries of dead
+        # objects are pruned as the dicts grow
+        self._payment_seqs: dict[str, int] = {}
+        self._delivery_seqs: dict[str, int] = {}
         self._plans: dict[str, WebhookPlan] = {}
         self._plan_bodies: dict[WebhookPlan, str] = {}
         # refresh guard (see the module doc): writes in flight by key, when each key's last write ended,
@@ -324,17 +335,33 @@ class PostgresStore:
         ctes: list[str] = []
         params: dict[str, Any] = {}
         completions: list[tuple[str, str]] = []
+        updates: dict[str, str] = {}  # payment id -> the CTE saving its delivery in this statement
+        for n, write in enumerate(writes):
+            if isinstance(write, Delivery):
+                ctes += self._delivery_update(write, f"w{n}_", params)
+                updates[write.payment_id] = f"w{n}_t"
         for n, write in enumerate(writes):
             p = f"w{n}_"
-            if isinstance(write, Delivery):
-                ctes += self._delivery_update(write, p, params)
-            else:
-                payment_id, at = write
+            if not isinstance(write, Delivery):
+                payment_id, at, seq = write
+                # the row the payment's object was read from; and with its acknowledged delivery saved alongside,
+                # only if that delivery's row is the one it was read from (a reset may have made both anew)
+                same = "" if seq is None else f" AND seq = %({p}seq)s"
+                if payment_id in updates:
+                    same += f" AND EXISTS (SELECT FROM {updates[payment_id]})"
                 ctes.append(
                     f"{p}u AS (UPDATE payments SET status = %({p}done)s, confirmed_at = coalesce(confirmed_at, "
-                    f"%({p}at)s) WHERE payment_id = %({p}id)s AND status = %({p}pending)s RETURNING 1)"
+                    f"%({p}at)s) WHERE payment_id = %({p}id)s AND status = %({p}pending)s{same} RETURNING 1)"
                 )
-                params.update({f"{p}done": COMPLETED, f"{p}at": at, f"{p}id": payment_id, f"{p}pending": PAY_PENDING})
+                params.update(
+                    {
+                        f"{p}done": COMPLETED,
+                        f"{p}at": at,
+                        f"{p}id": payment_id,
+                        f"{p}pending": PAY_PENDING,
+                        f"{p}seq": seq,
+                    }
+                )
                 completions.append((payment_id, f"{p}u"))
         counts = ", ".join(f"(SELECT count(*) FROM {name})" for _, name in completions) or "1"
         cur = await conn.execute(f"WITH {', '.join(ctes)} SELECT {counts}", params)
@@ -405,16 +432,17 @@ class PostgresStore:
     def _payment(self, row: tuple[Any, ...], mark: int) -> Payment:
         pid = "pay_" + row[0]
         live = self._live_payments.get(pid)
-        if live is None:
+        if live is None or self._payment_seqs.get(pid) != row[11]:  # none held, or one of another row
             payment = Payment(*row[:10], session_id=_session(row[10]))
-            self._live_payments[pid] = payment
+            if self._newer(live, self._payment_seqs, pid, row[11]):
+                self._live(self._live_payments, self._payment_seqs, pid, payment, row[11])
             return payment
         if self._may_refresh("p" + pid, mark):
             live.status, live.confirmed_at, live.failure_reason = row[7], row[8], row[9]
         return live
 
     async def get_payment(self, payment_id: str) -> Payment | None:
-        rows, mark = await self._fetch(f"SELECT {_P_COLS} FROM payments WHERE payment_id = %s", (payment_id,))
+        rows, mark = await self._fetch(f"SELECT {_P_COLS}, seq FROM payments WHERE payment_id = %s", (payment_id,))
         return self._payment(rows[0], mark) if rows else None
 
     async def add_payment(self, payment: Payment, delivery: Delivery | None = None) -> bool:
@@ -441,45 +469,78 @@ class PostgresStore:
             "ON CONFLICT (payment_id) DO NOTHING RETURNING seq"
         )
         if delivery is None:
-            added, delivered = await self._scalar(insert, params) is not None, False
+            added, delivered = await self._scalar(insert, params), None
         else:
             params.update(self._delivery_params(delivery))
             attempts = self._with_attempts(delivery, params)
             row = await self._row(
                 f"WITH p AS ({insert}), t AS ({_D_INSERT.format(source='FROM p')}){attempts} "
-                "SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM t)",
+                "SELECT (SELECT seq FROM p), (SELECT seq FROM t)",
                 params,
             )
             added, delivered = row  # type: ignore[misc]
-        if not added:
+        if added is None:
             return False
-        self._added(self._live_payments, p.payment_id, p)
-        if delivered:
-            self._added(self._live_deliveries, delivery.delivery_id, delivery)  # type: ignore[union-attr]
+        self._added(self._live_payments, self._payment_seqs, p.payment_id, p, added)
+        if delivered is not None:
+            self._added(self._live_deliveries, self._delivery_seqs, delivery.delivery_id, delivery, delivered)  # type: ignore[union-attr]
         return True
 
-    def _added(self, live: weakref.WeakValueDictionary[str, Any], key: str, obj: object) -> None:
-        live[key] = obj
+    def _added(
+        self, live: weakref.WeakValueDictionary[str, Any], seqs: dict[str, int], key: str, obj: object, seq: int
+    ) -> None:
+        self._live(live, seqs, key, obj, seq)
         tx = self._tx()
         if tx is not None:  # forgotten again if the transaction rolls back
             tx.added.append((live, key))
 
+    @staticmethod
+    def _live(
+        live: weakref.WeakValueDictionary[str, Any], seqs: dict[str, int], key: str, obj: object, seq: int
+    ) -> None:
+        """`obj` is the live object of row `seq` (see Incarnations in the module doc)."""
+        live[key] = obj
+        seqs[key] = seq
+        if len(seqs) > 2 * len(live) + 1024:  # forget the rows of objects gone (amortised: rarely, all at once)
+            for gone in [k for k in seqs if k not in live]:
+                del seqs[gone]
+
+    @staticmethod
+    def _newer(live: object | None, seqs: dict[str, int], key: str, seq: int) -> bool:
+        """Whether a row read is to be its id's live object: none is held, or the held one is of an older row
+        (removed by a reset). A row older than the held one's (read before a reset, answered after a new row
+        of its id was added here) gets an object of its own that writes nothing, and the new one stays."""
+        known = seqs.get(key)
+        return live is None or known is None or seq > known
+
+    @staticmethod
+    def _seq(live: weakref.WeakValueDictionary[str, Any], seqs: dict[str, int], key: str, obj: object) -> int | None:
+        """The row `obj` was read from; None if it is no longer the live object of its id (a reset here forgot
+        it, or a read found a new row of its id): then it writes nothing."""
+        return seqs.get(key) if live.get(key) is obj else None
+
     async def save_payment(self, payment: Payment) -> bool:
         """Only a PENDING row moves on. False when the row had moved on already to something else (another
-        process completed it first); True when written, unchanged, or gone (removed by a reset)."""
+        process completed it first), or is gone (a reset removed it, and maybe a new row has its id): nothing
+        written; True when written or unchanged."""
         p = payment
-        params = (p.status, p.confirmed_at, p.failure_reason, p.payment_id, PAY_PENDING, p.payment_id)
+        seq = self._seq(self._live_payments, self._payment_seqs, p.payment_id, p)
+        if seq is None:
+            return False
+        params = (p.status, p.confirmed_at, p.failure_reason, seq, PAY_PENDING, seq)
         with self._writing("p" + p.payment_id):
             async with self._conn() as conn:
                 cur = await conn.execute(
                     "WITH u AS (UPDATE payments SET status = %s, confirmed_at = %s, failure_reason = %s "
-                    "WHERE payment_id = %s AND status = %s RETURNING 1) "
+                    "WHERE seq = %s AND status = %s RETURNING 1) "
                     "SELECT (SELECT count(*) FROM u), status, confirmed_at, failure_reason FROM payments "
-                    "WHERE payment_id = %s",
+                    "WHERE seq = %s",
                     params,
                 )
                 row = await cur.fetchone()
-        if row is None or row[0]:
+        if row is None:
+            return False
+        if row[0]:
             return True
         return (row[1], row[2], row[3]) == (p.status, p.confirmed_at, p.failure_reason)
 
@@ -488,14 +549,15 @@ class PostgresStore:
         block's other writes: _Tx). Found no longer PENDING, the object is reloaded from it afterwards."""
         live = self._live_payments.get(payment_id)
         changed = live is not None and live.status == PAY_PENDING and live.complete(at)
+        seq = None if live is None else self._payment_seqs.get(payment_id)  # its row, as read here
         key = "p" + payment_id
         with self._writing(key):
             tx = self._tx()
             if tx is not None:
-                tx.deferred.setdefault(key, (payment_id, at))  # completed once: the first time is kept
+                tx.deferred.setdefault(key, (payment_id, at, seq))  # completed once: the first time is kept
                 return
             async with self._pool.connection() as conn:
-                stale = await self._writes(conn, [(payment_id, at)])
+                stale = await self._writes(conn, [(payment_id, at, seq)])
         if changed:
             await self._reload(stale)
 
@@ -524,7 +586,8 @@ class PostgresStore:
         with self._reading() as mark:
             async with self._conn() as conn:
                 cur = await conn.execute(
-                    f"SELECT {_P_COLS} FROM payments{clause} ORDER BY seq LIMIT %s OFFSET %s", (*args, limit, offset)
+                    f"SELECT {_P_COLS}, seq FROM payments{clause} ORDER BY seq LIMIT %s OFFSET %s",
+                    (*args, limit, offset),
                 )
                 rows = await cur.fetchall()
                 cur = await conn.execute(f"SELECT count(*) FROM payments{clause}", args)
@@ -586,6 +649,7 @@ class PostgresStore:
             reason,
             session_key,
             attempts_json,
+            seq,
         ) = row
         # JSON gives 3 for 3.0: floats back as floats
         attempts = tuple(
@@ -595,7 +659,7 @@ class PostgresStore:
         last_at = attempts[-1].at if attempts else created
         next_at = stored_next_attempt_at(next_at, last_at)
         live = self._live_deliveries.get(delivery_id)
-        if live is None:
+        if live is None or self._delivery_seqs.get(delivery_id) != seq:  # none held, or one of another row
             delivery = Delivery(
                 tx_id=tx_id,
                 event=event,
@@ -611,7 +675,8 @@ class PostgresStore:
                 reason=reason,
                 session_id=_session(session_key),
             )
-            self._live_deliveries[delivery_id] = delivery
+            if self._newer(live, self._delivery_seqs, delivery_id, seq):
+                self._live(self._live_deliveries, self._delivery_seqs, delivery_id, delivery, seq)
             return delivery
         if self._may_refresh("d" + delivery_id, mark):
             live.state, live.next_attempt_at, live.reason = state, next_at, reason
@@ -654,12 +719,10 @@ class PostgresStore:
         """Insert with its attempts, leased to this process; False (nothing changed) if the id exists."""
         params = self._delivery_params(delivery)
         attempts = self._with_attempts(delivery, params)
-        added = await self._scalar(
-            f"WITH t AS ({_D_INSERT.format(source='')}){attempts} SELECT count(*) FROM t", params
-        )
-        if not added:
+        added = await self._scalar(f"WITH t AS ({_D_INSERT.format(source='')}){attempts} SELECT seq FROM t", params)
+        if added is None:
             return False
-        self._added(self._live_deliveries, delivery.delivery_id, delivery)
+        self._added(self._live_deliveries, self._delivery_seqs, delivery.delivery_id, delivery, added)
         return True
 
     async def save_delivery(self, delivery: Delivery) -> None:
@@ -682,6 +745,8 @@ class PostgresStore:
         params.update(
             {
                 f"{p}id": d.delivery_id,
+                # the row it was read from: none (-1) if it is no longer the live object of its id
+                f"{p}seq": self._seq(self._live_deliveries, self._delivery_seqs, d.delivery_id, d) or -1,
                 f"{p}state": d.state,
                 f"{p}next": d.next_attempt_at,
                 f"{p}started": d.started,
@@ -704,7 +769,7 @@ class PostgresStore:
             f"lease_until = CASE WHEN lease_owner IS NULL OR lease_owner = %({p}owner)s THEN %({p}until)s "
             "ELSE lease_until END, "
             f"lease_owner = CASE WHEN lease_owner IS NULL OR lease_owner = %({p}owner)s THEN %({p}new_owner)s "
-            f"ELSE lease_owner END WHERE delivery_id = %({p}id)s RETURNING delivery_id)"
+            f"ELSE lease_owner END WHERE delivery_id = %({p}id)s AND seq = %({p}seq)s RETURNING delivery_id)"
         )
         if not d.attempts:
             return [update]
@@ -799,9 +864,10 @@ class PostgresStore:
             payments, deliveries = await cur.fetchone()  # type: ignore[misc]
             await conn.execute("TRUNCATE payments, deliveries, attempts, sessions, api_calls")
             await conn.execute(_BUMP)
-        # objects still held by in-flight tasks are forgotten: their later saves match no row
+        # objects still held by in-flight tasks are forgotten: their later saves write nothing
         self._live_payments = weakref.WeakValueDictionary()
         self._live_deliveries = weakref.WeakValueDictionary()
+        self._payment_seqs, self._delivery_seqs = {}, {}
         return payments, deliveries
 
     async def clear_session(self, session: str) -> tuple[int, int]:

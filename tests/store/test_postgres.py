@@ -466,3 +466,73 @@ async def test_a_completion_another_process_made_first_wins_and_the_object_follo
     await a.complete_payment("pay_s", 7.0)  # outside a block too
     assert (mine.status, mine.confirmed_at) == (COMPLETED, 5.0)
     assert (mine_too.status, mine_too.confirmed_at) == (COMPLETED, 5.0)
+
+
+# a reset on one process while another still holds objects of the rows it removed (tests reuse tx_ids)
+async def _stored(url: str) -> list[tuple[Any, ...]]:
+    return await _rows(
+        url,
+        "SELECT d.state, d.next_attempt_at, d.reason, d.started, p.status, p.confirmed_at, "
+        "(SELECT count(*) FROM attempts) FROM deliveries d, payments p",
+    )
+
+
+async def test_a_stale_incarnation_writes_nothing_onto_a_new_row_of_its_id(
+    open_store: Opener, postgres_url: str
+) -> None:
+    a, b = await open_store("A"), await open_store("B")
+    assert await a.add_payment(payment("re"), delivery("re"))
+    # A reads what it will write back (an attempt in flight, a confirm); B resets and the tx_id is used again
+    stale_d, stale_p = await a.get_delivery("evt_completed_re"), await a.get_payment("pay_re")
+    assert stale_d is not None and stale_p is not None
+    assert await b.clear() == (1, 1)
+    assert await b.add_payment(payment("re"), delivery("re"))
+    before = await _stored(postgres_url)
+    assert before == [(PENDING, None, None, 0, "PENDING", None, 0)]
+    # A's attempt comes back: acknowledged, with its attempt, and its payment completed
+    n = stale_d.begin()
+    stale_d.record(Attempt(number=n, kind=SCHEDULED, at=3.0, status_code=200))
+    stale_d.state = ACKNOWLEDGED
+    async with a.atomic(stale_d, stale_p):
+        await a.complete_payment("pay_re", 2.0)
+        await a.save_delivery(stale_d)
+    assert await _stored(postgres_url) == before
+    await a.save_delivery(stale_d)  # outside a block too
+    stale_p.confirmed_at = 4.0  # a confirm's change
+    assert not await a.save_payment(stale_p)  # a confirm's: nothing written, the caller reloads
+    assert await _stored(postgres_url) == before
+    # A reads the new row: a new object, not the stale one refreshed, and the stale one still writes nothing
+    fresh_d, fresh_p = await a.get_delivery("evt_completed_re"), await a.get_payment("pay_re")
+    assert fresh_d is not stale_d and fresh_p is not stale_p
+    assert fresh_d is not None and fresh_d.state == PENDING and fresh_d.attempts == ()
+    assert fresh_p is not None and fresh_p.status == "PENDING"
+    stale_d.next_attempt_at = 99.0
+    await a.save_delivery(stale_d)
+    assert not await a.save_payment(stale_p)
+    async with a.atomic(stale_d):  # the stale delivery's acknowledgement does not complete the new payment
+        await a.complete_payment("pay_re", 2.0)
+        await a.save_delivery(stale_d)
+    assert await _stored(postgres_url) == before
+    assert fresh_p.status == "PENDING"  # the live object says again what its row says
+    # the new incarnation's own objects write as ever
+    fresh_d.state, fresh_d.reason = FAILED, "gave up"
+    await a.save_delivery(fresh_d)
+    assert fresh_p.complete(5.0) and await a.save_payment(fresh_p)
+    assert await _stored(postgres_url) == [(FAILED, None, "gave up", 0, COMPLETED, 5.0, 0)]
+
+
+async def test_objects_a_reset_here_forgot_write_nothing_onto_the_new_rows(
+    open_store: Opener, postgres_url: str
+) -> None:
+    a = await open_store("A")
+    assert await a.add_payment(payment("here"), delivery("here"))
+    held_d, held_p = await a.get_delivery("evt_completed_here"), await a.get_payment("pay_here")
+    assert held_d is not None and held_p is not None
+    await a.clear()
+    assert await a.add_payment(payment("here"), delivery("here"))
+    held_d.state = ACKNOWLEDGED
+    held_d.record(Attempt(number=held_d.begin(), kind=SCHEDULED, at=3.0, status_code=200))
+    await a.save_delivery(held_d)
+    assert held_p.complete(4.0)
+    assert not await a.save_payment(held_p)
+    assert await _stored(postgres_url) == [(PENDING, None, None, 0, "PENDING", None, 0)]
