@@ -474,9 +474,9 @@ class PostgresStore:
             added, delivered = await self._scalar(insert, params), None
         else:
             params.update(self._delivery_params(delivery))
+            attempts = self._with_attempts(delivery, params)
             row = await self._row(
-                f"WITH p AS ({insert}), t AS ({_D_INSERT.format(source='FROM p')}), "
-                f"a AS ({_attempts_insert('t')}) "
+                f"WITH p AS ({insert}), t AS ({_D_INSERT.format(source='FROM p')}){attempts} "
                 "SELECT (SELECT seq FROM p), (SELECT seq FROM t)",
                 params,
             )
@@ -706,15 +706,22 @@ class PostgresStore:
             "session": _key(d.session_id),
             "owner": self.owner if d.state == PENDING else None,
             "until": self._lease_from(d) if d.state == PENDING else None,
-            **_attempt_params(d.attempts),
         }
+
+    @staticmethod
+    def _with_attempts(d: Delivery, params: dict[str, Any]) -> str:
+        """The CTE adding a new delivery's attempts (after the one named t), if it has any: a first
+        delivery has none, and nine empty arrays cost dumping and unnesting for nothing."""
+        if not d.attempts:
+            return ""
+        params.update(_attempt_params(d.attempts))
+        return f", a AS ({_attempts_insert('t')})"
 
     async def add_delivery(self, delivery: Delivery) -> bool:
         """Insert with its attempts, leased to this process; False (nothing changed) if the id exists."""
-        added = await self._scalar(
-            f"WITH t AS ({_D_INSERT.format(source='')}), a AS ({_attempts_insert('t')}) SELECT seq FROM t",
-            self._delivery_params(delivery),
-        )
+        params = self._delivery_params(delivery)
+        attempts = self._with_attempts(delivery, params)
+        added = await self._scalar(f"WITH t AS ({_D_INSERT.format(source='')}){attempts} SELECT seq FROM t", params)
         if added is None:
             return False
         self._added(self._live_deliveries, self._delivery_seqs, delivery.delivery_id, delivery, added)
