@@ -351,3 +351,30 @@ def test_overlapping_claims_raced_on_both_are_given_to_one_session(pair) -> None
         assert won["session_id"] in lost["detail"]
         for c, sid in ((a, one), (b, two)):  # free both again
             assert c.put(f"/mock/v1/sessions/{sid}/claims", json={}).status_code == 200
+
+
+def test_an_attempt_in_flight_across_a_reset_on_the_other_writes_nothing_onto_the_new_payment(pair, receiver) -> None:
+    """Tests reuse tx_ids right after a reset: an attempt that was out on one instance when the other reset
+    must not acknowledge (nor complete) the new payment of the same tx_id when its answer comes back."""
+    a, b = pair
+    out, answer = threading.Event(), threading.Event()
+
+    def held(_hook: Any) -> int:
+        out.set()
+        answer.wait(5)
+        return 200
+
+    receiver.respond = held
+    body = payment_body("inc-1", receiver.url("/held"))
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(a.post, "/api/v2/payments", json=body)
+        assert out.wait(5)  # a's first attempt is out, waiting for its answer
+        assert b.post("/mock/v1/reset").status_code == 200
+        again = b.post("/api/v2/payments", json=body, headers={"X-Mock-Scenario": "manual-confirm"})
+        assert again.status_code == 200 and again.json()["status"] == "PENDING"
+        answer.set()
+        assert first.result(10).status_code == 200
+    for c in (a, b):
+        detail = c.get("/mock/v1/payments/pay_inc-1").json()
+        assert detail["payment"]["status"] == "PENDING" and detail["payment"]["scenario"] == "manual-confirm"
+        assert detail["deliveries"] == []
