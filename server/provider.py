@@ -473,7 +473,10 @@ class Provider:
         """End a session: its payments and deliveries go as a reset's do, its retries are cancelled."""
         # its data goes first: if the store fails, the session is still live (and holds its claims),
         # so the caller can end it again, rather than its payments and retries outliving it unseen
-        session = self.sessions.get(session_id)
+        # (shared stores: one another process made a moment ago, not yet followed here, is read through)
+        session = self.sessions.find(session_id) or await self._made_elsewhere(session_id)
+        if session is None:
+            raise SessionNotFound(session_id)
         with self._changing():
             removed = await self._purge(session)
             self.sessions.drop(session)

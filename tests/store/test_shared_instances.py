@@ -378,3 +378,15 @@ def test_an_attempt_in_flight_across_a_reset_on_the_other_writes_nothing_onto_th
         detail = c.get("/mock/v1/payments/pay_inc-1").json()
         assert detail["payment"]["status"] == "PENDING" and detail["payment"]["scenario"] == "manual-confirm"
         assert detail["deliveries"] == []
+
+
+def test_a_session_made_on_one_can_be_ended_on_the_other_at_once(pair, receiver) -> None:
+    """Behind a load balancer the DELETE may reach the other instance before it followed the create."""
+    a, b = pair
+    for n in range(3):
+        sid = a.post("/mock/v1/sessions", json={"claims": {"tx_id_prefix": f"end{n}-"}}).json()["session_id"]
+        assert a.post("/api/v2/payments", json=payment_body(f"end{n}-1", receiver.url("/hook")), headers={S: sid})
+        ended = b.delete(f"/mock/v1/sessions/{sid}")
+        assert ended.status_code == 200, ended.text
+        assert ended.json()["payments_removed"] == 1
+        within(FOLLOW_S, lambda sid=sid: a.get(f"/mock/v1/sessions/{sid}").status_code == 404)
