@@ -153,6 +153,7 @@ def create_app(
         else:
             # the database lost, or too slow (timeouts): 503 + Retry-After; PoolTimeout is one of these
             app.add_error_handler(psycopg.OperationalError, problems.database_error)
+            app.add_error_handler(psycopg.DataError, problems.unstorable_value)  # a NUL in a text: the caller's
     app.add_error_handler(Exception, problems.unexpected)
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/docs", "docs", _docs_redirect, methods=["GET"])
