@@ -284,11 +284,40 @@ def test_a_delivery_left_by_a_stopped_instance_is_delivered_by_the_other_after_i
         assert [x["status_code"] for x in detail["deliveries"][0]["attempts"]] == [503, 200]
 
 
+def test_a_first_attempt_out_longer_than_the_lease_time_is_not_sent_by_the_other_too(
+    postgres_url: str, receiver: WebhookReceiver
+) -> None:
+    """The lease a create writes is the claim of its inline first attempt: it lasts as long as that attempt
+    may (the webhook timeout), not only the store's lease time, or the other's sweeper sends it meanwhile."""
+    arrived, answer = threading.Event(), threading.Event()
+    calls: list[str | None] = []
+
+    def slow(hook: Any) -> int:
+        calls.append(hook.webhook_id)
+        arrived.set()
+        answer.wait(30)
+        return 200
+
+    receiver.respond = slow
+    clock_b = SteppedClock()
+    patient = settings(store=postgres_url, webhook_timeout_s=30.0)
+    with create_app(patient).test_client() as a, create_app(patient, clock=clock_b).test_client() as b:
+        with ThreadPoolExecutor(1) as pool:
+            made = pool.submit(a.post, "/api/v2/payments", json=payment_body("long-1", receiver.url("/slow")))
+            assert arrived.wait(10)
+            clock_b.offset += 15  # past the store's lease time (10 s), well inside a's attempt (30 s)
+            time.sleep(1.5)  # three sweeps of b
+            answer.set()
+            assert made.result(30).json()["status"] == "PAYMENT_COMPLETED"
+        assert b.get("/mock/v1/payments/pay_long-1").json()["payment"]["status"] == "PAYMENT_COMPLETED"
+    assert calls == ["evt_completed_long-1"]
+
+
 def test_a_graceful_stop_hands_its_pending_deliveries_to_the_other_at_once(
     postgres_url: str, receiver: WebhookReceiver
 ) -> None:
     """A stopping instance releases the leases of what it still had to retry: the other takes those over at
-    its next sweep, on their schedule, instead of a lease (10 s) past their due time."""
+    its next sweep, on their schedule, instead of a lease (10 s or more) past their due time."""
     soon = {"description": "retries in 1 s", "webhook": {"retry_schedule_ms": [1_000_000] * 3}}
     receiver.status_for_path["/stop"] = 503
     with instance(postgres_url) as b:
