@@ -152,7 +152,8 @@ class SharedStore(Store, Protocol):
 
     async def claim_due(self, until: float, limit: int) -> list[Delivery]:
         """Pending deliveries whose lease expired (a dead or slow process's), leased to this process up
-        to `until`; oldest next_attempt_at first; FOR UPDATE SKIP LOCKED."""
+        to `until` (one due later: up to a lease past its due time); oldest next_attempt_at first; FOR UPDATE
+        SKIP LOCKED."""
         ...
 
     async def lock_claims(self) -> None:

@@ -839,9 +839,19 @@ class PostgresStore:
             "WITH due AS (SELECT seq FROM deliveries WHERE state = %(pending)s "
             "AND (lease_until IS NULL OR lease_until < %(now)s) "
             "ORDER BY next_attempt_at NULLS FIRST, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
-            "UPDATE deliveries d SET lease_owner = %(owner)s, lease_until = %(until)s FROM due "
+            # one due after `until` (a released lease) stays ours until a lease past its due time, as its owner's
+            # would: not taken again by every sweep meanwhile (GREATEST skips the NULL of one due now)
+            "UPDATE deliveries d SET lease_owner = %(owner)s, "
+            "lease_until = GREATEST(%(until)s, d.next_attempt_at + %(lease)s) FROM due "
             f"WHERE d.seq = due.seq RETURNING {_D_COLS}",
-            {"owner": self.owner, "until": until, "pending": PENDING, "now": self.clock.now(), "limit": limit},
+            {
+                "owner": self.owner,
+                "until": until,
+                "lease": self.lease_s,
+                "pending": PENDING,
+                "now": self.clock.now(),
+                "limit": limit,
+            },
         )
         # RETURNING keeps no order
         return sorted(found, key=lambda d: (d.next_attempt_at is not None, d.next_attempt_at or 0.0))

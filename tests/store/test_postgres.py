@@ -304,6 +304,24 @@ async def test_released_leases_are_claimed_by_the_next_sweep_of_another(open_sto
     ]
 
 
+async def test_a_delivery_claimed_before_its_time_stays_claimed_until_a_lease_past_it(
+    open_store: Opener, postgres_url: str
+) -> None:
+    """A sweep takes over released deliveries whatever their due time: one due long after the claim's `until`
+    stays the claimer's until its due time and a lease past it, as its owner's would, not taken again by
+    every sweep meanwhile (each one a write, and a timer entry in the claimer)."""
+    a = await open_store("A", Clock(100.0))
+    b = await open_store("B", Clock(100.0))
+    c = await open_store("C", Clock(200.0))
+    assert await a.add_delivery(delivery("later", next_attempt_at=500.0))
+    assert await a.release_leases() == 1  # A stops
+    (taken,) = await b.claim_due(until=120.0, limit=10)  # B plans it for 500
+    assert taken.next_attempt_at == 500.0
+    assert await c.claim_due(until=220.0, limit=10) == []  # at 200: still B's
+    lease = "SELECT lease_owner, lease_until FROM deliveries"
+    assert await _rows(postgres_url, lease) == [("B", 505.0)]
+
+
 async def test_add_payment_racing_from_two_processes_inserts_once(open_store: Opener) -> None:
     a, b = await open_store("A"), await open_store("B")
     for round_ in range(5):
