@@ -14,7 +14,7 @@ from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from starlette.responses import JSONResponse, RedirectResponse
 
-from .delivery.dispatcher import Dispatcher
+from .delivery.dispatcher import CLAIM_MARGIN_S, Dispatcher
 from .delivery.senders import Sender, make_sender
 from .domain.clock import Clock, SystemClock
 from .domain.errors import DomainError
@@ -32,7 +32,7 @@ PROVIDER_BASE = "/api/v2"
 SESSION_SWEEP_S = 1.0
 
 
-async def open_store(spec: str, clock: Clock) -> Store:
+async def open_store(spec: str, clock: Clock, webhook_timeout_s: float = 0.0) -> Store:
     """The store PAYMOCK_STORE names. A postgresql:// one connects and migrates here: it raises
     postgres.StoreError (one line, password masked) when it cannot, as `paymock serve` checks first."""
     if spec.startswith("sqlite:"):
@@ -44,8 +44,10 @@ async def open_store(spec: str, clock: Clock) -> Store:
             from .store.postgres import PostgresStore
         except ImportError:
             raise RuntimeError(f"PAYMOCK_STORE={pg_url.masked(spec)}: {pg_url.MISSING_DRIVER}") from None
-        # an owner id of its own per process (leases), and the app's clock (lease times)
-        return await PostgresStore(spec, clock=clock).open()
+        # an owner id of its own per process (leases), and the app's clock (lease times). The lease a new
+        # delivery gets is the claim of its inline first attempt: it must outlast that attempt as a
+        # dispatcher's claim does (timeout + margin), or another process's sweeper sends it meanwhile
+        return await PostgresStore(spec, clock=clock, lease_s=webhook_timeout_s + CLAIM_MARGIN_S).open()
     from .store.memory import MemoryStore
 
     return MemoryStore()
@@ -76,7 +78,7 @@ def create_app(
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
         from .api.audit import AuditSlots
 
-        store = await open_store(settings.store, clock)
+        store = await open_store(settings.store, clock, settings.webhook_timeout_s)
 
         def dispatcher(on_ack: Any) -> Dispatcher:
             return Dispatcher(
@@ -153,6 +155,7 @@ def create_app(
         else:
             # the database lost, or too slow (timeouts): 503 + Retry-After; PoolTimeout is one of these
             app.add_error_handler(psycopg.OperationalError, problems.database_error)
+            app.add_error_handler(psycopg.DataError, problems.unstorable_value)  # a NUL in a text: the caller's
     app.add_error_handler(Exception, problems.unexpected)
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/docs", "docs", _docs_redirect, methods=["GET"])

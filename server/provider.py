@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from .domain.limits import MAX_SESSION_SCENARIOS
 from .domain.payments import PENDING, Payment, check_callback_host, check_callback_url, payment_id_for
 from .domain.scenarios.model import Scenario
 from .domain.scenarios.registry import ScenarioBook
-from .domain.session_records import follow, record_of, restore_book, session_from
+from .domain.session_records import check_claims_among, follow, record_of, restore_book, session_from
 from .domain.sessions import Claims, Session, SessionNotFound, Sessions, new_session_id
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
 from .store.base import ALL_SESSIONS, SharedStore, Store
@@ -422,32 +422,61 @@ class Provider:
         self, *, label: str | None = None, claims: Mapping[str, Any] | None = None, idle_timeout_s: int | None = None
     ) -> Session:
         await self.expire()  # expired sessions do not count against the cap, nor hold their claims
+        wanted = Claims.from_dict(claims)
+        session: Session | None = None
         with self._changing():
-            session = self.sessions.create(label=label, claims=Claims.from_dict(claims), idle_timeout_s=idle_timeout_s)
             try:
-                await self._save_session(session)
+                async with self._claiming(wanted, None) as live:
+                    session = self.sessions.create(
+                        label=label, claims=wanted, idle_timeout_s=idle_timeout_s, among=live
+                    )
+                    await self._save_session(session)
             except BaseException:  # not stored: not live either (nothing half-created)
-                self.sessions.end(session.session_id)  # type: ignore[arg-type]
+                if session is not None:
+                    self.sessions.drop(session)
                 raise
         return session
 
     async def set_claims(self, session_id: str, claims: Mapping[str, Any]) -> Session:
         session = await self.session(session_id)
         before = session.claims
+        wanted = Claims.from_dict(claims)
         with self._changing():
-            self.sessions.set_claims(session_id, Claims.from_dict(claims))
             try:
-                await self._save_session(session)
+                async with self._claiming(wanted, session_id) as live:
+                    self.sessions.set_claims(session_id, wanted, among=live)
+                    await self._save_session(session)
             except BaseException:
-                self.sessions.set_claims(session_id, before)
+                if session.claims is not before:  # set here, not stored: as it was
+                    self.sessions.reindex(session, before)
                 raise
         return session
+
+    @contextlib.asynccontextmanager
+    async def _claiming(self, claims: Claims, session_id: str | None) -> AsyncIterator[Container[str] | None]:
+        """Around setting claims (of session `session_id`, or of a new one: None) until they are stored.
+        Shared stores: one process at a time (a lock in the database, held until the block's transaction
+        ends), checked against every process's sessions as the store has them, which another process's
+        claims set a moment ago are in even before this one follows them. Yields the ids of the sessions
+        the store has: the local check counts only those (one ended elsewhere, not yet dropped here,
+        claims nothing). Elsewhere, and for no claims at all, the local check alone (None)."""
+        if self._shared is None or not claims:
+            yield None
+            return
+        async with self.store.atomic():
+            await self._shared.lock_claims()
+            records = await self._shared.load_sessions()
+            check_claims_among(records, claims, session_id, self.clock.now())
+            yield {r["session_id"] for r in records if r["session_id"] is not None}
 
     async def end_session(self, session_id: str) -> tuple[int, int]:
         """End a session: its payments and deliveries go as a reset's do, its retries are cancelled."""
         # its data goes first: if the store fails, the session is still live (and holds its claims),
         # so the caller can end it again, rather than its payments and retries outliving it unseen
-        session = self.sessions.get(session_id)
+        # (shared stores: one another process made a moment ago, not yet followed here, is read through)
+        session = self.sessions.find(session_id) or await self._made_elsewhere(session_id)
+        if session is None:
+            raise SessionNotFound(session_id)
         with self._changing():
             removed = await self._purge(session)
             self.sessions.drop(session)

@@ -235,6 +235,17 @@ def database_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespo
     return problem(503, detail, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
 
 
+def unstorable_value(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """psycopg.DataError: a value of the request no PostgreSQL column holds, though the contract lets it
+    through (a NUL character in a text or a JSON document). The statement failed, its transaction rolled
+    back: nothing was stored. The driver's words without its context lines, which quote stored data."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) or str(exc).split("\n", 1)[0]
+    said = "; ".join(part for part in (primary, getattr(diag, "message_detail", None)) if part)
+    log.info("a request value PostgreSQL cannot store: %s", said)
+    return problem(400, f"a value of the request is one PostgreSQL cannot hold ({said[:300]}); nothing was changed")
+
+
 def unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     log.exception("unexpected error", exc_info=exc)
     return problem(500, "unexpected server error; see the server log")

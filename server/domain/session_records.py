@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .errors import Conflict
 from .scenarios.model import DEFAULT_NAME
 from .scenarios.registry import ScenarioBook
-from .sessions import Claims, Session, Sessions
+from .sessions import Claims, Session, Sessions, overlap_message, owner_text
 
 
 def record_of(session: Session) -> dict[str, Any]:
@@ -109,3 +110,21 @@ def follow(
     for session in gone:
         sessions.drop(session)
     return gone
+
+
+def check_claims_among(
+    records: Iterable[Mapping[str, Any]], claims: Claims, session_id: str | None, now: float
+) -> None:
+    """409 naming the owner when another session the store has (any process's), not idle past its expiry,
+    claims a value overlapping `claims` (those of session `session_id`, or of a new one: None)."""
+    if not claims:
+        return
+    for record in records:
+        other = record["session_id"]
+        if other is None or other == session_id:
+            continue
+        if float(record["last_used_at"]) + int(record["idle_timeout_s"]) <= now:
+            continue  # expired: ending it is under way, and its claims go with it
+        text = overlap_message(claims, Claims.from_dict(record.get("claims")), owner_text(other, record.get("label")))
+        if text is not None:
+            raise Conflict(text)

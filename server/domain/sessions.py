@@ -13,7 +13,7 @@ has (at most 64), so a create costs the same with 0 or 256 live sessions (bench/
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,11 +105,31 @@ class Session:
         }
 
     def owner_text(self) -> str:
-        return f"session {self.session_id}" + (f" ({self.label!r})" if self.label else "")
+        return owner_text(self.session_id, self.label)
+
+
+def owner_text(session_id: str | None, label: str | None) -> str:
+    """A session as a 409 names it: its id, and its label if it has one."""
+    return f"session {session_id}" + (f" ({label!r})" if label else "")
 
 
 def _overlap(a: str, b: str) -> bool:
     return a.startswith(b) or b.startswith(a)
+
+
+def overlap_message(claims: Claims, theirs: Claims, owner: str) -> str | None:
+    """What of `claims` another session (`owner`, claiming `theirs`) claims already, as the 409 says it;
+    None if they do not overlap. The same words as Sessions.check_claims."""
+    for value in claims.order_ids:
+        if value in theirs.order_ids:
+            return f"order_id {value} is claimed by {owner}; claims cannot overlap"
+    for value in claims.user_ids:
+        if value in theirs.user_ids:
+            return f"user_id {value} is claimed by {owner}; claims cannot overlap"
+    prefix, other = claims.tx_id_prefix, theirs.tx_id_prefix
+    if prefix and other and _overlap(prefix, other):
+        return f"tx_id_prefix {prefix!r} overlaps {other!r}, claimed by {owner}; one must not be a prefix of the other"
+    return None
 
 
 class Sessions:
@@ -143,7 +163,12 @@ class Sessions:
 
     # lifecycle
     def create(
-        self, *, label: str | None = None, claims: Claims | None = None, idle_timeout_s: int | None = None
+        self,
+        *,
+        label: str | None = None,
+        claims: Claims | None = None,
+        idle_timeout_s: int | None = None,
+        among: Container[str] | None = None,
     ) -> Session:
         claims = claims or Claims()
         if label is not None and len(label) > MAX_LABEL:
@@ -156,7 +181,7 @@ class Sessions:
                 f"this server already has {len(self._live)} live sessions, the most it keeps ({self.max_sessions}); "
                 "end one (DELETE /mock/v1/sessions/{id}) or wait for idle ones to expire. Nothing was created"
             )
-        self.check_claims(claims, None)
+        self.check_claims(claims, None, among)
         session_id = self._new_id()
         if session_id in self._live:  # only an injected id source can repeat itself
             raise Conflict(f"session id {session_id} is taken")
@@ -249,12 +274,16 @@ class Sessions:
         return False
 
     # claims
-    def check_claims(self, claims: Claims, session_id: str | None) -> None:
-        """409 naming the owner when another live session claims an overlapping value."""
+    def check_claims(self, claims: Claims, session_id: str | None, among: Container[str] | None = None) -> None:
+        """409 naming the owner when another live session claims an overlapping value. `among`: only the
+        sessions with these ids count (shared stores: those the store still has; one ended by another
+        process and not yet dropped here holds nothing)."""
         now = self._clock.now()
 
         def owner(found: Session | None) -> Session | None:
             if found is None or found.session_id == session_id or found.expired(now):
+                return None
+            if among is not None and found.session_id not in among:
                 return None
             return found
 
@@ -274,9 +303,9 @@ class Sessions:
                         "one must not be a prefix of the other"
                     )
 
-    def set_claims(self, session_id: str, claims: Claims) -> Session:
+    def set_claims(self, session_id: str, claims: Claims, among: Container[str] | None = None) -> Session:
         session = self.get(session_id)
-        self.check_claims(claims, session_id)
+        self.check_claims(claims, session_id, among)
         self._unindex(session)
         session.claims = claims
         self._index(session)

@@ -155,6 +155,11 @@ class SharedStore(Store, Protocol):
         to `until`; oldest next_attempt_at first; FOR UPDATE SKIP LOCKED."""
         ...
 
+    async def lock_claims(self) -> None:
+        """Inside atomic(): until the block ends, no other process (nor task) changes sessions' claims; the
+        block reads every session, checks the claims it sets against them, and saves."""
+        ...
+
     async def release_leases(self) -> int:
         """A graceful stop: the leases of this process's pending deliveries expire now, so another process
         takes them over at its next sweep; how many."""

@@ -3,9 +3,11 @@ settings and the CLI can use it whether or not the postgres extra is installed).
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+import re
+from urllib.parse import unquote
 
 SCHEMES = ("postgresql://", "postgres://")  # the two libpq accepts
+_PASSWORD_PARAM = re.compile(r"([?&]password=)([^&]*)", re.IGNORECASE)  # libpq's keyword, as a URL parameter
 MISSING_DRIVER = (
     "a postgresql:// store needs psycopg, which is not installed: install paymock with its postgres extra "
     "(pip install 'paymock[postgres]')"
@@ -16,21 +18,35 @@ def is_postgres(spec: str) -> bool:
     return spec.startswith(SCHEMES) and len(spec) > len("postgres://")
 
 
+def _credentials(rest: str) -> tuple[int, int] | None:
+    """Where the password is in a URL's text after `scheme://` (start, end), as libpq reads it: the
+    credentials end at the last '@' before the first '/', so a password may hold '?' or '#' unencoded,
+    which urllib would take for a query or a fragment (and find no password). Failing that, an '@' before
+    the first '?' (a password holding '/': libpq then reads no credentials and fails, but it is shown)."""
+    slash = rest.find("/")
+    end = rest.rfind("@", 0, len(rest) if slash < 0 else slash)
+    if end < 0:
+        query = rest.find("?")
+        end = rest.rfind("@", 0, len(rest) if query < 0 else query)
+    colon = rest.find(":", 0, max(end, 0))
+    return None if end < 0 or colon < 0 else (colon + 1, end)
+
+
+def _split(url: str) -> tuple[str, str | None, str]:
+    """(the URL up to its password, the password or None, the rest): a URL without one is all in the first."""
+    scheme, sep, rest = url.partition("://")
+    found = _credentials(rest) if sep else None
+    if found is None:
+        return url, None, ""
+    start, end = found
+    return scheme + sep + rest[:start], rest[start:end], rest[end:]
+
+
 def masked(url: str) -> str:
     """The URL with its password (in the authority or a password= parameter) replaced by ***."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<a URL that does not parse>"
-    netloc = parts.netloc
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
-    query = parts.query
-    if "password" in query.lower():
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    head, password, tail = _split(url)
+    text = head if password is None else f"{head}***{tail}"
+    return _PASSWORD_PARAM.sub(r"\1***", text)
 
 
 def shown(spec: str) -> str:
@@ -40,12 +56,9 @@ def shown(spec: str) -> str:
 
 def scrub(text: str, url: str) -> str:
     """An error text with the URL's password taken out, should a driver message ever quote it."""
-    try:
-        parts = urlsplit(url)
-        secrets = [parts.password] + [v for k, v in parse_qsl(parts.query) if k.lower() == "password"]
-    except ValueError:
-        return text
+    _head, password, _tail = _split(url)
+    secrets = [password, *(m.group(2) for m in _PASSWORD_PARAM.finditer(url))]
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+        for form in {secret, unquote(secret)} if secret else ():
+            text = text.replace(form, "***")
     return text

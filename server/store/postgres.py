@@ -77,6 +77,8 @@ POOL_MAX = 10  # PAYMOCK_PG_POOL_MAX; per process: PostgreSQL allows 100 connect
 # A delivery leased to this process stays ours this long past its due time; another process takes it
 # over once it has passed (this process died or hangs).
 LEASE_S = 10.0
+# pg_advisory_xact_lock key ("pmk" + 2; migrations use + 1): changes of sessions' claims, one at a time
+CLAIMS_LOCK_KEY = 0x706D6B02
 
 GLOBAL = ""  # session_id column of the global session (None in objects): see pg_migrations
 
@@ -927,6 +929,14 @@ class PostgresStore:
     async def load_session(self, session_id: str) -> dict[str, Any] | None:
         found = await self._records("WHERE s.session_id = %s", (_key(session_id),))
         return found[0] if found else None
+
+    async def lock_claims(self) -> None:
+        """A transaction-scoped advisory lock: held until the atomic() block commits or rolls back (waiting
+        for it is bounded by the statement timeout)."""
+        if self._tx() is None:
+            raise RuntimeError("lock_claims() holds only inside atomic()")
+        async with self._conn() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (CLAIMS_LOCK_KEY,))
 
     async def count_api_call(self, session_id: str | None, scenario: str, times: int) -> bool:
         """One statement: concurrent calls queue on the counter's row, each sees the last one's count."""

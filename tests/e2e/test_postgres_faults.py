@@ -163,3 +163,20 @@ def test_a_slow_database_is_bounded_by_the_statement_timeout(
             assert client.post("/api/v2/payments", json=payment_body("slow-1", receiver.url("/"))).status_code == 200
     finally:
         receiver.close()
+
+
+def test_a_text_postgresql_cannot_hold_is_a_400_problem_and_changes_nothing(postgres_url: str) -> None:
+    """A NUL character passes the contract (it is no whitespace) but no PostgreSQL text or jsonb holds it:
+    refused as the caller's value, not a 500."""
+    with in_process(store=postgres_url) as client:
+        scenario = {"description": "has a \u0000 in it"}
+        for refused in (
+            client.get("/api/v2/pending-payments", params={"tx_id_prefix": "a\u0000"}),
+            client.post("/mock/v1/sessions", json={"label": "x\u0000y"}),
+            client.put("/mock/v1/scenarios/nul", json=scenario),
+        ):
+            assert refused.status_code == 400, refused.text
+            assert refused.headers["content-type"].startswith(PROBLEM)
+            assert "PostgreSQL cannot hold" in refused.json()["detail"]
+        assert client.get("/mock/v1/sessions").json()["sessions"] == []
+        assert client.get("/mock/v1/scenarios/nul").status_code == 404

@@ -21,7 +21,7 @@ from paymock.domain.payments import COMPLETED
 from paymock.domain.scenarios.model import WebhookPlan
 from paymock.settings import Settings, SettingsError
 from paymock.store import pg_migrations
-from paymock.store.pg_url import masked
+from paymock.store.pg_url import masked, scrub
 from paymock.store.postgres import PostgresStore, StoreError
 from tests.store.test_store import payment
 
@@ -150,6 +150,17 @@ def test_masked_urls() -> None:
     assert masked("postgresql://u:p%40ss@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert masked("postgres://u@h/db") == "postgres://u@h/db"
     assert masked("postgresql://h/db?password=x&sslmode=require") == "postgresql://h/db?password=***&sslmode=require"
+
+
+def test_a_password_holding_url_delimiters_is_masked_as_libpq_reads_it() -> None:
+    # libpq ends the credentials at the first '@' before the first '/': a password may hold '?' or '#' unencoded
+    # (urllib would read a query or a fragment there, and see no password at all)
+    for secret in ("pa?ss", "pa#ss", "p@ss", "pa?ss#w@rd"):
+        url = f"postgresql://u:{secret}@h:5432/db?sslmode=require"
+        assert masked(url) == "postgresql://u:***@h:5432/db?sslmode=require", url
+        assert secret not in scrub(f"connection to {secret} failed", url)
+    # a '/' ends libpq's authority (it then reads no credentials and fails): still not shown
+    assert "pa/ss" not in masked("postgresql://u:pa/ss@h/db")
 
 
 # several processes on one database

@@ -284,11 +284,40 @@ def test_a_delivery_left_by_a_stopped_instance_is_delivered_by_the_other_after_i
         assert [x["status_code"] for x in detail["deliveries"][0]["attempts"]] == [503, 200]
 
 
+def test_a_first_attempt_out_longer_than_the_lease_time_is_not_sent_by_the_other_too(
+    postgres_url: str, receiver: WebhookReceiver
+) -> None:
+    """The lease a create writes is the claim of its inline first attempt: it lasts as long as that attempt
+    may (the webhook timeout), not only the store's lease time, or the other's sweeper sends it meanwhile."""
+    arrived, answer = threading.Event(), threading.Event()
+    calls: list[str | None] = []
+
+    def slow(hook: Any) -> int:
+        calls.append(hook.webhook_id)
+        arrived.set()
+        answer.wait(30)
+        return 200
+
+    receiver.respond = slow
+    clock_b = SteppedClock()
+    patient = settings(store=postgres_url, webhook_timeout_s=30.0)
+    with create_app(patient).test_client() as a, create_app(patient, clock=clock_b).test_client() as b:
+        with ThreadPoolExecutor(1) as pool:
+            made = pool.submit(a.post, "/api/v2/payments", json=payment_body("long-1", receiver.url("/slow")))
+            assert arrived.wait(10)
+            clock_b.offset += 15  # past the store's lease time (10 s), well inside a's attempt (30 s)
+            time.sleep(1.5)  # three sweeps of b
+            answer.set()
+            assert made.result(30).json()["status"] == "PAYMENT_COMPLETED"
+        assert b.get("/mock/v1/payments/pay_long-1").json()["payment"]["status"] == "PAYMENT_COMPLETED"
+    assert calls == ["evt_completed_long-1"]
+
+
 def test_a_graceful_stop_hands_its_pending_deliveries_to_the_other_at_once(
     postgres_url: str, receiver: WebhookReceiver
 ) -> None:
     """A stopping instance releases the leases of what it still had to retry: the other takes those over at
-    its next sweep, on their schedule, instead of a lease (10 s) past their due time."""
+    its next sweep, on their schedule, instead of a lease (10 s or more) past their due time."""
     soon = {"description": "retries in 1 s", "webhook": {"retry_schedule_ms": [1_000_000] * 3}}
     receiver.status_for_path["/stop"] = 503
     with instance(postgres_url) as b:
@@ -314,3 +343,79 @@ def test_a_graceful_stop_hands_its_pending_deliveries_to_the_other_at_once(
             waited = wait_for_delivery(b, tx_id=f"stop-{n}", state="acknowledged")
             assert waited.status_code == 200, waited.text
             assert b.get(f"/mock/v1/payments/pay_stop-{n}").json()["payment"]["status"] == "PAYMENT_COMPLETED"
+
+
+def test_overlapping_claims_raced_on_both_are_given_to_one_session(pair) -> None:
+    """Claims are checked against every instance's sessions, in the database: of two creates (or claim
+    changes) racing with overlapping claims, exactly one succeeds; the other is a 409 naming its owner."""
+    a, b = pair
+    overlaps = [
+        ({"tx_id_prefix": "ovl-"}, {"tx_id_prefix": "ovl-x"}),
+        ({"order_ids": [41, 42]}, {"order_ids": [42]}),
+        ({"user_ids": [51]}, {"user_ids": [52, 51]}),
+    ]
+    for mine, theirs in overlaps * 2:
+        answers = together(
+            lambda mine=mine: a.post("/mock/v1/sessions", json={"label": "on a", "claims": mine}),
+            lambda theirs=theirs: b.post("/mock/v1/sessions", json={"label": "on b", "claims": theirs}),
+        )
+        codes = sorted(r.status_code for r in answers)
+        assert codes == [201, 409], [r.text for r in answers]
+        (won,) = [r.json() for r in answers if r.status_code == 201]
+        (lost,) = [r.json() for r in answers if r.status_code == 409]
+        assert won["session_id"] in lost["detail"] and won["label"] in lost["detail"], lost
+        maker = a if won["label"] == "on a" else b
+        assert maker.delete(f"/mock/v1/sessions/{won['session_id']}").status_code == 200
+    # and two live sessions, one on each, changing their claims to overlapping ones at once
+    one = a.post("/mock/v1/sessions", json={"label": "one"}).json()["session_id"]
+    two = b.post("/mock/v1/sessions", json={"label": "two"}).json()["session_id"]
+    for n in range(4):
+        answers = together(
+            lambda n=n: a.put(f"/mock/v1/sessions/{one}/claims", json={"order_ids": [100 + n]}),
+            lambda n=n: b.put(f"/mock/v1/sessions/{two}/claims", json={"order_ids": [100 + n]}),
+        )
+        assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+        won = next(r.json() for r in answers if r.status_code == 200)
+        lost = next(r.json() for r in answers if r.status_code == 409)
+        assert won["session_id"] in lost["detail"]
+        for c, sid in ((a, one), (b, two)):  # free both again
+            assert c.put(f"/mock/v1/sessions/{sid}/claims", json={}).status_code == 200
+
+
+def test_an_attempt_in_flight_across_a_reset_on_the_other_writes_nothing_onto_the_new_payment(pair, receiver) -> None:
+    """Tests reuse tx_ids right after a reset: an attempt that was out on one instance when the other reset
+    must not acknowledge (nor complete) the new payment of the same tx_id when its answer comes back."""
+    a, b = pair
+    out, answer = threading.Event(), threading.Event()
+
+    def held(_hook: Any) -> int:
+        out.set()
+        answer.wait(5)
+        return 200
+
+    receiver.respond = held
+    body = payment_body("inc-1", receiver.url("/held"))
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(a.post, "/api/v2/payments", json=body)
+        assert out.wait(5)  # a's first attempt is out, waiting for its answer
+        assert b.post("/mock/v1/reset").status_code == 200
+        again = b.post("/api/v2/payments", json=body, headers={"X-Mock-Scenario": "manual-confirm"})
+        assert again.status_code == 200 and again.json()["status"] == "PENDING"
+        answer.set()
+        assert first.result(10).status_code == 200
+    for c in (a, b):
+        detail = c.get("/mock/v1/payments/pay_inc-1").json()
+        assert detail["payment"]["status"] == "PENDING" and detail["payment"]["scenario"] == "manual-confirm"
+        assert detail["deliveries"] == []
+
+
+def test_a_session_made_on_one_can_be_ended_on_the_other_at_once(pair, receiver) -> None:
+    """Behind a load balancer the DELETE may reach the other instance before it followed the create."""
+    a, b = pair
+    for n in range(3):
+        sid = a.post("/mock/v1/sessions", json={"claims": {"tx_id_prefix": f"end{n}-"}}).json()["session_id"]
+        assert a.post("/api/v2/payments", json=payment_body(f"end{n}-1", receiver.url("/hook")), headers={S: sid})
+        ended = b.delete(f"/mock/v1/sessions/{sid}")
+        assert ended.status_code == 200, ended.text
+        assert ended.json()["payments_removed"] == 1
+        within(FOLLOW_S, lambda sid=sid: a.get(f"/mock/v1/sessions/{sid}").status_code == 404)

@@ -4,13 +4,15 @@ changed in place (the same objects), dropped when their record is gone; the glob
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 
+from paymock.domain.errors import Conflict
 from paymock.domain.limits import MAX_SESSION_SCENARIOS
 from paymock.domain.scenarios.loading import load_paths
 from paymock.domain.scenarios.registry import ScenarioBook
-from paymock.domain.session_records import follow, record_of, session_from
+from paymock.domain.session_records import check_claims_among, follow, record_of, session_from
 from paymock.domain.sessions import Claims, Session, Sessions
 from paymock.resources import fixtures_dir
 
@@ -101,3 +103,27 @@ def test_a_record_reads_back_as_the_session_it_was(fixtures) -> None:
     assert (back.created_at, back.last_used_at) == (made.created_at, made.last_used_at)
     assert back.book.runtime_documents() == made.book.runtime_documents()
     assert record_of(Session(None, made.book))["session_id"] is None
+
+
+def _record(session_id: str | None, claims: dict[str, object] | None, used: float = 1_000.0) -> dict[str, object]:
+    return {"session_id": session_id, "label": "theirs", "claims": claims, "idle_timeout_s": 60, "last_used_at": used}
+
+
+def test_claims_are_checked_against_the_records_of_every_processs_live_sessions() -> None:
+    records = [
+        _record(None, None),  # the global book claims nothing
+        _record("ses_mine", {"order_ids": [1]}),  # the session whose claims change: its own are no conflict
+        _record("ses_idle", {"order_ids": [2]}, used=900.0),  # idle past its expiry: ending, claims nothing
+        _record("ses_theirs", {"tx_id_prefix": "ab", "order_ids": [3], "user_ids": [4]}),
+    ]
+    now = 1_000.0
+    check_claims_among(records, Claims.from_dict({"order_ids": [1, 2], "tx_id_prefix": "b"}), "ses_mine", now)
+    check_claims_among(records, Claims(), None, now)
+    for claims, said in (
+        ({"order_ids": [3]}, "order_id 3 is claimed by session ses_theirs ('theirs')"),
+        ({"user_ids": [9, 4]}, "user_id 4 is claimed by session ses_theirs ('theirs')"),
+        ({"tx_id_prefix": "abc"}, "tx_id_prefix 'abc' overlaps 'ab', claimed by session ses_theirs ('theirs')"),
+        ({"tx_id_prefix": "a"}, "tx_id_prefix 'a' overlaps 'ab'"),
+    ):
+        with pytest.raises(Conflict, match=re.escape(said)):
+            check_claims_among(records, Claims.from_dict(claims), None, now)
