@@ -564,10 +564,23 @@ class Provider:
         if not self.sessions.touch(session):
             return
         try:
-            await self._save_session(session)
+            if self._shared is None:
+                await self._save_session(session)
+            else:
+                await self._store_renewal(self._shared, session)
         except Exception:  # the renewal holds in memory; a store that fails now must not fail the call
             session.saved_used_at = 0.0  # written again on the next call
             log.warning("could not store the renewal of %s", session.session_id, exc_info=True)
+
+    async def _store_renewal(self, store: SharedStore, session: Session) -> None:
+        """Shared stores: a renewal moves the stored record's last use only. This process's whole record
+        may predate a change another one stored a moment ago and this one has not followed yet (a scenario
+        put, claims set, the session ended): written back, it would undo that change everywhere."""
+        assert session.session_id is not None
+        record = await store.load_session(session.session_id)
+        if record is None or float(record["last_used_at"]) >= session.last_used_at:
+            return  # ended elsewhere (not brought back), or renewed later elsewhere
+        await self.store.save_session({**record, "last_used_at": session.last_used_at})
 
     async def _save_session(self, session: Session) -> None:
         await self.store.save_session(record_of(session))
