@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import ab, import_cost, loss, propagation, ready, ready_phases, rss, sessions, stores
+from bench import ab, import_cost, loss, pg_statements, propagation, ready, ready_phases, rss, sessions, stores
 from bench import run as bench
 
 
@@ -61,6 +61,20 @@ def test_stores_script_smoke(postgres_cluster: object, tmp_path: Path) -> None:
         assert run["answered_200"] == run["webhooks_acked"] == 200 and not run["client_errors"], run
         assert run["cpu_ms_per_payment"] > 0
         assert (run["postgres_cpu_ms_per_payment"] > 0) == run["side"].startswith("postgres"), run
+
+
+def test_pg_statements_script_smoke(postgres_cluster: object, tmp_path: Path) -> None:
+    """bench/pg_statements.py: statements per payment on its own cluster; it needs pg_stat_statements too."""
+    reason = pg_statements.why_unavailable()
+    if reason:
+        pytest.skip(reason)
+    out = tmp_path / "statements.json"
+    assert pg_statements.main(["--quick", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["webhooks_acked"] == report["count"] == 200
+    # a create is one statement, a webhook's outcome another (plus the foreign-key check PostgreSQL runs)
+    assert 2.0 <= report["statements_per_payment"] < 4.0, report["statements"]
+    assert report["paymock_cpu_ms_per_payment"] > 0 and report["postgres_cpu_ms_per_payment"] > 0
 
 
 def test_propagation_script_smoke(postgres_cluster: object, tmp_path: Path) -> None:
