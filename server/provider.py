@@ -374,7 +374,13 @@ class Provider:
         self.book.reset()
         self.sessions.clear()
         with self._changing():
-            return await self.store.clear()
+            try:
+                return await self.store.clear()
+            except BaseException:
+                # the store kept everything (a shared one: the database refused): follow what it has again at
+                # the refresher's next round, rather than serve the state wiped above until something changes
+                self._seen_version = None
+                raise
 
     # sessions
     async def session(self, session_id: str | None) -> Session:

@@ -180,3 +180,28 @@ def test_a_text_postgresql_cannot_hold_is_a_400_problem_and_changes_nothing(post
             assert "PostgreSQL cannot hold" in refused.json()["detail"]
         assert client.get("/mock/v1/sessions").json()["sessions"] == []
         assert client.get("/mock/v1/scenarios/nul").status_code == 404
+
+
+def test_a_global_reset_the_database_refused_leaves_the_server_as_the_store_has_it(own_cluster: Any) -> None:
+    """The reset wipes this process's sessions and global book before the store's tables: when the store
+    refuses (503), the process takes back what the store still has, rather than serving a wiped state
+    until something else changes."""
+    url = own_cluster.create_database()
+    with in_process(store=url) as client:
+        assert client.put("/mock/v1/active-scenario", json={"name": "declined"}).status_code == 200
+        sid = client.post("/mock/v1/sessions", json={"claims": {"tx_id_prefix": "cl-"}}).json()["session_id"]
+        time.sleep(0.6)  # two rounds of the refresher (nothing shows it): it has seen the store's version now
+        own_cluster.stop()
+        assert client.post("/mock/v1/reset").status_code == 503
+        own_cluster.start()
+
+        def as_stored() -> bool:
+            active = client.get("/mock/v1/active-scenario")
+            sessions = client.get("/mock/v1/sessions")
+            return (
+                active.status_code == 200
+                and active.json()["name"] == "declined"
+                and [s["session_id"] for s in sessions.json()["sessions"]] == [sid]
+            )
+
+        assert _until(as_stored, 10.0), client.get("/mock/v1/active-scenario").text
