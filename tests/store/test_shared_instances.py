@@ -428,21 +428,22 @@ def test_a_renewal_on_one_neither_undoes_a_change_made_on_the_other_nor_brings_a
     record's last use only, not this instance's whole view of the session, which may predate a change the
     other made a moment ago and this one has not followed yet."""
     clock_a, clock_b = SteppedClock(), SteppedClock()
+    loose_s = 5.0  # what is followed shows well within this even on a busy machine; a change undone never does
     with instance(postgres_url, clock_a) as a, instance(postgres_url, clock_b) as b:
         sid = a.post("/mock/v1/sessions", json={}).json()["session_id"]
         assert b.get(f"/mock/v1/sessions/{sid}").status_code == 200
         for n in range(3):
-            within(FOLLOW_S, lambda: a.get("/mock/v1/scenarios", headers={S: sid}).status_code == 200)
+            within(loose_s, lambda: a.get("/mock/v1/scenarios", headers={S: sid}).status_code == 200)
             clock_a.offset += 2
             clock_b.offset += 2  # a renewal is due on each
             doc = {"description": f"number {n}"}
             assert b.put(f"/mock/v1/scenarios/s{n}", json=doc, headers={S: sid}).status_code == 201
             a.get("/mock/v1/active-scenario", headers={S: sid})  # at once: a renews it
-            within(FOLLOW_S, lambda n=n: a.get(f"/mock/v1/scenarios/s{n}", headers={S: sid}).status_code == 200)
+            within(loose_s, lambda n=n: a.get(f"/mock/v1/scenarios/s{n}", headers={S: sid}).status_code == 200)
             assert b.get(f"/mock/v1/scenarios/s{n}", headers={S: sid}).status_code == 200
         clock_a.offset += 2
         clock_b.offset += 2
         assert b.delete(f"/mock/v1/sessions/{sid}").status_code == 200
         a.get("/mock/v1/active-scenario", headers={S: sid})  # at once: a renews what it has not seen end
-        within(FOLLOW_S, lambda: a.get(f"/mock/v1/sessions/{sid}").status_code == 404)
+        within(loose_s, lambda: a.get(f"/mock/v1/sessions/{sid}").status_code == 404)
         assert b.get(f"/mock/v1/sessions/{sid}").status_code == 404
