@@ -157,8 +157,9 @@ class SharedStore(Store, Protocol):
         ...
 
     async def lock_claims(self) -> None:
-        """Inside atomic(): until the block ends, no other process (nor task) changes sessions' claims; the
-        block reads every session, checks the claims it sets against them, and saves."""
+        """Inside atomic(): until the block ends, no other process (nor task) changes sessions' claims or
+        books; the block reads what it changes as stored (every session's claims, a session's book), changes
+        it, and saves."""
         ...
 
     async def release_leases(self) -> int:
@@ -179,7 +180,9 @@ class SharedStore(Store, Protocol):
         clear_session: processes poll it (cheap) and reload sessions when it moved."""
         ...
 
-    async def load_session(self, session_id: str) -> SessionRecord | None: ...
+    async def load_session(self, session_id: str | None) -> SessionRecord | None:
+        """One session's record (None: the global session's book), or None if it has none stored."""
+        ...
 
 
 @functools.cache

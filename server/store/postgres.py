@@ -936,7 +936,7 @@ class PostgresStore:
     async def load_sessions(self) -> list[dict[str, Any]]:
         return await self._records("", None)
 
-    async def load_session(self, session_id: str) -> dict[str, Any] | None:
+    async def load_session(self, session_id: str | None) -> dict[str, Any] | None:
         found = await self._records("WHERE s.session_id = %s", (_key(session_id),))
         return found[0] if found else None
 

@@ -447,3 +447,24 @@ def test_a_renewal_on_one_neither_undoes_a_change_made_on_the_other_nor_brings_a
         a.get("/mock/v1/active-scenario", headers={S: sid})  # at once: a renews what it has not seen end
         within(loose_s, lambda: a.get(f"/mock/v1/sessions/{sid}").status_code == 404)
         assert b.get(f"/mock/v1/sessions/{sid}").status_code == 404
+
+
+def test_scenario_changes_sent_one_after_another_to_alternate_instances_are_all_kept(pair) -> None:
+    """As a load balancer sends a test's setup calls, round robin: each instance changes the book as the store
+    has it, not its own copy of it, which misses what the other changed a moment ago (not followed yet)."""
+    a, b = pair
+    sid = a.post("/mock/v1/sessions", json={}).json()["session_id"]
+    for headers in ({S: sid}, {}):
+        for n, c in enumerate((a, b, a, b)):
+            doc = {"description": f"number {n}"}
+            assert c.put(f"/mock/v1/scenarios/s{n}", json=doc, headers=headers).status_code == 201
+        assert b.put("/mock/v1/active-scenario", json={"name": "s0"}, headers=headers).status_code == 200
+        assert a.delete("/mock/v1/scenarios/s3", headers=headers).status_code == 204
+        for c in (a, b):  # reads follow within the refresher's round: a loose bound, as nothing is undone
+
+            def kept(c: Any = c, headers: dict[str, str] = headers) -> bool:
+                listed = c.get("/mock/v1/scenarios", headers=headers).json()
+                runtime = sorted(x["name"] for x in listed["scenarios"] if x["source"] == "runtime")
+                return runtime == ["s0", "s1", "s2"] and listed["active"] == "s0"
+
+            within(5.0, kept)
