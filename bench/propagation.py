@@ -7,8 +7,9 @@ Two `paymock serve` processes, A and B, on one database of a throwaway PostgreSQ
 settings). Each trial makes one change through A and, from the moment A answered it, asks B every
 5 ms until B answers with the change: the active scenario set, a run-time scenario stored, a session
 opened, a session ended. How it propagates: each process polls the database's state version every
-0.25 s (server/provider.py REFRESH_S; a random pause before each change spreads the trials over that beat) and reloads sessions and the global book when it moved; payments
-and deliveries are read from the database on every call, so they need no propagation at all.
+0.25 s (server/provider.py REFRESH_S) and reloads sessions and the global book when it moved; a
+random pause before each change spreads the trials over that beat. Payments and deliveries are read
+from the database on every call, so they need no propagation at all.
 """
 
 from __future__ import annotations
