@@ -7,14 +7,16 @@ Two `paymock serve` processes, A and B, on one database of a throwaway PostgreSQ
 settings). Each trial makes one change through A and, from the moment A answered it, asks B every
 5 ms until B answers with the change: the active scenario set, a run-time scenario stored, a session
 opened, a session ended. How it propagates: each process polls the database's state version every
-0.25 s (server/provider.py REFRESH_S) and reloads sessions and the global book when it moved; payments
-and deliveries are read from the database on every call, so they need no propagation at all.
+0.25 s (server/provider.py REFRESH_S) and reloads sessions and the global book when it moved; a
+random pause before each change spreads the trials over that beat. Payments and deliveries are read
+from the database on every call, so they need no propagation at all.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import sys
 import time
@@ -32,6 +34,9 @@ from bench.stores import cluster
 POLL_S = 0.005
 GIVE_UP_S = 5.0
 ACTIVE = ("declined", "default")  # two shipped scenarios, set in turn
+# A random pause before each change: B polls on its own 0.25 s beat, and a change made right after B saw
+# the previous one would always land at the same point of that beat (its worst) without it.
+JITTER_S = 0.3
 
 
 def _seen_after(b: httpx.Client, path: str, ok: Callable[[httpx.Response], bool]) -> float:
@@ -52,7 +57,7 @@ def _active(name: str) -> Callable[[httpx.Response], bool]:
     return lambda r: r.status_code == 200 and r.json()["name"] == name
 
 
-def trials(a: httpx.Client, b: httpx.Client, n: int) -> dict[str, list[float]]:
+def trials(a: httpx.Client, b: httpx.Client, n: int, rng: random.Random) -> dict[str, list[float]]:
     seen: dict[str, list[float]] = {
         "active scenario": [],
         "run-time scenario": [],
@@ -61,20 +66,24 @@ def trials(a: httpx.Client, b: httpx.Client, n: int) -> dict[str, list[float]]:
     }
     for i in range(n):
         name = ACTIVE[i % 2]
+        time.sleep(rng.uniform(0, JITTER_S))
         a.put("/mock/v1/active-scenario", json={"name": name}).raise_for_status()
         seen["active scenario"].append(_seen_after(b, "/mock/v1/active-scenario", _active(name)))
 
         scenario = f"prop-{i}"
+        time.sleep(rng.uniform(0, JITTER_S))
         a.put(
             f"/mock/v1/scenarios/{scenario}",
             json={"name": scenario, "description": "propagation trial", "payment": {"outcome": "fail"}},
         ).raise_for_status()
         seen["run-time scenario"].append(_seen_after(b, f"/mock/v1/scenarios/{scenario}", _status(200)))
 
+        time.sleep(rng.uniform(0, JITTER_S))
         opened = a.post("/mock/v1/sessions", json={"label": f"prop {i}"})
         opened.raise_for_status()
         path = f"/mock/v1/sessions/{opened.json()['session_id']}"
         seen["session opened"].append(_seen_after(b, path, _status(200)))
+        time.sleep(rng.uniform(0, JITTER_S))
         a.delete(path).raise_for_status()
         seen["session ended"].append(_seen_after(b, path, _status(404)))
     return seen
@@ -96,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 httpx.Client(base_url=procs[0].url, timeout=10) as a,
                 httpx.Client(base_url=procs[1].url, timeout=10) as b,
             ):
-                seen = trials(a, b, n)
+                seen = trials(a, b, n, random.Random(17))
         finally:
             for proc in procs:
                 proc.stop()

@@ -139,8 +139,12 @@ class Dispatcher:
             try:  # after the attempts: none of this process's can still be out while another takes over
                 released = await asyncio.wait_for(self._shared.release_leases(), grace_s)
                 log.info("handed back the leases of %d pending deliveries", released)
-            except Exception:  # the database is away: the leases expire on their own (lease_s past due)
-                log.warning("could not hand back the leases of pending deliveries", exc_info=True)
+            except Exception as exc:  # the database is away: the leases expire on their own (lease_s past due)
+                # expected when the database went first: one line, not a traceback of the pool's internals
+                log.warning(
+                    "could not hand back the leases of pending deliveries (%s); they expire on their own",
+                    type(exc).__name__,
+                )
         try:
             await asyncio.wait_for(self.sender.close(), grace_s)  # shutdown must not hang on a peer
         except TimeoutError:

@@ -586,14 +586,13 @@ class PostgresStore:
             args.append(tx_id_prefix)
         clause = " WHERE " + " AND ".join(where)
         with self._reading() as mark:
-            async with self._conn() as conn:
-                cur = await conn.execute(
-                    f"SELECT {_P_COLS}, seq FROM payments{clause} ORDER BY seq LIMIT %s OFFSET %s",
-                    (*args, limit, offset),
-                )
-                rows = await cur.fetchall()
-                cur = await conn.execute(f"SELECT count(*) FROM payments{clause}", args)
-                total = (await cur.fetchone())[0]  # type: ignore[index]
+            rows, total = await self._page(
+                f"SELECT {_P_COLS}, seq FROM payments{clause} ORDER BY seq",
+                f"FROM payments{clause}",
+                args,
+                limit,
+                offset,
+            )
             return [self._payment(r, mark) for r in rows], total
 
     async def counts(self, session: str | None = None) -> dict[str, int]:
@@ -809,15 +808,25 @@ class PostgresStore:
                 args.append(value)
         clause = " WHERE " + " AND ".join(where) if where else ""
         with self._reading() as mark:
-            async with self._conn() as conn:
-                cur = await conn.execute(
-                    f"SELECT {_D_COLS} FROM deliveries d{clause} ORDER BY seq DESC LIMIT %s OFFSET %s",
-                    (*args, limit, offset),
-                )
-                rows = await cur.fetchall()
-                cur = await conn.execute(f"SELECT count(*) FROM deliveries{clause}", args)
-                total = (await cur.fetchone())[0]  # type: ignore[index]
+            rows, total = await self._page(
+                f"SELECT {_D_COLS} FROM deliveries d{clause} ORDER BY seq DESC",
+                f"FROM deliveries{clause}",
+                args,
+                limit,
+                offset,
+            )
             return [self._delivery(r, mark) for r in rows], total
+
+    async def _page(
+        self, select: str, source: str, args: list[Any], limit: int | None, offset: int
+    ) -> tuple[list[Any], int]:
+        """One page of `select`'s rows (LIMIT NULL: all) and how many rows `source` holds in all."""
+        async with self._conn() as conn:
+            cur = await conn.execute(f"{select} LIMIT %s OFFSET %s", (*args, limit, offset))
+            rows = await cur.fetchall()
+            cur = await conn.execute(f"SELECT count(*) {source}", args)
+            total = (await cur.fetchone())[0]  # type: ignore[index]
+        return rows, total
 
     async def pending_deliveries(self) -> list[Delivery]:
         return await self._deliveries(f"SELECT {_D_COLS} FROM deliveries d WHERE state = %s ORDER BY seq", (PENDING,))
