@@ -583,10 +583,12 @@ class Provider:
         may predate a change another one stored a moment ago and this one has not followed yet (a scenario
         put, claims set, the session ended): written back, it would undo that change everywhere."""
         assert session.session_id is not None
-        record = await store.load_session(session.session_id)
-        if record is None or float(record["last_used_at"]) >= session.last_used_at:
-            return  # ended elsewhere (not brought back), or renewed later elsewhere
-        await self.store.save_session({**record, "last_used_at": session.last_used_at})
+        async with self.store.atomic():
+            await store.lock_claims()  # as every change of a record (changing_book): none lands in between
+            record = await store.load_session(session.session_id)
+            if record is None or float(record["last_used_at"]) >= session.last_used_at:
+                return  # ended elsewhere (not brought back), or renewed later elsewhere
+            await self.store.save_session({**record, "last_used_at": session.last_used_at})
 
     async def _save_session(self, session: Session) -> None:
         await self.store.save_session(record_of(session))
