@@ -432,7 +432,7 @@ class Provider:
         session: Session | None = None
         with self._changing():
             try:
-                async with self._claiming(wanted, None) as live:
+                async with self._claiming(wanted) as live:
                     session = self.sessions.create(
                         label=label, claims=wanted, idle_timeout_s=idle_timeout_s, among=live
                     )
@@ -449,7 +449,7 @@ class Provider:
         wanted = Claims.from_dict(claims)
         with self._changing():
             try:
-                async with self._claiming(wanted, session_id) as live:
+                async with self._claiming(wanted, session) as live:
                     self.sessions.set_claims(session_id, wanted, among=live)
                     await self._save_session(session)
             except BaseException:
@@ -459,20 +459,28 @@ class Provider:
         return session
 
     @contextlib.asynccontextmanager
-    async def _claiming(self, claims: Claims, session_id: str | None) -> AsyncIterator[Container[str] | None]:
-        """Around setting claims (of session `session_id`, or of a new one: None) until they are stored.
-        Shared stores: one process at a time (a lock in the database, held until the block's transaction
-        ends), checked against every process's sessions as the store has them, which another process's
-        claims set a moment ago are in even before this one follows them. Yields the ids of the sessions
-        the store has: the local check counts only those (one ended elsewhere, not yet dropped here,
-        claims nothing). Elsewhere, and for no claims at all, the local check alone (None)."""
-        if self._shared is None or not claims:
+    async def _claiming(self, claims: Claims, session: Session | None = None) -> AsyncIterator[Container[str] | None]:
+        """Around setting claims (of `session`, or of a new one: None) until they are stored. Shared stores:
+        one process at a time (a lock in the database, held until the block's transaction ends), checked
+        against every process's sessions as the store has them, which another process's claims set a moment
+        ago are in even before this one follows them; and the session's book is taken as stored, since its
+        whole record is saved (this process's copy may miss a scenario put elsewhere a moment ago). Yields the
+        ids of the sessions the store has: the local check counts only those (one ended elsewhere, not yet
+        dropped here, claims nothing). Elsewhere, and for a new session claiming nothing, the local check
+        alone (None)."""
+        if self._shared is None or (session is None and not claims):
             yield None
             return
+        session_id = None if session is None else session.session_id
         async with self.store.atomic():
             await self._shared.lock_claims()
             records = await self._shared.load_sessions()
             check_claims_among(records, claims, session_id, self.clock.now())
+            if session is not None:
+                stored = next((r for r in records if r["session_id"] == session_id), None)
+                if stored is None:
+                    raise SessionNotFound(session_id)  # ended elsewhere: not brought back
+                restore_book(session.book, stored)
             yield {r["session_id"] for r in records if r["session_id"] is not None}
 
     async def end_session(self, session_id: str) -> tuple[int, int]:

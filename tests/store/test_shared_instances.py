@@ -468,3 +468,15 @@ def test_scenario_changes_sent_one_after_another_to_alternate_instances_are_all_
                 return runtime == ["s0", "s1", "s2"] and listed["active"] == "s0"
 
             within(5.0, kept)
+
+
+def test_claims_set_on_one_keep_the_scenarios_the_other_put_a_moment_before(pair) -> None:
+    a, b = pair
+    sid = a.post("/mock/v1/sessions", json={}).json()["session_id"]
+    assert b.get(f"/mock/v1/sessions/{sid}").status_code == 200
+    assert a.put("/mock/v1/scenarios/mine", json={"description": "kept"}, headers={S: sid}).status_code == 201
+    claimed = b.put(f"/mock/v1/sessions/{sid}/claims", json={"tx_id_prefix": "mine-"})  # at once, on the other
+    assert claimed.status_code == 200, claimed.text
+    for c in (a, b):
+        within(5.0, lambda c=c: c.get("/mock/v1/scenarios/mine", headers={S: sid}).status_code == 200)
+        within(5.0, lambda c=c: c.get(f"/mock/v1/sessions/{sid}").json()["claims"]["tx_id_prefix"] == "mine-")
