@@ -681,6 +681,7 @@ class PostgresStore:
             return delivery
         if self._may_refresh("d" + delivery_id, mark):
             live.state, live.next_attempt_at, live.reason = state, next_at, reason
+            live.occurred_at = min(live.occurred_at, occurred)  # a confirm elsewhere moved the event earlier
             live.attempts = _merged(live.attempts, attempts)
             live.started = max(live.started, started)
         return live
@@ -751,6 +752,7 @@ class PostgresStore:
                 f"{p}state": d.state,
                 f"{p}next": d.next_attempt_at,
                 f"{p}started": d.started,
+                f"{p}occurred": d.occurred_at,
                 f"{p}reason": d.reason,
                 f"{p}owner": self.owner,
                 f"{p}new_owner": self.owner if pending else None,
@@ -767,6 +769,8 @@ class PostgresStore:
             f"next_attempt_at = CASE WHEN {keep} THEN deliveries.next_attempt_at ELSE %({p}next)s END, "
             f"reason = CASE WHEN {keep} THEN deliveries.reason ELSE %({p}reason)s END, "
             f"started = GREATEST(started, %({p}started)s), "
+            # a confirm moves a delayed completion's event time to now; never later (a stale copy)
+            f"occurred_at = LEAST(occurred_at, %({p}occurred)s), "
             f"lease_until = CASE WHEN lease_owner IS NULL OR lease_owner = %({p}owner)s THEN %({p}until)s "
             "ELSE lease_until END, "
             f"lease_owner = CASE WHEN lease_owner IS NULL OR lease_owner = %({p}owner)s THEN %({p}new_owner)s "

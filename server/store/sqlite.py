@@ -467,9 +467,10 @@ class SqliteStore:
     async def save_delivery(self, delivery: Delivery) -> None:
         d = delivery
         self._db.execute(
-            "UPDATE deliveries SET state = ?, next_attempt_at = ?, attempts = ?, started = ?, reason = ? "
-            "WHERE delivery_id = ?",
-            (d.state, d.next_attempt_at, _attempts_json(d.attempts), d.started, d.reason, d.delivery_id),
+            # occurred_at too: a confirm moves a delayed completion's event time to now
+            "UPDATE deliveries SET state = ?, next_attempt_at = ?, attempts = ?, started = ?, reason = ?, "
+            "occurred_at = ? WHERE delivery_id = ?",
+            (d.state, d.next_attempt_at, _attempts_json(d.attempts), d.started, d.reason, d.occurred_at, d.delivery_id),
         )
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None:

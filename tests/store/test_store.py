@@ -334,6 +334,22 @@ async def test_same_object_while_live_and_saved_state_after(store: Store) -> Non
     assert await store.get_payment("pay_x") is await store.get_payment("pay_x")
 
 
+async def test_an_event_time_a_confirm_moved_earlier_is_stored(store: Store) -> None:
+    """A delayed completion confirmed before its time happens then (Provider.confirm): its webhook body's
+    confirmed_at is that time, in every later attempt too, once nobody holds the object any more (a
+    redeliver after a restart, or from another process)."""
+    await store.add_payment(payment("early"))
+    d = delivery("early")
+    d.occurred_at = 50.0  # due later
+    await store.add_delivery(d)
+    d.occurred_at = 10.0  # confirmed now
+    await store.save_delivery(d)
+    del d
+    gc.collect()
+    again = await store.get_delivery("evt_completed_early")
+    assert again is not None and again.occurred_at == 10.0
+
+
 # durability (stores that have it)
 async def test_reopen_keeps_everything(make_store: StoreFactory) -> None:
     store = await make_store()
