@@ -75,7 +75,10 @@ def _until(check: Any, timeout_s: float = 20.0) -> Any:
         time.sleep(0.1)
 
 
-def test_a_database_lost_while_serving_is_a_503_with_retry_after_and_back_is_200(own_cluster: Any) -> None:
+def test_a_database_lost_while_serving_is_a_503_with_retry_after_and_back_is_200(
+    own_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAYMOCK_PG_POOL_TIMEOUT", "0.5")  # each call waits this long for a connection: 503 sooner
     url = own_cluster.create_database()
     receiver = WebhookReceiver("test-secret-0123456789")
     try:
