@@ -154,7 +154,7 @@ def create_app(
             pass
         else:
             # the database lost, or too slow (timeouts): 503 + Retry-After; PoolTimeout is one of these
-            app.add_error_handler(psycopg.OperationalError, problems.database_error)
+            app.add_error_handler(psycopg.OperationalError, problems.database_error(settings.store))
             app.add_error_handler(psycopg.DataError, problems.unstorable_value)  # a NUL in a text: the caller's
     app.add_error_handler(Exception, problems.unexpected)
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])

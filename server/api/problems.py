@@ -31,6 +31,7 @@ from ..domain.errors import (
 from ..domain.limits import MAX_LISTED, first
 from ..domain.quoting import short
 from ..domain.sessions import SessionNotFound
+from ..store import pg_url
 
 log = logging.getLogger("paymock.api")
 
@@ -225,14 +226,28 @@ def store_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
 DATABASE_RETRY_AFTER_S = 2
 
 
-def database_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    """psycopg.OperationalError (and the pool's PoolTimeout, a subclass): the database cannot be reached,
-    went away mid-call, or a statement ran past its timeout. The call's transaction, if any, did not
-    commit: a 503 to retry. Driver messages name the host, never the password."""
-    reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-    log.warning("store database unavailable: %s", reason)
-    detail = f"the store's database is unavailable ({reason}); retry the request"
-    return problem(503, detail, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+# SQLSTATE query_canceled: the statement ran past PAYMOCK_PG_STATEMENT_TIMEOUT (by code, not wording)
+_QUERY_CANCELED = "57014"
+
+
+def database_error(store_url: str) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
+    """The handler for psycopg.OperationalError (and the pool's PoolTimeout, a subclass): the database
+    cannot be reached, went away mid-call, or a statement ran past its timeout. The call's transaction,
+    if any, did not commit: a 503 to retry. The client gets a fixed detail: the driver's message names the
+    database's host and port, which are no business of an API client; the server log keeps it (scrubbed
+    of the URL's password, should a driver ever quote it)."""
+
+    def handler(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        reason = pg_url.scrub(" ".join(str(exc).split())[:300], store_url) or type(exc).__name__
+        log.warning("store database unavailable: %s", reason)
+        if getattr(exc, "sqlstate", None) == _QUERY_CANCELED:
+            what = "the store's database was too slow: the statement ran past its timeout"
+        else:
+            what = "the store's database is unavailable: unreachable, or too slow to hand out a connection"
+        detail = f"{what}; retry the request after Retry-After seconds"
+        return problem(503, detail, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+    return handler
 
 
 def unstorable_value(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
