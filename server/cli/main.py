@@ -150,6 +150,8 @@ def _postgres_problem(url: str) -> str | None:
     import asyncio
 
     try:
+        import psycopg
+
         from ..store.postgres import PostgresStore, StoreError
     except ImportError:
         return f"PAYMOCK_STORE={pg_url.masked(url)}: {pg_url.MISSING_DRIVER}"
@@ -162,6 +164,11 @@ def _postgres_problem(url: str) -> str | None:
         asyncio.run(open_and_close())
     except StoreError as exc:
         return str(exc)
+    except (psycopg.Error, OSError) as exc:
+        # what open() does not word itself: the pool not filled in time (PoolTimeout, e.g. the database's
+        # connections taken between the schema check and the pool's first one), a connection lost meanwhile
+        reason = pg_url.scrub(" ".join(str(exc).split()), url) or type(exc).__name__
+        return f"cannot connect to PostgreSQL at {pg_url.masked(url)}: {reason}"
     return None
 
 

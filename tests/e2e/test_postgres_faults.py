@@ -42,6 +42,35 @@ def test_an_unreachable_database_at_start_is_one_line_with_the_password_masked()
     assert lines[0].startswith(f"paymock: cannot connect to PostgreSQL at postgresql://paymock:***@127.0.0.1:{port}/")
 
 
+def test_a_database_that_refuses_at_start_is_one_line_and_a_non_zero_exit(own_cluster: Any) -> None:
+    """Reached but refusing: every connection slot taken ("too many clients"), or no such database. One
+    line naming the store (password masked), no traceback, exit 2."""
+    import psycopg
+
+    url = own_cluster.create_database()
+    with psycopg.connect(own_cluster.url(), autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET max_connections = 5")  # few to take: the cluster is the test's own
+    own_cluster.stop()
+    own_cluster.start()
+    held: list[psycopg.Connection[Any]] = []
+    try:
+        with pytest.raises(psycopg.OperationalError, match="too many clients"):
+            for _ in range(50):
+                held.append(psycopg.connect(own_cluster.url(), autocommit=True))
+        refused = _serve(url)
+    finally:
+        for conn in held:
+            conn.close()
+    missing = _serve(url.rsplit("/", 1)[0] + "/no_such_db")
+    for done, said in ((refused, "too many clients"), (missing, '"no_such_db" does not exist')):
+        assert done.returncode == 2, done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        assert line.startswith(
+            f"paymock: cannot connect to PostgreSQL at postgresql://postgres@127.0.0.1:{own_cluster.port}/"
+        )
+        assert said in line and "Traceback" not in done.stderr
+
+
 def test_a_database_of_a_newer_paymock_is_refused_at_start(postgres_url: str) -> None:
     import psycopg
 
