@@ -689,6 +689,8 @@ class Provider:
 
     async def health(self) -> dict[str, Any]:
         counts = await self.store.counts(await self.all_sessions())  # sessions idle past their expiry end first
+        # counted by the store, not loaded: a backlog's deliveries (with their attempts) per health call
+        _none, pending = await self.store.list_deliveries(state=dl.PENDING, limit=0, session=ALL_SESSIONS)
         return {
             "status": "ok",
             "uptime_s": round(time.monotonic() - self.started_at, 3),
@@ -696,7 +698,7 @@ class Provider:
             "time_scale": self.dispatcher.time_scale,
             "active_scenario": self.book.active_name,
             "payments": sum(counts.values()),
-            "deliveries_pending": len(await self.store.pending_deliveries()),
+            "deliveries_pending": pending,
             # live ones: a session idle past its expiry is not, even before the sweep ends it
             "sessions": sum(1 for s in self.sessions if not s.expired(self.clock.now())),
         }
