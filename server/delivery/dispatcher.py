@@ -94,6 +94,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._attempting = 0  # background attempts holding a slot (see _free_slots)
         self._manual: dict[str, asyncio.Future[Delivery]] = {}
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._runner: asyncio.Task[None] | None = None
@@ -389,18 +390,30 @@ class Dispatcher:
 
     async def _sweep(self, store: SharedStore) -> None:
         """Shared stores: claim the due deliveries nobody holds (their process died, or stalled past its
-        lease) and attempt them here. At most max_in_flight a round: what this process cannot start soon
-        stays for the others."""
+        lease) and attempt them here. Only as many as this process has free slots for: a claim's lease
+        runs from the claim, so one that waits here behind a backlog (a slow receiver) would expire before
+        its attempt starts and be claimed again, by another process or by this one, round after round."""
         while True:
             await asyncio.sleep(SWEEP_S)
+            free = self._free_slots()
+            if free <= 0:
+                continue  # busy: what is due stays for the others, or for a later round
             now = self.clock.now()
             try:
-                claimed = await store.claim_due(now + self.timeout_s + CLAIM_MARGIN_S, self.max_in_flight)
+                claimed = await store.claim_due(now + self.timeout_s + CLAIM_MARGIN_S, free)
             except Exception:  # the database is away: the next round tries again
                 log.warning("claiming due deliveries failed; trying again in %.1f s", SWEEP_S, exc_info=True)
                 continue
             for delivery in claimed:
                 self._plan(delivery.delivery_id, max(0.0, (delivery.next_attempt_at or now) - now))
+
+    def _free_slots(self) -> int:
+        """Background attempts this process has room for: max_in_flight less those running and those on
+        the timer due within a claim's lease (they need a slot before a claim made now would run out;
+        claim_due also hands out deliveries due a little later, whose leases were given back)."""
+        horizon = self.clock.monotonic() + self.timeout_s + CLAIM_MARGIN_S
+        queued = sum(1 for due in self._due.values() if due <= horizon)
+        return self.max_in_flight - self._attempting - queued
 
     def _plan(self, delivery_id: str, wait_s: float) -> None:
         """Put an attempt on the timer (in memory only: the store has the schedule already)."""
@@ -421,10 +434,13 @@ class Dispatcher:
     def _spawn(self, coro, slot: bool = False) -> None:  # type: ignore[no-untyped-def]
         task = asyncio.create_task(coro)
         self._tasks.add(task)
+        if slot:
+            self._attempting += 1
 
         def done(t: asyncio.Task[None]) -> None:
             self._tasks.discard(t)
             if slot:
+                self._attempting -= 1
                 self._slots.release()
             if not t.cancelled() and t.exception() is not None:
                 log.error("webhook task failed", exc_info=t.exception())

@@ -480,3 +480,51 @@ def test_claims_set_on_one_keep_the_scenarios_the_other_put_a_moment_before(pair
     for c in (a, b):
         within(5.0, lambda c=c: c.get("/mock/v1/scenarios/mine", headers={S: sid}).status_code == 200)
         within(5.0, lambda c=c: c.get(f"/mock/v1/sessions/{sid}").json()["claims"]["tx_id_prefix"] == "mine-")
+
+
+def test_a_busy_instance_claims_only_what_it_has_free_slots_for(postgres_url: str, receiver: WebhookReceiver) -> None:
+    """The sweeper claims what it can start: with its slots taken by slow attempts, the rest of a backlog
+    stays unclaimed (for the others), rather than leased here and left waiting until the lease runs out."""
+    import psycopg
+
+    soon = {"description": "retries in 1 s", "webhook": {"retry_schedule_ms": [1_000_000] * 3}}
+    receiver.status_for_path["/busy"] = 503
+    out, answer = threading.Semaphore(0), threading.Event()
+
+    def held(_hook: Any) -> int:
+        out.release()
+        answer.wait(30)
+        return 200
+
+    narrow = settings(store=postgres_url, max_in_flight=2, webhook_timeout_s=30.0)
+    try:
+        with create_app(narrow).test_client() as b:
+            with instance(postgres_url) as a:
+                assert a.put("/mock/v1/scenarios/soon", json=soon).status_code == 201
+                for n in range(6):
+                    made = a.post(
+                        "/api/v2/payments",
+                        json=payment_body(f"busy-{n}", receiver.url("/busy")),
+                        headers={"X-Mock-Scenario": "soon"},
+                    )
+                    assert made.json()["status"] == "PENDING"
+            # a stopped, handing back six retries due in about a second: b has two slots for them
+            receiver.respond = held
+            del receiver.status_for_path["/busy"]
+            assert out.acquire(timeout=15) and out.acquire(timeout=15)  # b's two attempts are out, held
+            # what must not happen has no event to wait for: three sweeps of b, each of which claimed two more
+            time.sleep(1.5)
+            with psycopg.connect(postgres_url) as conn:
+                leased = conn.execute(
+                    "SELECT count(*) FROM deliveries WHERE state = 'pending' "
+                    "AND lease_until > extract(epoch FROM clock_timestamp())"
+                ).fetchone()
+            assert leased == (2,)  # the two out; the other four unclaimed, free for another instance
+            answer.set()
+            for n in range(6):
+                waited = wait_for_delivery(b, tx_id=f"busy-{n}", state="acknowledged")
+                assert waited.status_code == 200, waited.text
+                attempts = b.get(f"/mock/v1/payments/pay_busy-{n}").json()["deliveries"][0]["attempts"]
+                assert [x["status_code"] for x in attempts] == [503, 200]
+    finally:
+        answer.set()
