@@ -411,7 +411,12 @@ class Provider:
         session = session_from(record, self.book.fresh(MAX_SESSION_SCENARIOS))
         if session.expired(self.clock.now()) or self.sessions.held(session_id) is not None:
             return None  # expired, or an expired one is still held here until its clean-up
-        self.sessions.adopt(session)
+        # a change of this process's sessions, as the refresher counts them: a round that read the records
+        # before the other process stored this one would otherwise apply them after this adoption and drop
+        # the session again (a 404 for a session that exists). Only the adoption counts (no await in it), so
+        # lookups of unknown sessions never hold the refresher back
+        with self._changing():
+            self.sessions.adopt(session)
         return session
 
     async def routed(self, session_id: str | None, request: Mapping[str, Any]) -> Session:
