@@ -161,11 +161,21 @@ def test_the_503_for_a_lost_database_names_neither_its_host_nor_its_port(caplog:
     assert str(port) in caplog.text and "s3cret" not in caplog.text
 
 
-def test_deliveries_due_while_the_database_was_down_go_out_when_it_is_back(own_cluster: Any) -> None:
+def test_deliveries_due_while_the_database_was_down_go_out_when_it_is_back(
+    own_cluster: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The retry that fell due while the database was down is planned again in this process (backing off
+    to dispatcher.STORE_RETRY_MAX_S), not left to the sweeper: the webhook timeout is long, so the lease a
+    sweeper would wait for runs well past the time this test waits."""
+    import psycopg
+
     url = own_cluster.create_database()
     receiver = WebhookReceiver("test-secret-0123456789")
     try:
-        with in_process(store=url) as client:
+        with (
+            caplog.at_level(logging.WARNING, logger="paymock.delivery"),
+            in_process(store=url, webhook_timeout_s=60.0) as client,
+        ):
             slow = {"description": "retried after 0.5 s", "webhook": {"retry_schedule_ms": [500_000] * 3}}
             assert client.put("/mock/v1/scenarios/slow-retry", json=slow).status_code in (200, 201)
             receiver.refuse_next(1)
@@ -175,8 +185,11 @@ def test_deliveries_due_while_the_database_was_down_go_out_when_it_is_back(own_c
                 headers={"X-Mock-Scenario": "slow-retry"},
             )
             assert made.status_code == 200 and made.json()["status"] == "PENDING"
+            with psycopg.connect(url) as conn:
+                (lease_until,) = conn.execute("SELECT lease_until FROM deliveries").fetchone()  # type: ignore[misc]
+            assert lease_until - time.time() > 40  # the sweeper cannot take it over within the wait below
             own_cluster.stop()  # the retry falls due meanwhile and cannot read the store
-            time.sleep(1.5)
+            assert _until(lambda: "store failed for" in caplog.text), "the due retry never met the stopped store"
             own_cluster.start()
 
             def settled() -> bool:

@@ -12,16 +12,20 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 
 from paymock.app import create_app
+from paymock.testing.process import ServerProcess
 from paymock.testing.receiver import WebhookReceiver
-from tests.conftest import SteppedClock, payment_body, settings, wait_for_delivery
+from tests.conftest import SERVER_ENV, SteppedClock, payment_body, settings, wait_for_delivery
 
 pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
 
 S = "X-Mock-Session"
-FOLLOW_S = 1.0  # the issue's bound: a change through one process is in force on all within 1 s
+# The issue's bound is 1 s (a change through one process in force on all); bench/propagation.py measures
+# it. Tests only check that changes are followed, with a bound a busy 2-core machine cannot miss.
+FOLLOW_S = 5.0
 
 
 @contextlib.contextmanager
@@ -133,9 +137,20 @@ def test_a_confirm_on_one_racing_the_others_retry_completes_the_payment_once(pai
         "/api/v2/payments", json=payment_body("race-1", receiver.url("/race")), headers={"X-Mock-Scenario": "soon"}
     )
     assert made.json()["status"] == "PENDING"
+    out, answer = threading.Event(), threading.Event()
+
+    def held(_hook: Any) -> int:
+        out.set()
+        answer.wait(10)
+        return 200
+
+    receiver.respond = held
     del receiver.status_for_path["/race"]
-    time.sleep(0.28)  # about when a's retry goes out
-    confirmed = b.post("/api/v2/confirm-payment", json={"payment_id": "pay_race-1"}).json()
+    assert out.wait(10)  # a's retry is out: the confirm on b comes before its answer does
+    try:
+        confirmed = b.post("/api/v2/confirm-payment", json={"payment_id": "pay_race-1"}).json()
+    finally:
+        answer.set()
     assert confirmed["status"] == "PAYMENT_COMPLETED"
     waited = wait_for_delivery(a, tx_id="race-1", state="acknowledged")
     assert waited.status_code == 200, waited.text
@@ -211,11 +226,13 @@ def test_a_reset_on_one_stops_the_others_retries(pair, receiver) -> None:
     )
     assert made.json()["status"] == "PENDING"
     receiver.wait_for(3, path="/refuse")
-    assert b.post("/mock/v1/reset").json()["payments_removed"] == 1
-    time.sleep(0.3)  # an attempt in flight at the reset may still land
     seen = len(receiver.for_path("/refuse"))
-    time.sleep(0.6)  # a dozen retries' worth
-    assert len(receiver.for_path("/refuse")) == seen
+    assert b.post("/mock/v1/reset").json()["payments_removed"] == 1
+    # that no retry comes has no event to wait for: a window of some eighteen retries' worth. It cannot fail
+    # spuriously (a slow machine only sends fewer); the one attempt that may have been out at the reset
+    # (one delivery: one attempt at a time) may still land
+    time.sleep(0.9)
+    assert len(receiver.for_path("/refuse")) <= seen + 1
 
 
 def test_a_wait_on_one_sees_what_the_other_delivers(pair, receiver) -> None:
@@ -256,9 +273,17 @@ def test_a_session_kept_in_use_on_one_is_not_ended_as_idle_by_the_other(postgres
         assert b.get(f"/mock/v1/sessions/{sid}").status_code == 404
 
 
-def test_a_delivery_left_by_a_stopped_instance_is_delivered_by_the_other_after_its_lease(
+def test_a_retry_handed_back_by_a_stopped_instance_is_sent_by_the_other_at_its_time(
     postgres_url: str, receiver: WebhookReceiver
 ) -> None:
+    """A graceful stop hands its leases back: the other takes the retry over at its next sweep, and sends it
+    on its schedule (not before its time, nor a lease after it). A lease that runs out: the killed test below."""
+    import psycopg
+
+    def owner() -> str | None:
+        with psycopg.connect(postgres_url) as conn:
+            return conn.execute("SELECT lease_owner FROM deliveries").fetchone()[0]  # type: ignore[index]
+
     later = {"description": "retries in a minute", "webhook": {"retry_schedule_ms": [60_000_000] * 3}}
     receiver.status_for_path["/down"] = 503
     clock_b = SteppedClock()
@@ -271,15 +296,59 @@ def test_a_delivery_left_by_a_stopped_instance_is_delivered_by_the_other_after_i
                 headers={"X-Mock-Scenario": "later"},
             )
             assert made.json()["status"] == "PENDING"
-        # a stopped without its retry (a minute away, and leased to a until 10 s past that)
+            a_owner = owner()
+        # a stopped gracefully with its retry a minute away, and handed that lease back
         del receiver.status_for_path["/down"]
-        time.sleep(0.8)
-        assert len(receiver.for_path("/down")) == 1  # b leaves a's lease alone
-        clock_b.offset += 75  # past the retry's time and a's lease
+        within(FOLLOW_S, lambda: owner() not in (None, a_owner))  # b's next sweep took it over
+        assert len(receiver.for_path("/down")) == 1  # ... and keeps its schedule: nothing before its time
+        clock_b.offset += 61  # past the retry's time, inside the lease b took (which runs from that time)
+        # b's timer sleeps in real time until something is planned: a retry of another payment wakes it
+        receiver.status_for_path["/wake"] = 503
+        assert b.post("/api/v2/payments", json=payment_body("wake-1", receiver.url("/wake"))).status_code == 200
         (first, second) = receiver.wait_for(2, path="/down")
         assert first.webhook_id == second.webhook_id == "evt_completed_left-1"
         assert (first.answered, second.answered) == (503, 200)
         detail = b.get("/mock/v1/payments/pay_left-1").json()
+        assert detail["payment"]["status"] == "PAYMENT_COMPLETED"
+        assert [x["status_code"] for x in detail["deliveries"][0]["attempts"]] == [503, 200]
+
+
+def test_a_retry_of_an_instance_killed_is_sent_by_the_other_once_its_lease_runs_out(
+    postgres_url: str, receiver: WebhookReceiver
+) -> None:
+    """No graceful stop: a `paymock serve` SIGKILLed hands nothing back, its lease stays in the store, and
+    the other takes the retry over only when that lease has run out, with the same webhook-id."""
+    import psycopg
+
+    later = {"description": "retries in a minute", "webhook": {"retry_schedule_ms": [60_000_000] * 3}}
+    receiver.status_for_path["/killed"] = 503
+    a = ServerProcess(env={**SERVER_ENV, "PAYMOCK_STORE": postgres_url}).wait_ready()
+    try:
+        with httpx.Client(base_url=a.base_url, timeout=10) as http:
+            assert http.put("/mock/v1/scenarios/later", json=later).status_code == 201
+            made = http.post(
+                "/api/v2/payments",
+                json=payment_body("killed-1", receiver.url("/killed")),
+                headers={"X-Mock-Scenario": "later"},
+            )
+            assert made.json()["status"] == "PENDING", made.text
+    finally:
+        a.process.kill()  # SIGKILL: no hand-back of its leases
+        a.process.wait(10)
+    with psycopg.connect(postgres_url) as conn:
+        lease = conn.execute("SELECT lease_owner, lease_until, next_attempt_at FROM deliveries").fetchall()
+    ((owner, lease_until, due),) = lease
+    assert owner is not None and lease_until > due > time.time()  # a's, and past the retry's time
+    del receiver.status_for_path["/killed"]
+    clock_b = SteppedClock()
+    with instance(postgres_url, clock_b) as b:
+        clock_b.offset = lease_until - time.time() + 1  # past the retry's time and the dead one's lease
+        (first, second) = receiver.wait_for(2, timeout=15.0, path="/killed")
+        assert first.webhook_id == second.webhook_id == "evt_completed_killed-1"
+        assert (first.answered, second.answered) == (503, 200)
+        waited = wait_for_delivery(b, tx_id="killed-1", state="acknowledged")
+        assert waited.status_code == 200, waited.text
+        detail = b.get("/mock/v1/payments/pay_killed-1").json()
         assert detail["payment"]["status"] == "PAYMENT_COMPLETED"
         assert [x["status_code"] for x in detail["deliveries"][0]["attempts"]] == [503, 200]
 
