@@ -15,19 +15,9 @@ from paymock.domain.scenarios.registry import ScenarioBook
 from paymock.domain.session_records import check_claims_among, follow, record_of, session_from
 from paymock.domain.sessions import Claims, Session, Sessions
 from paymock.resources import fixtures_dir
+from tests.unit.test_sessions import FakeClock
 
 PENDING_DOC = {"description": "stays pending", "payment": {"outcome": "pending"}}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1_000.0
-
-    def now(self) -> float:
-        return self.t
-
-    def monotonic(self) -> float:
-        return self.t
 
 
 @pytest.fixture(scope="module")
