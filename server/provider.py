@@ -659,16 +659,26 @@ class Provider:
         """Shared stores: follow the sessions and global book other processes change, within REFRESH_S.
         Records read while this process was storing a change of its own are not applied (they may
         predate it): the next round reads again. Store errors wait for the next round."""
+        failing = False  # a database outage is logged when it starts and when it ends, not 4 times a second
         while True:
             await asyncio.sleep(REFRESH_S)
             try:
                 version = await store.state_version()
+                if failing:
+                    failing = False
+                    log.warning("reading the shared session state works again")
                 if version == self._seen_version:
                     continue
                 done = self._changes_done
                 records = await store.load_sessions()
-            except Exception:
-                log.warning("reading the shared session state failed; trying again in %.2f s", REFRESH_S, exc_info=True)
+            except Exception as exc:
+                if not failing:
+                    failing = True
+                    log.warning(
+                        "reading the shared session state failed (%s); trying again every %.2f s",
+                        type(exc).__name__,
+                        REFRESH_S,
+                    )
                 continue
             if self._changes_in_flight or done != self._changes_done:
                 continue

@@ -393,6 +393,7 @@ class Dispatcher:
         lease) and attempt them here. Only as many as this process has free slots for: a claim's lease
         runs from the claim, so one that waits here behind a backlog (a slow receiver) would expire before
         its attempt starts and be claimed again, by another process or by this one, round after round."""
+        failing = False  # a database outage is logged when it starts and when it ends, not twice a second
         while True:
             await asyncio.sleep(SWEEP_S)
             free = self._free_slots()
@@ -401,9 +402,16 @@ class Dispatcher:
             now = self.clock.now()
             try:
                 claimed = await store.claim_due(now + self.timeout_s + CLAIM_MARGIN_S, free)
-            except Exception:  # the database is away: the next round tries again
-                log.warning("claiming due deliveries failed; trying again in %.1f s", SWEEP_S, exc_info=True)
+            except Exception as exc:  # the database is away: the next round tries again
+                if not failing:
+                    failing = True
+                    log.warning(
+                        "claiming due deliveries failed (%s); trying again every %.1f s", type(exc).__name__, SWEEP_S
+                    )
                 continue
+            if failing:
+                failing = False
+                log.warning("claiming due deliveries works again")
             for delivery in claimed:
                 self._plan(delivery.delivery_id, max(0.0, (delivery.next_attempt_at or now) - now))
 
