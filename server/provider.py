@@ -108,8 +108,9 @@ class Provider:
         target = session or self.global_session
         plan = scenario.api
         if plan.times is not None and self._shared is not None:  # counted across every process
-            applies = plan.active and operation in plan.operations
-            misbehaving = applies and await self._shared.count_api_call(target.session_id, scenario.name, plan.times)
+            misbehaving = plan.applies_to(operation) and await self._shared.count_api_call(
+                target.session_id, scenario.name, plan.times
+            )
         else:
             # a counted fault (`api.times`) changes the session's book, which a durable store keeps
             counting = self.changing_book(target) if plan.times is not None else contextlib.nullcontext(target.book)
@@ -117,7 +118,6 @@ class Provider:
                 misbehaving = book.count_api_call(scenario, operation)
         if not misbehaving:
             return
-        plan = scenario.api
         if plan.latency_ms:
             async with self._in_use(session):
                 await asyncio.sleep(plan.latency_ms / 1000.0)

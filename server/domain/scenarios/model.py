@@ -88,6 +88,10 @@ class ApiPlan:
     def active(self) -> bool:
         return self.error_status is not None or self.latency_ms > 0
 
+    def applies_to(self, operation: str) -> bool:
+        """Whether a call of `operation` gets this plan's faults (its `times` aside)."""
+        return self.active and operation in self.operations
+
 
 @dataclass(frozen=True, slots=True)
 class Scenario:

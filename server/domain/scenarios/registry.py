@@ -144,7 +144,7 @@ class ScenarioBook:
     def count_api_call(self, scenario: Scenario, operation: str) -> bool:
         """True when this call should misbehave (the scenario's `api.times` not yet used up)."""
         plan = scenario.api
-        if not plan.active or operation not in plan.operations:
+        if not plan.applies_to(operation):
             return False
         if plan.times is None:
             return True
