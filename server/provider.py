@@ -32,7 +32,7 @@ from .domain.scenarios.registry import ScenarioBook
 from .domain.session_records import check_claims_among, follow, record_of, restore_book, session_from
 from .domain.sessions import Claims, Session, SessionNotFound, Sessions, new_session_id
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
-from .store.base import ALL_SESSIONS, SharedStore, Store
+from .store.base import ALL_SESSIONS, SessionRecord, SharedStore, Store
 
 log = logging.getLogger("paymock.sessions")
 
@@ -596,12 +596,18 @@ class Provider:
         may predate a change another one stored a moment ago and this one has not followed yet (a scenario
         put, claims set, the session ended): written back, it would undo that change everywhere."""
         assert session.session_id is not None
-        async with self.store.atomic():
-            await store.lock_claims()  # as every change of a record (changing_book): none lands in between
-            record = await store.load_session(session.session_id)
+        async with self._locked_record(store, session.session_id) as record:
             if record is None or float(record["last_used_at"]) >= session.last_used_at:
                 return  # ended elsewhere (not brought back), or renewed later elsewhere
             await self.store.save_session({**record, "last_used_at": session.last_used_at})
+
+    @contextlib.asynccontextmanager
+    async def _locked_record(self, store: SharedStore, session_id: str | None) -> AsyncIterator[SessionRecord | None]:
+        """Shared stores: a session's record (None: the global book's) as stored, read in a transaction
+        holding the lock every change of a record takes (lock_claims): no other change lands in between."""
+        async with self.store.atomic():
+            await store.lock_claims()
+            yield await store.load_session(session_id)
 
     async def _save_session(self, session: Session) -> None:
         await self.store.save_session(record_of(session))
@@ -627,9 +633,7 @@ class Provider:
             # Shared stores: the change is made to the book as the store has it, one process at a time. This
             # process's copy may miss a change another one stored a moment ago (not followed yet): written
             # back, it would undo it (a test's setup calls, round robin over two processes, lost every other one).
-            async with self.store.atomic():
-                await self._shared.lock_claims()
-                record = await self._shared.load_session(session.session_id)
+            async with self._locked_record(self._shared, session.session_id) as record:
                 if record is None and session.session_id is not None:
                     raise SessionNotFound(session.session_id)  # ended elsewhere: not brought back
                 before = session.book.state()
