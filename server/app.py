@@ -14,7 +14,7 @@ from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from starlette.responses import JSONResponse, RedirectResponse
 
-from .delivery.dispatcher import CLAIM_MARGIN_S, Dispatcher
+from .delivery.dispatcher import Dispatcher, claim_s
 from .delivery.senders import Sender, make_sender
 from .domain.clock import Clock, SystemClock
 from .domain.errors import DomainError
@@ -46,8 +46,8 @@ async def open_store(spec: str, clock: Clock, webhook_timeout_s: float = 0.0) ->
             raise RuntimeError(f"PAYMOCK_STORE={pg_url.masked(spec)}: {pg_url.MISSING_DRIVER}") from None
         # an owner id of its own per process (leases), and the app's clock (lease times). The lease a new
         # delivery gets is the claim of its inline first attempt: it must outlast that attempt as a
-        # dispatcher's claim does (timeout + margin), or another process's sweeper sends it meanwhile
-        return await PostgresStore(spec, clock=clock, lease_s=webhook_timeout_s + CLAIM_MARGIN_S).open()
+        # dispatcher's claim does, or another process's sweeper sends it meanwhile
+        return await PostgresStore(spec, clock=clock, lease_s=claim_s(webhook_timeout_s)).open()
     from .store.memory import MemoryStore
 
     return MemoryStore()

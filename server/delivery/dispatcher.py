@@ -54,6 +54,14 @@ STORE_RETRY_MAX_S = 10.0
 # claim, or a second process could send it meanwhile); short enough that another process takes over a
 # dead one's due webhooks within seconds (their schedule slips by at most this).
 CLAIM_MARGIN_S = 10.0
+
+
+def claim_s(timeout_s: float) -> float:
+    """How long a claim (a lease) holds with webhooks timing out after `timeout_s`: the dispatcher's
+    claims and the lease a shared store gives a new delivery (its inline first attempt) must agree."""
+    return timeout_s + CLAIM_MARGIN_S
+
+
 # How often the sweeper looks for deliveries nobody holds: a dead process's are late by their lease
 # anyway, and each look is one indexed query per process.
 SWEEP_S = 0.5
@@ -375,7 +383,7 @@ class Dispatcher:
             if self._shared is None:
                 delivery = await self.store.get_delivery(delivery_id)
             else:  # ours to attempt only while the claim holds; None: another process has it, or it is gone
-                until = self.clock.now() + self.timeout_s + CLAIM_MARGIN_S
+                until = self.clock.now() + claim_s(self.timeout_s)
                 delivery = await self._shared.claim_delivery(delivery_id, until)
             payment = None if delivery is None else await self.store.get_payment(delivery.payment_id)
             # a session idle past its expiry ends now (its data and retries go), not at the next sweep
@@ -401,7 +409,7 @@ class Dispatcher:
                 continue  # busy: what is due stays for the others, or for a later round
             now = self.clock.now()
             try:
-                claimed = await store.claim_due(now + self.timeout_s + CLAIM_MARGIN_S, free)
+                claimed = await store.claim_due(now + claim_s(self.timeout_s), free)
             except Exception as exc:  # the database is away: the next round tries again
                 if not failing:
                     failing = True
@@ -419,7 +427,7 @@ class Dispatcher:
         """Background attempts this process has room for: max_in_flight less those running and those on
         the timer due within a claim's lease (they need a slot before a claim made now would run out;
         claim_due also hands out deliveries due a little later, whose leases were given back)."""
-        horizon = self.clock.monotonic() + self.timeout_s + CLAIM_MARGIN_S
+        horizon = self.clock.monotonic() + claim_s(self.timeout_s)
         queued = sum(1 for due in self._due.values() if due <= horizon)
         return self.max_in_flight - self._attempting - queued
 
