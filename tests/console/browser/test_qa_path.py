@@ -10,15 +10,23 @@ from __future__ import annotations
 import re
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from paymock.testing.process import ServerProcess
 from paymock.testing.receiver import WebhookReceiver
 from tests.console.browser.conftest import Console
 
 
+def open_page(page: Page, link: str, shown: Locator) -> None:
+    """Go to another console page and wait until its run has finished. Until then Streamlit keeps the last
+    page's elements on screen, marked stale, so a label like "tx_id prefix" could still match "tx_id"."""
+    page.get_by_role("link", name=link).click()
+    expect(shown).to_be_visible()
+    expect(page.locator('[data-testid="stElementContainer"][data-stale="true"]')).to_have_count(0)
+
+
 def create_from_form(page: Page, tx_id: str, scenario: str | None = None) -> None:
-    page.get_by_role("textbox", name="tx_id").fill(tx_id)
+    page.get_by_role("textbox", name="tx_id", exact=True).fill(tx_id)
     if scenario:
         page.get_by_role("combobox", name="Scenario (X-Mock-Scenario)").click()
         page.get_by_role("option", name=scenario, exact=True).click()
@@ -54,9 +62,8 @@ def test_qa_engineer_path(
     assert confirmed.verified and confirmed.json()["status"] == "PAYMENT_COMPLETED"
 
     # 4. its delivery on the Webhooks page, found by tx_id, then redelivered
-    page.get_by_role("link", name="Webhooks").click()
-    expect(page.get_by_role("heading", name="Webhooks")).to_be_visible()
-    tx_filter = page.get_by_role("textbox", name="tx_id")
+    open_page(page, "Webhooks", page.get_by_role("heading", name="Webhooks"))
+    tx_filter = page.get_by_role("textbox", name="tx_id", exact=True)
     tx_filter.fill("tx_qa_hand")
     tx_filter.press("Enter")
     expect(page.get_by_text(re.compile(r"^1 matching deliveries"))).to_be_visible()
@@ -71,8 +78,8 @@ def test_qa_engineer_path(
     assert [a["kind"] for a in attempts] == ["scheduled", "manual"]  # the redelivery is the second
 
     # 5. a QA script from the examples (not the one shown first), loaded and run from its page
-    page.get_by_role("link", name="QA scripts").click()
     script_yaml = page.get_by_role("textbox", name="Script YAML")
+    open_page(page, "QA scripts", script_yaml)
     expect(script_yaml).to_have_value(re.compile(r"\nname: declined-and-manual-confirm\n"))
     page.get_by_role("combobox", name="Script").click()
     page.get_by_role("option", name="example: flaky-webhook").click()
@@ -100,8 +107,7 @@ def test_qa_engineer_opens_a_session_and_sees_only_its_payments(
     page.goto(console.url)
     expect(page.get_by_role("heading", name="Payments")).to_be_visible()
 
-    page.get_by_role("link", name="Sessions").click()
-    expect(page.get_by_role("heading", name="Sessions", exact=True)).to_be_visible()
+    open_page(page, "Sessions", page.get_by_role("heading", name="Sessions", exact=True))
     page.get_by_role("textbox", name="Label").fill("Mina QA")
     page.get_by_role("button", name="Open session").click()
     expect(page.get_by_text(re.compile(r"^Working in session Mina QA · ses_"))).to_be_visible()
@@ -109,8 +115,7 @@ def test_qa_engineer_opens_a_session_and_sees_only_its_payments(
     session_id = session["session_id"]
     expect(page.get_by_text(f"You are working in session {session_id}")).to_be_visible()
 
-    page.get_by_role("link", name="Payments").click()
-    expect(page.get_by_text(f"In session {session_id}")).to_be_visible()
+    open_page(page, "Payments", page.get_by_text(f"In session {session_id}"))
     create_from_form(page, "tx_mina_1")
     expect(page.get_by_text("pay_tx_mina_1 — PAYMENT_COMPLETED — completed now")).to_be_visible()
     total = page.get_by_test_id("stMetric").filter(has_text="Total")
@@ -119,7 +124,7 @@ def test_qa_engineer_opens_a_session_and_sees_only_its_payments(
     assert list(mine["payments"]) == ["pay_tx_mina_1"]
     assert list(api.get("/api/v2/pending-payments").json()["payments"]) == ["pay_tx_someone_else"]
 
-    page.get_by_role("link", name="Sessions").click()
+    open_page(page, "Sessions", page.get_by_text("Yes, end it"))
     page.get_by_text("Yes, end it").click()
     page.get_by_role("button", name="End session").click()
     expect(page.get_by_text(f"Ended {session_id}: 1 payment(s) and 1 delivery(ies) removed.")).to_be_visible()
