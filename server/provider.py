@@ -29,7 +29,7 @@ from .domain.limits import MAX_SESSION_SCENARIOS
 from .domain.payments import PENDING, Payment, check_callback_host, check_callback_url, payment_id_for
 from .domain.scenarios.model import Scenario
 from .domain.scenarios.registry import ScenarioBook
-from .domain.session_records import check_claims_among, follow, record_of, restore_book, session_from
+from .domain.session_records import check_claims_among, follow, live_count, record_of, restore_book, session_from
 from .domain.sessions import Claims, Session, SessionNotFound, Sessions, new_session_id
 from .domain.webhooks import COMPLETED_EVENT, FAILED_EVENT, webhook_id
 from .store.base import ALL_SESSIONS, SessionRecord, SharedStore, Store
@@ -471,16 +471,20 @@ class Provider:
         ago are in even before this one follows them; and the session's book is taken as stored, since its
         whole record is saved (this process's copy may miss a scenario put elsewhere a moment ago). Yields the
         ids of the sessions the store has: the local check counts only those (one ended elsewhere, not yet
-        dropped here, claims nothing). Elsewhere, and for a new session claiming nothing, the local check
-        alone (None)."""
-        if self._shared is None or (session is None and not claims):
+        dropped here, claims nothing). A new session is counted against the cap there too, under the same
+        lock, so two processes opening the last place at once get one session and one 429, not two
+        sessions. Elsewhere, the local check alone (None)."""
+        if self._shared is None:
             yield None
             return
         session_id = None if session is None else session.session_id
         async with self.store.atomic():
             await self._shared.lock_claims()
             records = await self._shared.load_sessions()
-            check_claims_among(records, claims, session_id, self.clock.now())
+            now = self.clock.now()
+            if session is None:
+                self.sessions.check_room(live_count(records, now))
+            check_claims_among(records, claims, session_id, now)
             if session is not None:
                 stored = next((r for r in records if r["session_id"] == session_id), None)
                 if stored is None:

@@ -112,6 +112,16 @@ def follow(
     return gone
 
 
+def _expired(record: Mapping[str, Any], now: float) -> bool:
+    return float(record["last_used_at"]) + int(record["idle_timeout_s"]) <= now
+
+
+def live_count(records: Iterable[Mapping[str, Any]], now: float) -> int:
+    """How many sessions the store has (any process's) that are not idle past their expiry: what counts
+    against the cap on live sessions (an expired one is being ended, and frees its place)."""
+    return sum(1 for r in records if r["session_id"] is not None and not _expired(r, now))
+
+
 def check_claims_among(
     records: Iterable[Mapping[str, Any]], claims: Claims, session_id: str | None, now: float
 ) -> None:
@@ -123,7 +133,7 @@ def check_claims_among(
         other = record["session_id"]
         if other is None or other == session_id:
             continue
-        if float(record["last_used_at"]) + int(record["idle_timeout_s"]) <= now:
+        if _expired(record, now):
             continue  # expired: ending it is under way, and its claims go with it
         text = overlap_message(claims, Claims.from_dict(record.get("claims")), owner_text(other, record.get("label")))
         if text is not None:

@@ -176,11 +176,8 @@ class Sessions:
         timeout = DEFAULT_IDLE_TIMEOUT_S if idle_timeout_s is None else idle_timeout_s
         if not 1 <= timeout <= MAX_IDLE_TIMEOUT_S:
             raise BadRequest(f"idle_timeout_s: {timeout}, expected 1 to {MAX_IDLE_TIMEOUT_S}")
-        if len(self._live) >= self.max_sessions:
-            raise TooMany(
-                f"this server already has {len(self._live)} live sessions, the most it keeps ({self.max_sessions}); "
-                "end one (DELETE /mock/v1/sessions/{id}) or wait for idle ones to expire. Nothing was created"
-            )
+        if among is None:  # else a shared store's sessions were counted (a stale local view may hold more)
+            self.check_room(len(self._live))
         self.check_claims(claims, None, among)
         session_id = self._new_id()
         if session_id in self._live:  # only an injected id source can repeat itself
@@ -189,6 +186,14 @@ class Sessions:
         session = Session(session_id, self._new_book(), label, claims, timeout, now, now, now)
         self.adopt(session)
         return session
+
+    def check_room(self, live: int) -> None:
+        """429 when `live` sessions (this process's, or every process's as a shared store has them) fill the cap."""
+        if live >= self.max_sessions:
+            raise TooMany(
+                f"this server already has {live} live sessions, the most it keeps ({self.max_sessions}); "
+                "end one (DELETE /mock/v1/sessions/{id}) or wait for idle ones to expire. Nothing was created"
+            )
 
     def adopt(self, session: Session) -> None:
         """Take a session in as live (a new one, or one read back from a durable store)."""

@@ -451,6 +451,24 @@ def test_overlapping_claims_raced_on_both_are_given_to_one_session(pair) -> None
             assert c.put(f"/mock/v1/sessions/{sid}/claims", json={}).status_code == 200
 
 
+def test_the_live_session_cap_counts_every_instances_sessions_even_when_the_last_place_is_raced(pair) -> None:
+    """The cap on live sessions is the server's, not each process's: with one place left, two creates
+    racing on both instances make one session and one 429, and once full, neither instance opens more."""
+    from paymock.domain.limits import MAX_SESSIONS
+
+    a, b = pair
+    for n in range(MAX_SESSIONS - 1):
+        assert (a if n % 2 else b).post("/mock/v1/sessions", json={}).status_code == 201
+    within(FOLLOW_S, lambda: all(c.get("/mock/v1/sessions").json()["total"] == MAX_SESSIONS - 1 for c in (a, b)))
+    answers = together(lambda: a.post("/mock/v1/sessions", json={}), lambda: b.post("/mock/v1/sessions", json={}))
+    assert sorted(r.status_code for r in answers) == [201, 429], [r.text for r in answers]
+    (refused,) = [r for r in answers if r.status_code == 429]
+    assert f"{MAX_SESSIONS} live sessions" in refused.json()["detail"]
+    for c in (a, b):
+        assert c.post("/mock/v1/sessions", json={}).status_code == 429
+    within(FOLLOW_S, lambda: all(c.get("/mock/v1/sessions").json()["total"] == MAX_SESSIONS for c in (a, b)))
+
+
 def test_an_attempt_in_flight_across_a_reset_on_the_other_writes_nothing_onto_the_new_payment(pair, receiver) -> None:
     """Tests reuse tx_ids right after a reset: an attempt that was out on one instance when the other reset
     must not acknowledge (nor complete) the new payment of the same tx_id when its answer comes back."""
