@@ -22,7 +22,7 @@ from .domain.scenarios.loading import load_paths
 from .domain.scenarios.registry import ScenarioBook
 from .provider import Provider
 from .resources import fixtures_dir, load_spec
-from .settings import Settings, unset_secret_warning
+from .settings import PostgresSettings, Settings, unset_secret_warning
 from .store import pg_url
 from .store.base import Store
 
@@ -32,7 +32,9 @@ PROVIDER_BASE = "/api/v2"
 SESSION_SWEEP_S = 1.0
 
 
-async def open_store(spec: str, clock: Clock, webhook_timeout_s: float = 0.0) -> Store:
+async def open_store(
+    spec: str, clock: Clock, webhook_timeout_s: float = 0.0, postgres: PostgresSettings | None = None
+) -> Store:
     """The store PAYMOCK_STORE names. A postgresql:// one connects and migrates here: it raises
     postgres.StoreError (one line, password masked) when it cannot, as `paymock serve` checks first."""
     if spec.startswith("sqlite:"):
@@ -47,7 +49,7 @@ async def open_store(spec: str, clock: Clock, webhook_timeout_s: float = 0.0) ->
         # an owner id of its own per process (leases), and the app's clock (lease times). The lease a new
         # delivery gets is the claim of its inline first attempt: it must outlast that attempt as a
         # dispatcher's claim does, or another process's sweeper sends it meanwhile
-        return await PostgresStore(spec, clock=clock, lease_s=claim_s(webhook_timeout_s)).open()
+        return await PostgresStore(spec, clock=clock, lease_s=claim_s(webhook_timeout_s), settings=postgres).open()
     from .store.memory import MemoryStore
 
     return MemoryStore()
@@ -78,7 +80,7 @@ def create_app(
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
         from .api.audit import AuditSlots
 
-        store = await open_store(settings.store, clock, settings.webhook_timeout_s)
+        store = await open_store(settings.store, clock, settings.webhook_timeout_s, settings.postgres)
 
         def dispatcher(on_ack: Any) -> Dispatcher:
             return Dispatcher(

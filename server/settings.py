@@ -14,6 +14,9 @@ DEV_SECRET = "paymock-dev-secret-change-me"
 TIME_SCALE_RANGE = (1e-6, 1000.0)
 WEBHOOK_TIMEOUT_RANGE = (0.01, 300.0)
 MAX_IN_FLIGHT_RANGE = (1, 10_000)
+PG_POOL_TIMEOUT_RANGE = (0.1, 600.0)
+PG_STATEMENT_TIMEOUT_RANGE = (0.1, 3600.0)
+PG_POOL_MAX_RANGE = (1, 1000)
 HTTP_CLIENTS = ("http11", "httpx")  # PAYMOCK_HTTP_CLIENT values (delivery/senders.py); the first is the default
 
 
@@ -109,6 +112,40 @@ def unset_secret_warning(action: str) -> str:
 
 
 @dataclass(frozen=True)
+class PostgresSettings:
+    """How a `postgresql://` store uses its database (ignored by the other stores)."""
+
+    # Waiting for a pooled connection: a healthy pool hands one out in microseconds; seconds of waiting
+    # mean the database is gone or every connection is stuck, and the call should fail (503) rather
+    # than pile up. Also how long a first connection may take (start-up, the pool refilling).
+    pool_timeout_s: float = 3.0
+    # The longest statement paymock runs is a listing's count over one session (milliseconds at 100k
+    # payments) or a reset; 5 s means the database is overloaded or a lock is stuck.
+    statement_timeout_s: float = 5.0
+    # Per process: PostgreSQL allows 100 connections by default, for every process together.
+    pool_max: int = 10
+
+    def __post_init__(self) -> None:
+        for name, value, (low, high) in (
+            ("PAYMOCK_PG_POOL_TIMEOUT", self.pool_timeout_s, PG_POOL_TIMEOUT_RANGE),
+            ("PAYMOCK_PG_STATEMENT_TIMEOUT", self.statement_timeout_s, PG_STATEMENT_TIMEOUT_RANGE),
+            ("PAYMOCK_PG_POOL_MAX", self.pool_max, PG_POOL_MAX_RANGE),
+        ):
+            if not low <= value <= high:
+                raise SettingsError(f"{name}={value!r}: expected a number from {low:g} to {high:g}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PostgresSettings:
+        return cls(
+            pool_timeout_s=_float(env, "PAYMOCK_PG_POOL_TIMEOUT", cls.pool_timeout_s, *PG_POOL_TIMEOUT_RANGE),
+            statement_timeout_s=_float(
+                env, "PAYMOCK_PG_STATEMENT_TIMEOUT", cls.statement_timeout_s, *PG_STATEMENT_TIMEOUT_RANGE
+            ),
+            pool_max=int(_float(env, "PAYMOCK_PG_POOL_MAX", cls.pool_max, *PG_POOL_MAX_RANGE)),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     webhook_secret: str = DEV_SECRET
     secret_from_env: bool = False
@@ -118,6 +155,7 @@ class Settings:
     access_log: bool = True
     scenario_paths: tuple[Path, ...] = ()
     store: str = "memory"  # memory | sqlite:PATH | postgresql://USER:PASSWORD@HOST:PORT/DB
+    postgres: PostgresSettings = field(default_factory=PostgresSettings)
     time_scale: float = 1.0
     webhook_timeout_s: float = 5.0
     callback_hosts: frozenset[str] = field(default_factory=frozenset)
@@ -173,6 +211,7 @@ class Settings:
             access_log=_bool(env, "PAYMOCK_ACCESS_LOG", True),
             scenario_paths=paths,
             store=store,
+            postgres=PostgresSettings.from_env(env),
             time_scale=_float(env, "PAYMOCK_TIME_SCALE", 1.0, *TIME_SCALE_RANGE),
             webhook_timeout_s=_float(env, "PAYMOCK_WEBHOOK_TIMEOUT", 5.0, *WEBHOOK_TIMEOUT_RANGE),
             callback_hosts=hosts,

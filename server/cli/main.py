@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from ..domain.errors import InvalidScenario
-from ..settings import Settings, SettingsError
+from ..settings import PostgresSettings, Settings, SettingsError
 from ..store import pg_url
 from .args import add_port, count, env_default
 
@@ -51,7 +51,7 @@ def _serve(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"paymock: {exc}", file=sys.stderr)
             return 2
-    problem = _store_problem(settings.store)
+    problem = _store_problem(settings)
     if problem:
         print(f"paymock: {problem}", file=sys.stderr)  # one line; a database's password masked
         return 2
@@ -114,7 +114,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
         shown = pg_url.shown(settings.store)
         print(f"paymock: --workers {args.workers} with PAYMOCK_STORE={shown}: {problem}", file=sys.stderr)
         return 2
-    problem = _store_problem(settings.store)  # here once, rather than once per process
+    problem = _store_problem(settings)  # here once, rather than once per process
     if problem:
         print(f"paymock: {problem}", file=sys.stderr)
         return 2
@@ -124,12 +124,13 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     return workers.serve(args.host, args.port, args.workers)
 
 
-def _store_problem(spec: str) -> str | None:
+def _store_problem(settings: Settings) -> str | None:
     """Why the store cannot be opened, found before serving: the app opens it in its lifespan, where a
     failure is a uvicorn traceback. Opened once and closed, so nothing else holds it. One line, naming
     the store (a database URL with its password masked)."""
+    spec = settings.store
     if pg_url.is_postgres(spec):
-        return _postgres_problem(spec)
+        return _postgres_problem(spec, settings.postgres)
     if not spec.startswith("sqlite:"):
         return None
     import sqlite3
@@ -145,7 +146,7 @@ def _store_problem(spec: str) -> str | None:
     return None
 
 
-def _postgres_problem(url: str) -> str | None:
+def _postgres_problem(url: str, postgres: PostgresSettings) -> str | None:
     """Connects, brings the schema up to date (or finds it from a newer paymock), and disconnects."""
     import asyncio
 
@@ -157,7 +158,7 @@ def _postgres_problem(url: str) -> str | None:
         return f"PAYMOCK_STORE={pg_url.masked(url)}: {pg_url.MISSING_DRIVER}"
 
     async def open_and_close() -> None:
-        store = await PostgresStore(url).open()
+        store = await PostgresStore(url, settings=postgres).open()
         await store.close()
 
     try:

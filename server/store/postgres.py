@@ -39,12 +39,10 @@ import asyncio
 import contextlib
 import contextvars
 import json
-import math
-import os
 import uuid
 import weakref
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,22 +56,15 @@ from ..domain.payments import COMPLETED, STATUSES, Payment
 from ..domain.payments import PENDING as PAY_PENDING
 from ..domain.retry import stored_next_attempt_at
 from ..domain.scenarios.model import WebhookPlan
+from ..settings import PostgresSettings
 from . import pg_migrations
 from .base import ALL_SESSIONS, restored_on_failure
 from .pg_url import masked, scrub
 
-# Waiting for a pooled connection: a healthy pool hands one out in microseconds; seconds of waiting
-# mean the database is gone or every connection is stuck, and the request should fail (503) rather
-# than pile up. Also how long a first connection may take (start-up, the pool refilling).
-POOL_TIMEOUT_S = 3.0  # PAYMOCK_PG_POOL_TIMEOUT
 CONNECT_TIMEOUT_S = 5  # libpq connect_timeout: whole seconds
-# Server side: the longest statement paymock runs is a listing's count over one session (milliseconds
-# at 100k payments) or clear(); 5 s means the database is overloaded or a lock is stuck.
-STATEMENT_TIMEOUT_S = 5.0  # PAYMOCK_PG_STATEMENT_TIMEOUT
 # A database host that vanished without closing connections (a partition, a killed VM): TCP notices
 # in ~10 s instead of the kernel's default ~15 min, and the call fails instead of hanging.
 TCP_USER_TIMEOUT_MS = 10_000
-POOL_MAX = 10  # PAYMOCK_PG_POOL_MAX; per process: PostgreSQL allows 100 connections by default
 # A delivery leased to this process stays ours this long past its due time; another process takes it
 # over once it has passed (this process died or hangs).
 LEASE_S = 10.0
@@ -122,19 +113,6 @@ _PLANS_CACHED = 1024  # distinct plans kept parsed (a run has a handful)
 
 class StoreError(Exception):
     """The store cannot be opened as asked; the message names the database (password masked) and why."""
-
-
-def _setting(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not low <= value <= high:
-        raise StoreError(f"{name}={raw!r}: expected a number from {low:g} to {high:g}")
-    return value
 
 
 def _key(session: str | None) -> str:
@@ -198,23 +176,26 @@ class PostgresStore:
     shared = True
 
     def __init__(
-        self, url: str, *, owner: str | None = None, lease_s: float = LEASE_S, clock: Clock | None = None
+        self,
+        url: str,
+        *,
+        owner: str | None = None,
+        lease_s: float = LEASE_S,
+        clock: Clock | None = None,
+        settings: PostgresSettings | None = None,
     ) -> None:
         self.url = url
         self.where = masked(url)
         self.owner = owner or uuid.uuid4().hex
         self.lease_s = lease_s
         self.clock = clock or SystemClock()
-        env = os.environ
-        pool_timeout_s = _setting(env, "PAYMOCK_PG_POOL_TIMEOUT", POOL_TIMEOUT_S, 0.1, 600)
-        statement_timeout_s = _setting(env, "PAYMOCK_PG_STATEMENT_TIMEOUT", STATEMENT_TIMEOUT_S, 0.1, 3600)
-        pool_max = int(_setting(env, "PAYMOCK_PG_POOL_MAX", POOL_MAX, 1, 1000))
+        settings = settings or PostgresSettings()
         self._connect_kwargs: dict[str, Any] = {
             "autocommit": True,
             "connect_timeout": CONNECT_TIMEOUT_S,
             "application_name": "paymock",
             # a transaction left idle (a hung task inside atomic()) holds its row locks for at most a minute
-            "options": f"-c statement_timeout={int(statement_timeout_s * 1000)} "
+            "options": f"-c statement_timeout={int(settings.statement_timeout_s * 1000)} "
             "-c idle_in_transaction_session_timeout=60000",
             "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
             "keepalives_idle": 5,
@@ -225,8 +206,8 @@ class PostgresStore:
             url,
             kwargs=self._connect_kwargs,
             min_size=1,
-            max_size=pool_max,
-            timeout=pool_timeout_s,
+            max_size=settings.pool_max,
+            timeout=settings.pool_timeout_s,
             open=False,
             name="paymock",
         )

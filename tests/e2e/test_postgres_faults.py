@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from paymock.settings import PostgresSettings
 from paymock.testing.process import free_port
 from paymock.testing.receiver import WebhookReceiver
 from tests.conftest import PROBLEM, in_process, payment_body
@@ -108,13 +109,13 @@ def _until(check: Any, timeout_s: float = 20.0) -> Any:
 
 
 def test_a_database_lost_while_serving_is_a_503_with_retry_after_and_back_is_200(
-    own_cluster: Any, monkeypatch: pytest.MonkeyPatch
+    own_cluster: Any,
 ) -> None:
-    monkeypatch.setenv("PAYMOCK_PG_POOL_TIMEOUT", "0.5")  # each call waits this long for a connection: 503 sooner
     url = own_cluster.create_database()
     receiver = WebhookReceiver("test-secret-0123456789")
+    pool = PostgresSettings(pool_timeout_s=0.5)  # each call waits this long for a connection: 503 sooner
     try:
-        with in_process(store=url) as client:
+        with in_process(store=url, postgres=pool) as client:
             kept = client.post("/api/v2/payments", json=payment_body("kept-1", receiver.url("/")))
             assert kept.status_code == 200 and kept.json()["status"] == "PAYMENT_COMPLETED"
             own_cluster.stop()
@@ -212,14 +213,13 @@ def test_the_control_api_reaches_the_shared_store(postgres_url: str) -> None:
 
 
 def test_a_slow_database_is_bounded_by_the_statement_timeout(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    postgres_url: str,
 ) -> None:
     import psycopg
 
-    monkeypatch.setenv("PAYMOCK_PG_STATEMENT_TIMEOUT", "0.5")
     receiver = WebhookReceiver("test-secret-0123456789")
     try:
-        with in_process(store=postgres_url) as client:
+        with in_process(store=postgres_url, postgres=PostgresSettings(statement_timeout_s=0.5)) as client:
             assert client.get("/api/v2/pending-payments").status_code == 200
             # another program holds the payments table: every statement touching it waits
             with psycopg.connect(postgres_url) as holder:

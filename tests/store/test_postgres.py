@@ -432,12 +432,6 @@ async def _get(store: PostgresStore, payment_id: str, into: list[object]) -> Non
     into.append(await store.get_payment(payment_id))
 
 
-def test_a_bad_timeout_setting_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PAYMOCK_PG_STATEMENT_TIMEOUT", "soon")
-    with pytest.raises(StoreError, match=r"PAYMOCK_PG_STATEMENT_TIMEOUT='soon': expected a number from 0.1 to 3600"):
-        PostgresStore("postgresql://u@127.0.0.1:1/db")
-
-
 # a webhook attempt's outcome: writes nobody awaits an answer of, sent as one statement
 async def test_writes_deferred_in_a_block_land_together_at_its_end_or_not_at_all(
     open_store: Opener, postgres_url: str

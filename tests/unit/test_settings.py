@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from paymock.settings import Settings, SettingsError
+from paymock.settings import PostgresSettings, Settings, SettingsError
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,25 @@ def test_settings_built_directly_keep_their_ranges(fields: dict[str, float], var
     # the plugin's --paymock-time-scale=0 made every create a 500 (a division by the scale)
     with pytest.raises(SettingsError, match=variable):
         Settings(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("PAYMOCK_PG_STATEMENT_TIMEOUT", "soon", "expected a number"),
+        ("PAYMOCK_PG_STATEMENT_TIMEOUT", "0", "expected a number from 0.1 to 3600"),
+        ("PAYMOCK_PG_POOL_TIMEOUT", "nan", "expected a number from 0.1 to 600"),
+        ("PAYMOCK_PG_POOL_MAX", "0", "expected a number from 1 to 1000"),
+    ],
+)
+def test_a_bad_postgres_setting_is_refused_at_start_naming_it(variable: str, value: str, expected: str) -> None:
+    # read with the rest of the settings, whatever the store: a typo is found before a database is needed
+    with pytest.raises(SettingsError, match=f"{variable}={value!r}: {expected}"):
+        Settings.from_env({variable: value})
+
+
+def test_postgres_settings_are_read_with_the_rest_and_kept_in_range_when_built_directly() -> None:
+    env = {"PAYMOCK_PG_POOL_TIMEOUT": "0.5", "PAYMOCK_PG_STATEMENT_TIMEOUT": "2", "PAYMOCK_PG_POOL_MAX": "4"}
+    assert Settings.from_env(env).postgres == PostgresSettings(pool_timeout_s=0.5, statement_timeout_s=2, pool_max=4)
+    with pytest.raises(SettingsError, match="PAYMOCK_PG_POOL_MAX"):
+        PostgresSettings(pool_max=0)
