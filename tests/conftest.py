@@ -122,6 +122,24 @@ def assert_problem(r: Any, status: int, *mentions: str) -> dict[str, Any]:
     return problem
 
 
+def refused_in_session(
+    client: Any, receiver: WebhookReceiver, session_id: str, tx_id: str, retry_ms: int = 86_400_000
+) -> Any:
+    """A payment made in a session whose webhook the receiver refuses (503 on /down), with its retries
+    `retry_ms` apart (a day by default: far away): it stays PENDING with a retry scheduled."""
+    session = {"X-Mock-Session": session_id}
+    scenario = {"description": "retries far apart", "webhook": {"retry_schedule_ms": [retry_ms] * 5}}
+    assert client.put("/mock/v1/scenarios/refused", json=scenario, headers=session).status_code == 201
+    receiver.status_for_path["/down"] = 503
+    made = client.post(
+        "/api/v2/payments",
+        json=payment_body(tx_id, receiver.url("/down")),
+        headers={**session, "X-Mock-Scenario": "refused"},
+    )
+    assert made.json()["status"] == "PENDING", made.text
+    return made
+
+
 def wait_for_delivery(http: Any, timeout_s: float = 10.0, **params: Any) -> httpx.Response:
     """GET /mock/v1/wait-for-delivery, asked again while the delivery may still get there (one request
     waits at most 2 s), as PaymockClient.wait_for_delivery does; returns the last answer."""

@@ -6,7 +6,7 @@ import re
 import time
 
 from paymock.app import create_app
-from tests.conftest import SteppedClock, payment_body, settings
+from tests.conftest import SteppedClock, payment_body, refused_in_session, settings
 
 S = "X-Mock-Session"
 
@@ -236,15 +236,7 @@ def test_an_idle_session_expires_with_its_data_and_retries(receiver):
     app = create_app(settings(), clock=clock)
     with app.test_client() as client:
         sid = _open(client, idle_timeout_s=60, claims={"user_ids": [5]})["session_id"]
-        slow = {"description": "retries far apart", "webhook": {"retry_schedule_ms": [86_400_000] * 3}}
-        client.put("/mock/v1/scenarios/slow", json=slow, headers={S: sid})
-        receiver.status_for_path["/down"] = 503
-        made = client.post(
-            "/api/v2/payments",
-            json=payment_body("idle-1", receiver.url("/down")),
-            headers={S: sid, "X-Mock-Scenario": "slow"},
-        )
-        assert made.json()["status"] == "PENDING"
+        refused_in_session(client, receiver, sid, "idle-1")
         clock.offset += 59
         assert client.get(f"/mock/v1/sessions/{sid}").status_code == 200  # renewed: 60 s more from now
         clock.offset += 59

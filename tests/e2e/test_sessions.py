@@ -13,7 +13,7 @@ import httpx
 
 from paymock.testing.client import PaymockClient
 from paymock.testing.receiver import WebhookReceiver
-from tests.conftest import SECRET, payment_body
+from tests.conftest import SECRET, payment_body, refused_in_session
 
 S = "X-Mock-Session"
 PER_SESSION = 12
@@ -88,16 +88,7 @@ def test_a_claimed_tx_id_prefix_routes_a_headerless_create(live, receiver):
 
 def test_ending_a_session_cancels_its_retries(live, receiver):
     sid = live.post("/mock/v1/sessions", json={"label": "retries"}).json()["session_id"]
-    # retries 1 s apart at this server's time scale (0.001)
-    scenario = {"description": "slow retries", "webhook": {"retry_schedule_ms": [1_000_000] * 5}}
-    assert live.put("/mock/v1/scenarios/slow-retries", json=scenario, headers={S: sid}).status_code == 201
-    receiver.status_for_path["/down"] = 503
-    made = live.post(
-        "/api/v2/payments",
-        json=payment_body("retry-1", receiver.url("/down")),
-        headers={S: sid, "X-Mock-Scenario": "slow-retries"},
-    )
-    assert made.json()["status"] == "PENDING"
+    refused_in_session(live, receiver, sid, "retry-1", retry_ms=1_000_000)  # 1 s apart at time scale 0.001
     assert len(receiver.wait_for(1)) == 1  # the inline first attempt
     ended = live.delete(f"/mock/v1/sessions/{sid}").json()
     assert ended["payments_removed"] == 1 and ended["deliveries_removed"] == 1

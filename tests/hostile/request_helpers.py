@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,23 +54,27 @@ def parse_answer(data: bytes) -> RawAnswer:
     return RawAnswer(int(lines[0].split()[1]), headers, body[:length])
 
 
-def _read_answer(sock: socket.socket, deadline: float) -> bytes:
-    """Bytes until the first answer is complete (by Content-Length), the peer closes, or the deadline."""
+def _answer_complete(data: bytes) -> bool:
+    """The first answer is all there (by its Content-Length)."""
+    head, found, body = data.partition(b"\r\n\r\n")
+    if not found:
+        return False
+    lengths = [int(line[15:]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+    return bool(lengths) and len(body) >= lengths[0]
+
+
+def read_until(sock: socket.socket, deadline: float, done: Callable[[bytes], bool] = lambda _data: False) -> bytes:
+    """What the server sends until `done(what came so far)`, it closes the connection, or the deadline."""
+    sock.setblocking(True)
     data = b""
-    while time.monotonic() < deadline:
-        head, found, body = data.partition(b"\r\n\r\n")
-        if found:
-            lengths = [int(line[15:]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
-            length = lengths[0] if lengths else None
-            if length is not None and len(body) >= length:
-                break
+    while time.monotonic() < deadline and not done(data):
         sock.settimeout(max(0.01, deadline - time.monotonic()))
         try:
             chunk = sock.recv(65536)
         except (TimeoutError, ConnectionResetError):
             break
         if not chunk:
-            break
+            break  # the server closed after its answer
         data += chunk
     return data
 
@@ -87,7 +92,7 @@ def raw_request(port: int, head: bytes, filler: bytes = b"", filler_bytes: int =
                 sent += len(filler)
         except OSError:  # the server answered and closed: the rest of the attack goes nowhere
             pass
-        return parse_answer(_read_answer(sock, deadline))
+        return parse_answer(read_until(sock, deadline, _answer_complete))
 
 
 @dataclass
@@ -157,19 +162,3 @@ def stalled_put(port: int, declared: int = 1_000_000, sent: int = 200_000) -> so
     with contextlib.suppress(BlockingIOError):  # as much as the socket takes now: the server may not read it
         sock.send(b'{"description": "' + b"x" * (sent - 17))
     return sock
-
-
-def read_until_closed(sock: socket.socket, deadline: float) -> bytes:
-    """All the server sends until it closes the connection, or the deadline."""
-    sock.setblocking(True)
-    data = b""
-    while time.monotonic() < deadline:
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            chunk = sock.recv(65536)
-        except (TimeoutError, ConnectionResetError):
-            break
-        if not chunk:
-            break  # the server closed after its answer
-        data += chunk
-    return data

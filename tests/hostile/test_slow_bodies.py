@@ -10,7 +10,7 @@ import time
 
 from paymock.domain.limits import MAX_BODY_SECONDS
 from paymock.testing.process import ServerProcess
-from tests.hostile.request_helpers import Probe, parse_answer, read_until_closed, rss_mb, stalled_put
+from tests.hostile.request_helpers import Probe, parse_answer, read_until, rss_mb, stalled_put
 
 CONNECTIONS = 300
 HANG_S = 3.0  # how long the probe watches while they all hang
@@ -28,7 +28,7 @@ def test_request_bodies_that_never_finish_are_cut_off_and_cost_bounded_memory(se
                 sockets.append(stalled_put(server.port))
             time.sleep(HANG_S)
         deadline = time.monotonic() + MAX_BODY_SECONDS + 20
-        answers = [parse_answer(read_until_closed(sock, deadline)) for sock in sockets]
+        answers = [parse_answer(read_until(sock, deadline)) for sock in sockets]
     finally:
         for sock in sockets:
             sock.close()

@@ -15,7 +15,7 @@ from paymock.domain.payments import COMPLETED, PENDING
 from paymock.domain.scenarios.model import WebhookPlan
 from paymock.store.base import ALL_SESSIONS, Store
 from paymock.store.sqlite import SqliteStore
-from tests.conftest import SteppedClock, in_process, payment_body, settings
+from tests.conftest import SteppedClock, in_process, payment_body, refused_in_session, settings
 from tests.store.test_store import StoreFactory, make_store, payment  # noqa: F401  (the fixture)
 
 S = "X-Mock-Session"
@@ -178,16 +178,7 @@ def test_a_session_that_expired_while_the_server_was_down_is_ended_before_its_re
     clock = SteppedClock()
     with create_app(settings(store=db), clock=clock).test_client() as client:
         sid = client.post("/mock/v1/sessions", json={"idle_timeout_s": 60}).json()["session_id"]
-        # a retry 86 s away at the tests' time scale
-        slow = {"description": "a retry far away", "webhook": {"retry_schedule_ms": [86_400_000] * 3}}
-        assert client.put("/mock/v1/scenarios/slow", json=slow, headers={S: sid}).status_code == 201
-        receiver.status_for_path["/down"] = 503
-        made = client.post(
-            "/api/v2/payments",
-            json=payment_body("down-1", receiver.url("/down")),
-            headers={S: sid, "X-Mock-Scenario": "slow"},
-        )
-        assert made.json()["status"] == "PENDING"
+        refused_in_session(client, receiver, sid, "down-1")  # its retry 86 s away at the tests' time scale
         assert len(receiver.wait_for(1, path="/down")) == 1
     clock.offset += 200  # down past both the session's expiry and the retry's time
     with create_app(settings(store=db), clock=clock).test_client() as client:
