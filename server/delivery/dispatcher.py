@@ -340,13 +340,10 @@ class Dispatcher:
 
     # scheduling
     async def _schedule(self, delivery: Delivery, wait_s: float) -> None:
-        due = self.clock.monotonic() + wait_s
         delivery.next_attempt_at = self.clock.now() + wait_s
-        delivery_id = delivery.delivery_id  # derived from the event and tx_id: build it once
-        self._due[delivery_id] = due
-        heapq.heappush(self._heap, (due, next(self._seq), delivery_id))
+        self._plan(delivery.delivery_id, wait_s, wake=False)
         await self.store.save_delivery(delivery)
-        self._wake.set()
+        self._wake.set()  # once the store has the new schedule: the timer may read it back
 
     async def _release_held(self, sent_id: str) -> None:
         """A webhook went out: every reordered one held before it may follow now."""
@@ -431,12 +428,14 @@ class Dispatcher:
         queued = sum(1 for due in self._due.values() if due <= horizon)
         return self.max_in_flight - self._attempting - queued
 
-    def _plan(self, delivery_id: str, wait_s: float) -> None:
-        """Put an attempt on the timer (in memory only: the store has the schedule already)."""
+    def _plan(self, delivery_id: str, wait_s: float, *, wake: bool = True) -> None:
+        """Put an attempt on the timer, in memory only (the store has the schedule already, or the caller
+        stores it before it wakes the timer: `wake=False`)."""
         due = self.clock.monotonic() + wait_s
         self._due[delivery_id] = due
         heapq.heappush(self._heap, (due, next(self._seq), delivery_id))
-        self._wake.set()
+        if wake:
+            self._wake.set()
 
     def _store_failed(self, delivery_id: str) -> None:
         """The store could not be read or written for this delivery: try it again later, in memory only

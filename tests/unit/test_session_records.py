@@ -12,7 +12,7 @@ from paymock.domain.errors import Conflict
 from paymock.domain.limits import MAX_SESSION_SCENARIOS
 from paymock.domain.scenarios.loading import load_paths
 from paymock.domain.scenarios.registry import ScenarioBook
-from paymock.domain.session_records import check_claims_among, follow, record_of, session_from
+from paymock.domain.session_records import check_claims_among, follow, live_count, record_of, session_from
 from paymock.domain.sessions import Claims, Session, Sessions
 from paymock.resources import fixtures_dir
 from tests.unit.test_sessions import FakeClock
@@ -99,7 +99,7 @@ def _record(session_id: str | None, claims: dict[str, object] | None, used: floa
     return {"session_id": session_id, "label": "theirs", "claims": claims, "idle_timeout_s": 60, "last_used_at": used}
 
 
-def test_claims_are_checked_against_the_records_of_every_processs_live_sessions() -> None:
+def test_claims_and_the_cap_are_checked_against_the_records_of_every_processs_live_sessions() -> None:
     records = [
         _record(None, None),  # the global book claims nothing
         _record("ses_mine", {"order_ids": [1]}),  # the session whose claims change: its own are no conflict
@@ -117,3 +117,5 @@ def test_claims_are_checked_against_the_records_of_every_processs_live_sessions(
     ):
         with pytest.raises(Conflict, match=re.escape(said)):
             check_claims_among(records, Claims.from_dict(claims), None, now)
+    # the same records against the cap: the global book and the idle one do not count
+    assert live_count(records, now) == 2
