@@ -37,6 +37,13 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
     return value
 
 
+def _check_ranges(*checks: tuple[str, float, tuple[float, float]]) -> None:
+    """Settings built directly (the pytest plugin, embedders) keep the ranges from_env reads them in."""
+    for name, value, (low, high) in checks:
+        if not low <= value <= high:
+            raise SettingsError(f"{name}={value!r}: expected a number from {low:g} to {high:g}")
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw in (None, ""):
@@ -126,13 +133,11 @@ class PostgresSettings:
     pool_max: int = 10
 
     def __post_init__(self) -> None:
-        for name, value, (low, high) in (
+        _check_ranges(
             ("PAYMOCK_PG_POOL_TIMEOUT", self.pool_timeout_s, PG_POOL_TIMEOUT_RANGE),
             ("PAYMOCK_PG_STATEMENT_TIMEOUT", self.statement_timeout_s, PG_STATEMENT_TIMEOUT_RANGE),
             ("PAYMOCK_PG_POOL_MAX", self.pool_max, PG_POOL_MAX_RANGE),
-        ):
-            if not low <= value <= high:
-                raise SettingsError(f"{name}={value!r}: expected a number from {low:g} to {high:g}")
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PostgresSettings:
@@ -170,13 +175,11 @@ class Settings:
         _check_secret(self.webhook_secret)
         check_token(self.auth_token)
         _check_http_client(self.http_client)
-        for name, value, (low, high) in (
+        _check_ranges(
             ("PAYMOCK_TIME_SCALE", self.time_scale, TIME_SCALE_RANGE),
             ("PAYMOCK_WEBHOOK_TIMEOUT", self.webhook_timeout_s, WEBHOOK_TIMEOUT_RANGE),
             ("PAYMOCK_MAX_IN_FLIGHT", self.max_in_flight, MAX_IN_FLIGHT_RANGE),
-        ):
-            if not low <= value <= high:
-                raise SettingsError(f"{name}={value!r}: expected a number from {low:g} to {high:g}")
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
