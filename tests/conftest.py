@@ -122,20 +122,30 @@ def assert_problem(r: Any, status: int, *mentions: str) -> dict[str, Any]:
     return problem
 
 
-def refused_in_session(
-    client: Any, receiver: WebhookReceiver, session_id: str, tx_id: str, retry_ms: int = 86_400_000
+def retrying_scenario(
+    client: Any, name: str, retry_ms: int, *, retries: int = 3, session_id: str | None = None
+) -> None:
+    """Put run-time scenario `name` (new: 201): a refused webhook is retried `retries` times, `retry_ms`
+    apart (in ms at scale 1: the tests' servers run faster, see their time scale)."""
+    doc = {"description": f"retries {retry_ms} ms apart", "webhook": {"retry_schedule_ms": [retry_ms] * retries}}
+    headers = {} if session_id is None else {"X-Mock-Session": session_id}
+    assert client.put(f"/mock/v1/scenarios/{name}", json=doc, headers=headers).status_code == 201
+
+
+def refused_payment(
+    client: Any,
+    receiver: WebhookReceiver,
+    tx_id: str,
+    scenario: str,
+    *,
+    path: str = "/down",
+    session_id: str | None = None,
 ) -> Any:
-    """A payment made in a session whose webhook the receiver refuses (503 on /down), with its retries
-    `retry_ms` apart (a day by default: far away): it stays PENDING with a retry scheduled."""
-    session = {"X-Mock-Session": session_id}
-    scenario = {"description": "retries far apart", "webhook": {"retry_schedule_ms": [retry_ms] * 5}}
-    assert client.put("/mock/v1/scenarios/refused", json=scenario, headers=session).status_code == 201
-    receiver.status_for_path["/down"] = 503
-    made = client.post(
-        "/api/v2/payments",
-        json=payment_body(tx_id, receiver.url("/down")),
-        headers={**session, "X-Mock-Scenario": "refused"},
-    )
+    """A payment made under `scenario` whose webhook the receiver refuses (503 on `path`): it stays PENDING
+    with a retry scheduled."""
+    receiver.status_for_path[path] = 503
+    headers = {"X-Mock-Scenario": scenario} | ({} if session_id is None else {"X-Mock-Session": session_id})
+    made = client.post("/api/v2/payments", json=payment_body(tx_id, receiver.url(path)), headers=headers)
     assert made.json()["status"] == "PENDING", made.text
     return made
 

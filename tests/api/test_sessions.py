@@ -6,7 +6,7 @@ import re
 import time
 
 from paymock.app import create_app
-from tests.conftest import SteppedClock, payment_body, refused_in_session, settings
+from tests.conftest import SteppedClock, payment_body, refused_payment, retrying_scenario, settings
 
 S = "X-Mock-Session"
 
@@ -236,7 +236,8 @@ def test_an_idle_session_expires_with_its_data_and_retries(receiver):
     app = create_app(settings(), clock=clock)
     with app.test_client() as client:
         sid = _open(client, idle_timeout_s=60, claims={"user_ids": [5]})["session_id"]
-        refused_in_session(client, receiver, sid, "idle-1")
+        retrying_scenario(client, "far", 86_400_000, session_id=sid)
+        refused_payment(client, receiver, "idle-1", "far", session_id=sid)
         clock.offset += 59
         assert client.get(f"/mock/v1/sessions/{sid}").status_code == 200  # renewed: 60 s more from now
         clock.offset += 59

@@ -13,7 +13,7 @@ import httpx
 
 from paymock.testing.client import PaymockClient
 from paymock.testing.receiver import WebhookReceiver
-from tests.conftest import SECRET, payment_body, refused_in_session
+from tests.conftest import SECRET, payment_body, refused_payment, retrying_scenario
 
 S = "X-Mock-Session"
 PER_SESSION = 12
@@ -88,7 +88,8 @@ def test_a_claimed_tx_id_prefix_routes_a_headerless_create(live, receiver):
 
 def test_ending_a_session_cancels_its_retries(live, receiver):
     sid = live.post("/mock/v1/sessions", json={"label": "retries"}).json()["session_id"]
-    refused_in_session(live, receiver, sid, "retry-1", retry_ms=1_000_000)  # 1 s apart at time scale 0.001
+    retrying_scenario(live, "slow-retries", 1_000_000, retries=5, session_id=sid)  # 1 s apart at scale 0.001
+    refused_payment(live, receiver, "retry-1", "slow-retries", session_id=sid)
     assert len(receiver.wait_for(1)) == 1  # the inline first attempt
     ended = live.delete(f"/mock/v1/sessions/{sid}").json()
     assert ended["payments_removed"] == 1 and ended["deliveries_removed"] == 1

@@ -15,7 +15,7 @@ from paymock.domain.payments import COMPLETED, PENDING
 from paymock.domain.scenarios.model import WebhookPlan
 from paymock.store.base import ALL_SESSIONS, Store
 from paymock.store.sqlite import SqliteStore
-from tests.conftest import SteppedClock, in_process, payment_body, refused_in_session, settings
+from tests.conftest import SteppedClock, in_process, payment_body, refused_payment, retrying_scenario, settings
 from tests.store.test_store import StoreFactory, make_store, payment  # noqa: F401  (the fixture)
 
 S = "X-Mock-Session"
@@ -178,7 +178,8 @@ def test_a_session_that_expired_while_the_server_was_down_is_ended_before_its_re
     clock = SteppedClock()
     with create_app(settings(store=db), clock=clock).test_client() as client:
         sid = client.post("/mock/v1/sessions", json={"idle_timeout_s": 60}).json()["session_id"]
-        refused_in_session(client, receiver, sid, "down-1")  # its retry 86 s away at the tests' time scale
+        retrying_scenario(client, "far", 86_400_000, session_id=sid)  # 86 s away at the tests' time scale
+        refused_payment(client, receiver, "down-1", "far", session_id=sid)
         assert len(receiver.wait_for(1, path="/down")) == 1
     clock.offset += 200  # down past both the session's expiry and the retry's time
     with create_app(settings(store=db), clock=clock).test_client() as client:

@@ -18,7 +18,15 @@ import pytest
 from paymock.app import create_app
 from paymock.testing.process import ServerProcess
 from paymock.testing.receiver import WebhookReceiver
-from tests.conftest import SERVER_ENV, SteppedClock, payment_body, settings, wait_for_delivery
+from tests.conftest import (
+    SERVER_ENV,
+    SteppedClock,
+    payment_body,
+    refused_payment,
+    retrying_scenario,
+    settings,
+    wait_for_delivery,
+)
 
 pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
 
@@ -130,13 +138,8 @@ def test_confirms_racing_on_both_complete_the_payment_once(pair, receiver) -> No
 
 def test_a_confirm_on_one_racing_the_others_retry_completes_the_payment_once(pair, receiver) -> None:
     a, b = pair
-    soon = {"description": "retries in 0.3 s", "webhook": {"retry_schedule_ms": [300_000] * 3}}
-    assert a.put("/mock/v1/scenarios/soon", json=soon).status_code == 201
-    receiver.status_for_path["/race"] = 503
-    made = a.post(
-        "/api/v2/payments", json=payment_body("race-1", receiver.url("/race")), headers={"X-Mock-Scenario": "soon"}
-    )
-    assert made.json()["status"] == "PENDING"
+    retrying_scenario(a, "soon", 300_000)  # retries in 0.3 s
+    refused_payment(a, receiver, "race-1", "soon", path="/race")
     out, answer = threading.Event(), threading.Event()
 
     def held(_hook: Any) -> int:
@@ -218,13 +221,8 @@ def test_an_api_fault_with_times_is_counted_across_both(pair) -> None:
 
 def test_a_reset_on_one_stops_the_others_retries(pair, receiver) -> None:
     a, b = pair
-    often = {"description": "retries every 50 ms", "webhook": {"retry_schedule_ms": [50_000] * 50}}
-    assert a.put("/mock/v1/scenarios/often", json=often).status_code == 201
-    receiver.status_for_path["/refuse"] = 503
-    made = a.post(
-        "/api/v2/payments", json=payment_body("rst-1", receiver.url("/refuse")), headers={"X-Mock-Scenario": "often"}
-    )
-    assert made.json()["status"] == "PENDING"
+    retrying_scenario(a, "often", 50_000, retries=50)  # retries every 50 ms
+    refused_payment(a, receiver, "rst-1", "often", path="/refuse")
     receiver.wait_for(3, path="/refuse")
     seen = len(receiver.for_path("/refuse"))
     assert b.post("/mock/v1/reset").json()["payments_removed"] == 1
@@ -237,13 +235,8 @@ def test_a_reset_on_one_stops_the_others_retries(pair, receiver) -> None:
 
 def test_a_wait_on_one_sees_what_the_other_delivers(pair, receiver) -> None:
     a, b = pair
-    soon = {"description": "retries in 0.5 s", "webhook": {"retry_schedule_ms": [500_000] * 3}}
-    assert a.put("/mock/v1/scenarios/soon", json=soon).status_code == 201
-    receiver.status_for_path["/later"] = 503
-    made = a.post(
-        "/api/v2/payments", json=payment_body("wait-1", receiver.url("/later")), headers={"X-Mock-Scenario": "soon"}
-    )
-    assert made.json()["status"] == "PENDING"
+    retrying_scenario(a, "soon", 500_000)  # retries in 0.5 s
+    refused_payment(a, receiver, "wait-1", "soon", path="/later")
     del receiver.status_for_path["/later"]  # a's retry in 0.5 s is acknowledged
     began = time.monotonic()
     waited = b.get(
@@ -284,18 +277,11 @@ def test_a_retry_handed_back_by_a_stopped_instance_is_sent_by_the_other_at_its_t
         with psycopg.connect(postgres_url) as conn:
             return conn.execute("SELECT lease_owner FROM deliveries").fetchone()[0]  # type: ignore[index]
 
-    later = {"description": "retries in a minute", "webhook": {"retry_schedule_ms": [60_000_000] * 3}}
-    receiver.status_for_path["/down"] = 503
     clock_b = SteppedClock()
     with instance(postgres_url, clock_b) as b:
         with instance(postgres_url) as a:
-            assert a.put("/mock/v1/scenarios/later", json=later).status_code == 201
-            made = a.post(
-                "/api/v2/payments",
-                json=payment_body("left-1", receiver.url("/down")),
-                headers={"X-Mock-Scenario": "later"},
-            )
-            assert made.json()["status"] == "PENDING"
+            retrying_scenario(a, "later", 60_000_000)  # retries in a minute
+            refused_payment(a, receiver, "left-1", "later")
             a_owner = owner()
         # a stopped gracefully with its retry a minute away, and handed that lease back
         del receiver.status_for_path["/down"]
@@ -320,18 +306,11 @@ def test_a_retry_of_an_instance_killed_is_sent_by_the_other_once_its_lease_runs_
     the other takes the retry over only when that lease has run out, with the same webhook-id."""
     import psycopg
 
-    later = {"description": "retries in a minute", "webhook": {"retry_schedule_ms": [60_000_000] * 3}}
-    receiver.status_for_path["/killed"] = 503
     a = ServerProcess(env={**SERVER_ENV, "PAYMOCK_STORE": postgres_url}).wait_ready()
     try:
         with httpx.Client(base_url=a.base_url, timeout=10) as http:
-            assert http.put("/mock/v1/scenarios/later", json=later).status_code == 201
-            made = http.post(
-                "/api/v2/payments",
-                json=payment_body("killed-1", receiver.url("/killed")),
-                headers={"X-Mock-Scenario": "later"},
-            )
-            assert made.json()["status"] == "PENDING", made.text
+            retrying_scenario(http, "later", 60_000_000)  # retries in a minute
+            refused_payment(http, receiver, "killed-1", "later", path="/killed")
     finally:
         a.process.kill()  # SIGKILL: no hand-back of its leases
         a.process.wait(10)
@@ -387,18 +366,11 @@ def test_a_graceful_stop_hands_its_pending_deliveries_to_the_other_at_once(
 ) -> None:
     """A stopping instance releases the leases of what it still had to retry: the other takes those over at
     its next sweep, on their schedule, instead of a lease (10 s or more) past their due time."""
-    soon = {"description": "retries in 1 s", "webhook": {"retry_schedule_ms": [1_000_000] * 3}}
-    receiver.status_for_path["/stop"] = 503
     with instance(postgres_url) as b:
         with instance(postgres_url) as a:
-            assert a.put("/mock/v1/scenarios/soon", json=soon).status_code == 201
+            retrying_scenario(a, "soon", 1_000_000)  # retries in 1 s
             for n in range(3):
-                made = a.post(
-                    "/api/v2/payments",
-                    json=payment_body(f"stop-{n}", receiver.url("/stop")),
-                    headers={"X-Mock-Scenario": "soon"},
-                )
-                assert made.json()["status"] == "PENDING"
+                refused_payment(a, receiver, f"stop-{n}", "soon", path="/stop")
         stopped = time.monotonic()  # a stopped gracefully with three retries due in about a second
         del receiver.status_for_path["/stop"]
         delivered = receiver.wait_for(6, timeout=15.0, path="/stop")
@@ -574,8 +546,6 @@ def test_a_busy_instance_claims_only_what_it_has_free_slots_for(postgres_url: st
     stays unclaimed (for the others), rather than leased here and left waiting until the lease runs out."""
     import psycopg
 
-    soon = {"description": "retries in 1 s", "webhook": {"retry_schedule_ms": [1_000_000] * 3}}
-    receiver.status_for_path["/busy"] = 503
     out, answer = threading.Semaphore(0), threading.Event()
 
     def held(_hook: Any) -> int:
@@ -587,14 +557,9 @@ def test_a_busy_instance_claims_only_what_it_has_free_slots_for(postgres_url: st
     try:
         with create_app(narrow).test_client() as b:
             with instance(postgres_url) as a:
-                assert a.put("/mock/v1/scenarios/soon", json=soon).status_code == 201
+                retrying_scenario(a, "soon", 1_000_000)  # retries in 1 s
                 for n in range(6):
-                    made = a.post(
-                        "/api/v2/payments",
-                        json=payment_body(f"busy-{n}", receiver.url("/busy")),
-                        headers={"X-Mock-Scenario": "soon"},
-                    )
-                    assert made.json()["status"] == "PENDING"
+                    refused_payment(a, receiver, f"busy-{n}", "soon", path="/busy")
             # a stopped, handing back six retries due in about a second: b has two slots for them
             receiver.respond = held
             del receiver.status_for_path["/busy"]
