@@ -115,6 +115,12 @@ class StoreError(Exception):
     """The store cannot be opened as asked; the message names the database (password masked) and why."""
 
 
+def _equal_to(*filters: tuple[str, Any]) -> tuple[list[str], list[Any]]:
+    """A listing's WHERE terms and their arguments: each column equal to its value, where one is given."""
+    given = [(column, value) for column, value in filters if value is not None]
+    return [f"{column} = %s" for column, _ in given], [value for _, value in given]
+
+
 def _key(session: str | None) -> str:
     return GLOBAL if session is None else session
 
@@ -554,14 +560,7 @@ class PostgresStore:
         limit: int | None = None,
         session: str | None = None,
     ) -> tuple[list[Payment], int]:
-        where = ["session_id = %s"]
-        args: list[Any] = [_key(session)]
-        if status is not None:
-            where.append("status = %s")
-            args.append(status)
-        if scenario is not None:
-            where.append("scenario = %s")
-            args.append(scenario)
+        where, args = _equal_to(("session_id", _key(session)), ("status", status), ("scenario", scenario))
         if tx_id_prefix is not None:
             where.append("starts_with(tx_id, %s)")  # not LIKE: tx_ids may hold % and _
             args.append(tx_id_prefix)
@@ -785,12 +784,13 @@ class PostgresStore:
         limit: int | None = 100,
         session: str | None = None,
     ) -> tuple[list[Delivery], int]:
-        where: list[str] = [] if session == ALL_SESSIONS else ["session_id = %s"]
-        args: list[Any] = [] if session == ALL_SESSIONS else [_key(session)]
-        for column, value in (("tx_id", tx_id), ("state", state), ("event", event), ("scenario", scenario)):
-            if value is not None:
-                where.append(f"{column} = %s")
-                args.append(value)
+        where, args = _equal_to(
+            ("session_id", None if session == ALL_SESSIONS else _key(session)),
+            ("tx_id", tx_id),
+            ("state", state),
+            ("event", event),
+            ("scenario", scenario),
+        )
         clause = " WHERE " + " AND ".join(where) if where else ""
         with self._reading() as mark:
             rows, total = await self._page(
