@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from paymock.testing.process import ServerProcess  # noqa: E402
-from tests.hostile.request_helpers import TOKEN, Probe, parse_answer, read_until_closed, rss_mb, stalled_put  # noqa: E402
+from tests.hostile.request_helpers import TOKEN, Probe, parse_answer, read_until, rss_mb, stalled_put  # noqa: E402
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
                 sockets.append(stalled_put(server.port))
             time.sleep(args.hang)
         deadline = time.monotonic() + args.wait
-        statuses = collections.Counter(parse_answer(read_until_closed(s, deadline)).status_code for s in sockets)
+        statuses = collections.Counter(parse_answer(read_until(s, deadline)).status_code for s in sockets)
         for sock in sockets:
             sock.close()
         print(

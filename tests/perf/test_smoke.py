@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -158,3 +159,12 @@ def test_sessions_script_smoke(tmp_path: Path) -> None:
     talk = report["crosstalk"]
     assert talk["creates_200"] == talk["creates"] == 32 and talk["webhooks_acked"] == 32
     assert talk["cross_talk"] == 0, talk["cross_talk_examples"]
+
+
+SCRIPTS = sorted(p.stem for p in Path(bench.__file__).parent.glob("*.py") if p.stem != "__init__")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_bench_script_imports(script: str) -> None:
+    # the scripts without a smoke run above still import what they use (a renamed test helper broke one)
+    importlib.import_module(f"bench.{script}")
