@@ -46,7 +46,7 @@ SessionLive = Callable[[str | None], Awaitable[bool]]
 # A delivery the store failed for is tried again after this, doubling up to the max (real seconds: a
 # lock held by another program does not follow the time scale). The max is how late deliveries resume
 # after a database outage ends: 10 s, not a minute. Each try while it lasts costs one store call that
-# fails within the pool's timeout (postgres.POOL_TIMEOUT_S), cheap enough every 10 s per delivery.
+# fails within the pool's timeout (PAYMOCK_PG_POOL_TIMEOUT), cheap enough every 10 s per delivery.
 STORE_RETRY_S = 0.5
 STORE_RETRY_MAX_S = 10.0
 # Shared stores: a claim holds an attempt's timeout plus this. Long enough to cover storing the answer
